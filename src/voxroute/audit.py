@@ -1,0 +1,69 @@
+"""The audit trail: one helper that every key, BYOK and vault event goes through.
+
+`data` carries ids, providers, stages and statuses only; callers never put secret values
+in it, and `record` refuses values that look like a registered live secret.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.db.base import new_id
+from voxroute.db.models import AuditEvent
+from voxroute.vault.redaction import redact
+
+
+class AuditAction(StrEnum):
+    CREDENTIAL_CREATED = "credential.created"
+    CREDENTIAL_REPLACED = "credential.replaced"
+    CREDENTIAL_DELETED = "credential.deleted"
+    CREDENTIAL_VALIDATED = "credential.validated"
+    CREDENTIAL_USED = "credential.used"
+    CREDENTIAL_AUTH_FAILED = "credential.auth_failed"
+    BYOK_ENABLED = "byok.enabled"
+    BYOK_DISABLED = "byok.disabled"
+    BYOK_USE_OWN_KEYS = "byok.use_own_keys"
+    MASTER_KEY_ROTATED = "vault.master_key_rotated"
+    MASTER_KEY_REWRAPPED = "vault.rewrapped"
+    ORG_CREATED = "org.created"
+    TOKEN_CREATED = "token.created"
+    ASSISTANT_CREATED = "assistant.created"
+    ASSISTANT_UPDATED = "assistant.updated"
+    ASSISTANT_DELETED = "assistant.deleted"
+    NUMBER_CREATED = "phone_number.created"
+    NUMBER_UPDATED = "phone_number.updated"
+    NUMBER_DELETED = "phone_number.deleted"
+    WEBHOOK_REJECTED = "telephony.webhook_rejected"
+    CALL_REFUSED = "call.refused"
+
+
+def record(
+    session: AsyncSession,
+    *,
+    action: AuditAction | str,
+    org_id: str | None,
+    actor: str = "system",
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit row to the caller's transaction (it commits or rolls back with it)."""
+    payload = data or {}
+    serialized = json.dumps(payload, default=str, sort_keys=True)
+    if redact(serialized) != serialized:
+        raise ValueError("refusing to write secret material into the audit trail")
+    event = AuditEvent(
+        id=new_id("evt"),
+        org_id=org_id,
+        action=str(action),
+        actor=actor,
+        target_type=target_type,
+        target_id=target_id,
+        data=payload,
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,87 @@
+"""API tokens: generated once, stored as SHA-256, identified by a visible prefix; roles."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.db.base import new_id, utcnow
+from voxroute.db.models import ApiToken
+from voxroute.errors import AuthError, Forbidden
+
+TOKEN_PREFIX = "vxr_"
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a token id, its role and (except for platform admins) its org."""
+
+    token_id: str
+    role: Role
+    org_id: str | None
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.token_id}"
+
+    def require(self, *roles: Role) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"this action requires role {' or '.join(r.value for r in roles)}")
+
+    def require_org(self) -> str:
+        if self.org_id is None:
+            raise Forbidden("this endpoint acts on an organization; use an organization token")
+        return self.org_id
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(
+    session: AsyncSession, *, role: Role, org_id: str | None, name: str = ""
+) -> tuple[ApiToken, str]:
+    """Create a token; the plain value is returned once and never stored."""
+    if (role == Role.PLATFORM_ADMIN) != (org_id is None):
+        raise ValueError("platform admin tokens have no org; org tokens need one")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        id=new_id("tok"),
+        org_id=org_id,
+        role=role.value,
+        name=name,
+        prefix=plain[:12],
+        token_hash=hash_token(plain),
+    )
+    session.add(row)
+    await session.flush()
+    return row, plain
+
+
+async def authenticate(session: AsyncSession, authorization: str | None) -> Principal:
+    """Resolve `Authorization: Bearer <token>` to a principal, or raise AuthError."""
+    if not authorization:
+        raise AuthError("missing Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("expected 'Authorization: Bearer <token>'")
+    row = await session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
+    )
+    if row is None or row.revoked_at is not None:
+        raise AuthError("invalid or revoked token")
+    await session.execute(
+        update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow())
+    )
+    return Principal(token_id=row.id, role=Role(row.role), org_id=row.org_id)

@@ -1,0 +1,226 @@
+"""Create, replace, delete and open provider credentials. Secrets are write-only.
+
+A credential's metadata (provider, public fields, hint, status, timestamps) lives in
+`credentials`; each secret field is sealed separately in `credential_secrets` with AAD bound
+to (org, credential, provider, field, version), so a row moved anywhere else fails to open.
+Replacing bumps the version and deletes the old sealed rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.audit import AuditAction, record
+from voxroute.db.base import new_id, utcnow
+from voxroute.db.models import Credential, CredentialSecret
+from voxroute.errors import NotFound
+from voxroute.providers.catalog import Catalog
+from voxroute.vault import SecretContext, Vault
+from voxroute.vault.secret import Secret
+
+TELEPHONY_FIELDS = ("auth_token",)
+
+
+class CredentialScope(StrEnum):
+    ORGANIZATION = "organization"
+    ASSISTANT = "assistant"
+    TELEPHONY = "telephony"
+
+
+def _hint(secret_values: dict[str, str]) -> str | None:
+    primary = next(iter(secret_values.values()), "")
+    return Secret(primary).hint
+
+
+class CredentialStore:
+    """The only code that writes `credentials` / `credential_secrets` rows."""
+
+    def __init__(self, vault: Vault, catalog: Catalog) -> None:
+        self._vault = vault
+        self._catalog = catalog
+
+    def validate(self, provider: str, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """Format-check submitted fields against the catalog; returns (secret, public)."""
+        if provider == "twilio":
+            token = values.get("auth_token")
+            if not isinstance(token, str) or not 8 <= len(token) <= 256:
+                from voxroute.errors import InvalidInput
+
+                raise InvalidInput("twilio auth_token must be a string of 8 to 256 characters")
+            return {"auth_token": token}, {}
+        return self._catalog.get(provider).split_fields(values)
+
+    async def create(
+        self,
+        session: AsyncSession,
+        *,
+        org_id: str,
+        provider: str,
+        values: dict[str, Any],
+        scope: CredentialScope,
+        actor: str,
+        assistant_id: str | None = None,
+        label: str = "default",
+        priority: int = 0,
+    ) -> Credential:
+        secret, public = self.validate(provider, values)
+        credential = Credential(
+            id=new_id("cred"),
+            org_id=org_id,
+            scope=scope.value,
+            assistant_id=assistant_id,
+            provider=provider,
+            label=label,
+            priority=priority,
+            status="active",
+            public_fields=public,
+            hint=_hint(secret),
+            version=1,
+        )
+        session.add(credential)
+        await session.flush()
+        await self._seal_fields(session, credential, secret)
+        record(
+            session,
+            action=AuditAction.CREDENTIAL_CREATED,
+            org_id=org_id,
+            actor=actor,
+            target_type="credential",
+            target_id=credential.id,
+            data=self._audit_data(credential),
+        )
+        return credential
+
+    async def replace(
+        self, session: AsyncSession, credential: Credential, values: dict[str, Any], *, actor: str
+    ) -> Credential:
+        """New secret, new version; the old ciphertext rows are deleted, not kept."""
+        secret, public = self.validate(credential.provider, values)
+        await session.execute(
+            delete(CredentialSecret).where(
+                CredentialSecret.org_id == credential.org_id,
+                CredentialSecret.credential_id == credential.id,
+            )
+        )
+        credential.version += 1
+        credential.public_fields = public
+        credential.hint = _hint(secret)
+        credential.status = "active"
+        credential.validation_status = None
+        credential.last_error = None
+        credential.last_validated_at = None
+        credential.cooldown_until = None
+        credential.updated_at = utcnow()
+        await self._seal_fields(session, credential, secret)
+        record(
+            session,
+            action=AuditAction.CREDENTIAL_REPLACED,
+            org_id=credential.org_id,
+            actor=actor,
+            target_type="credential",
+            target_id=credential.id,
+            data=self._audit_data(credential),
+        )
+        return credential
+
+    async def delete(self, session: AsyncSession, credential: Credential, *, actor: str) -> None:
+        """Permanently destroy the credential and its ciphertext."""
+        data = self._audit_data(credential)
+        await session.execute(
+            delete(CredentialSecret).where(
+                CredentialSecret.org_id == credential.org_id,
+                CredentialSecret.credential_id == credential.id,
+            )
+        )
+        await session.delete(credential)
+        record(
+            session,
+            action=AuditAction.CREDENTIAL_DELETED,
+            org_id=credential.org_id,
+            actor=actor,
+            target_type="credential",
+            target_id=credential.id,
+            data=data,
+        )
+
+    async def get(self, session: AsyncSession, *, org_id: str, credential_id: str) -> Credential:
+        credential = await session.scalar(
+            select(Credential).where(Credential.org_id == org_id, Credential.id == credential_id)
+        )
+        if credential is None:
+            raise NotFound("credential not found")
+        return credential
+
+    async def list(
+        self,
+        session: AsyncSession,
+        *,
+        org_id: str,
+        scope: CredentialScope | None = None,
+        provider: str | None = None,
+        assistant_id: str | None = None,
+    ) -> list[Credential]:
+        query = select(Credential).where(Credential.org_id == org_id)
+        if scope is not None:
+            query = query.where(Credential.scope == scope.value)
+        if provider is not None:
+            query = query.where(Credential.provider == provider)
+        if assistant_id is not None:
+            query = query.where(Credential.assistant_id == assistant_id)
+        query = query.order_by(Credential.provider, Credential.priority.desc(), Credential.created_at)
+        return list((await session.scalars(query)).all())
+
+    async def open(self, session: AsyncSession, credential: Credential) -> dict[str, Secret]:
+        """Decrypt every secret field of the credential's current version."""
+        rows = await session.scalars(
+            select(CredentialSecret).where(
+                CredentialSecret.org_id == credential.org_id,
+                CredentialSecret.credential_id == credential.id,
+            )
+        )
+        return {
+            row.field: await self._vault.open(row.ciphertext, self._context(credential, row.field))
+            for row in rows
+        }
+
+    async def _seal_fields(
+        self, session: AsyncSession, credential: Credential, secret: dict[str, str]
+    ) -> None:
+        for field, value in secret.items():
+            sealed = await self._vault.seal(Secret(value), self._context(credential, field))
+            session.add(
+                CredentialSecret(
+                    org_id=credential.org_id,
+                    credential_id=credential.id,
+                    credential_version=credential.version,
+                    field=field,
+                    ciphertext=sealed.blob,
+                    master_key_id=sealed.master_key_id,
+                    master_key_version=sealed.master_key_version,
+                )
+            )
+        await session.flush()
+
+    @staticmethod
+    def _context(credential: Credential, field: str) -> SecretContext:
+        return SecretContext(
+            org_id=credential.org_id,
+            credential_id=credential.id,
+            provider=credential.provider,
+            field=field,
+            credential_version=credential.version,
+        )
+
+    @staticmethod
+    def _audit_data(credential: Credential) -> dict[str, Any]:
+        return {
+            "provider": credential.provider,
+            "scope": credential.scope,
+            "assistant_id": credential.assistant_id,
+            "label": credential.label,
+            "version": credential.version,
+        }

@@ -1,0 +1,165 @@
+"""The provider catalog (`config/providers.toml`): ids, fields, models, voices, probes."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from voxroute.errors import ConfigError, InvalidInput
+
+Category = Literal["stt", "llm", "tts", "realtime", "email"]
+CATEGORIES: tuple[Category, ...] = ("stt", "llm", "tts", "realtime", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    kind: Literal["secret", "public"]
+    pattern: str
+    help: str = ""
+
+    def check(self, provider: str, value: str) -> None:
+        """Format check on save; the message never repeats the value."""
+        if not re.fullmatch(self.pattern, value):
+            extra = f" ({self.help})" if self.help else ""
+            raise InvalidInput(f"{provider} {self.name} has an invalid format{extra}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    id: str
+    name: str
+    categories: tuple[Category, ...]
+    docs_url: str
+    fields: tuple[FieldSpec, ...]
+    probe: str
+    models: dict[str, tuple[str, ...]]
+    default_models: dict[str, str]
+    voices: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.kind == "secret")
+
+    @property
+    def public_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.kind == "public")
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def split_fields(self, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """Validate submitted credential fields; return (secret, public) values.
+
+        Every required field must be present and a string of the right format; unknown
+        fields are refused so a typo never silently drops a value.
+        """
+        unknown = sorted(set(values) - {f.name for f in self.fields})
+        if unknown:
+            raise InvalidInput(f"unknown field(s) for {self.id}: {', '.join(unknown)}")
+        secret: dict[str, str] = {}
+        public: dict[str, str] = {}
+        for spec in self.fields:
+            value = values.get(spec.name)
+            if value is None or value == "":
+                raise InvalidInput(f"{self.id} requires field '{spec.name}'")
+            if not isinstance(value, str):
+                raise InvalidInput(f"{self.id} field '{spec.name}' must be a string")
+            spec.check(self.id, value)
+            (secret if spec.kind == "secret" else public)[spec.name] = value
+        return secret, public
+
+    def default_model(self, category: str) -> str:
+        try:
+            return self.default_models[category]
+        except KeyError:
+            raise InvalidInput(f"{self.id} does not offer {category}") from None
+
+    def public_view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "category": self.categories[0],
+            "categories": list(self.categories),
+            "docs_url": self.docs_url,
+            "required_fields": [f.name for f in self.fields],
+            "public_fields": list(self.public_fields),
+            "models": {cat: list(models) for cat, models in self.models.items()},
+            "default_models": dict(self.default_models),
+            "voices": list(self.voices),
+        }
+
+
+class Catalog:
+    """Read-only view of every known provider, in file order."""
+
+    def __init__(self, providers: dict[str, ProviderSpec]) -> None:
+        self._providers = providers
+
+    def __iter__(self) -> Any:
+        return iter(self._providers.values())
+
+    def __contains__(self, provider_id: object) -> bool:
+        return provider_id in self._providers
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._providers)
+
+    def get(self, provider_id: str) -> ProviderSpec:
+        try:
+            return self._providers[provider_id]
+        except KeyError:
+            raise InvalidInput(f"unknown provider '{provider_id}'") from None
+
+    def for_category(self, category: str) -> list[ProviderSpec]:
+        return [p for p in self._providers.values() if category in p.categories]
+
+
+def parse_catalog(data: dict[str, Any]) -> Catalog:
+    providers: dict[str, ProviderSpec] = {}
+    try:
+        for pid, raw in data["providers"].items():
+            categories = tuple(raw["categories"])
+            for category in categories:
+                if category not in CATEGORIES:
+                    raise ValueError(f"{pid}: unknown category {category}")
+            providers[pid] = ProviderSpec(
+                id=pid,
+                name=raw["name"],
+                categories=categories,
+                docs_url=raw["docs_url"],
+                fields=tuple(FieldSpec(**f) for f in raw["fields"]),
+                probe=raw["probe"],
+                models={cat: tuple(m) for cat, m in raw.get("models", {}).items()},
+                default_models=dict(raw.get("default_models", {})),
+                voices=tuple(raw.get("voices", ())),
+            )
+            re_errors = [f.name for f in providers[pid].fields if not _compiles(f.pattern)]
+            if re_errors:
+                raise ValueError(f"{pid}: bad pattern for {re_errors}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid provider catalog: {exc}") from None
+    return Catalog(providers)
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The packaged catalog, parsed once per process."""
+    text = resources.files("voxroute").joinpath("config/providers.toml").read_text("utf-8")
+    return parse_catalog(tomllib.loads(text))

@@ -1,0 +1,210 @@
+"""Resolve every stage of a call to provider, model and decrypted key (see policy.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.credentials import CredentialScope, CredentialStore
+from voxroute.db.base import utcnow
+from voxroute.db.models import Assistant, Credential, Organization
+from voxroute.errors import InvalidInput, KeyNotFound
+from voxroute.providers.catalog import Catalog
+from voxroute.routing.policy import Candidate, Decision, decide
+from voxroute.routing.types import STAGES, FailurePolicy, ResolvedStage, Stage
+from voxroute.vault.secret import Secret
+
+MANAGED = Candidate(source="managed", credential_id=None, version=None)
+
+
+class ManagedKeys:
+    """The platform's own provider keys, from settings; never from the process environment."""
+
+    def __init__(self, keys: Mapping[str, Mapping[str, Any]], catalog: Catalog) -> None:
+        self._secrets: dict[str, dict[str, Secret]] = {}
+        self._public: dict[str, dict[str, str]] = {}
+        for provider, fields in keys.items():
+            spec = catalog.get(provider)
+            values = {name: _plain(value) for name, value in fields.items()}
+            secret, public = spec.split_fields(values)
+            self._secrets[provider] = {name: Secret(value) for name, value in secret.items()}
+            self._public[provider] = public
+
+    def __contains__(self, provider: object) -> bool:
+        return provider in self._secrets
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return tuple(self._secrets)
+
+    def secrets(self, provider: str) -> dict[str, Secret]:
+        return dict(self._secrets[provider])
+
+    def public(self, provider: str) -> dict[str, str]:
+        return dict(self._public[provider])
+
+
+def _plain(value: Any) -> str:
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal() if callable(reveal) else value)
+
+
+def stage_config(assistant: Assistant, stage: Stage) -> dict[str, Any]:
+    config: dict[str, Any] = {"stt": assistant.stt_config, "llm": assistant.llm_config, "tts": assistant.tts_config}[stage]
+    return config or {}
+
+
+def effective_policy(org: Organization, assistant: Assistant) -> FailurePolicy:
+    policy = assistant.failure_policy or org.failure_policy or "strict"
+    if policy not in ("strict", "fallback_to_managed"):
+        raise InvalidInput(f"unknown failure policy '{policy}'")
+    return policy  # type: ignore[return-value]
+
+
+def _candidate(credential: Credential) -> Candidate:
+    source = "assistant" if credential.scope == CredentialScope.ASSISTANT.value else "organization"
+    return Candidate(
+        source=source,
+        credential_id=credential.id,
+        version=credential.version,
+        priority=credential.priority,
+        status=credential.status,
+        cooldown_until=credential.cooldown_until,
+    )
+
+
+class KeyResolver:
+    """Gathers candidates from the database, applies `policy.decide`, decrypts the winner."""
+
+    def __init__(
+        self,
+        *,
+        store: CredentialStore,
+        catalog: Catalog,
+        managed: ManagedKeys,
+        base_urls: Mapping[str, str],
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._managed = managed
+        self._base_urls = dict(base_urls)
+
+    def set_base_urls(self, base_urls: Mapping[str, str]) -> None:
+        self._base_urls = dict(base_urls)
+
+    async def resolve(
+        self, session: AsyncSession, *, org: Organization, assistant: Assistant
+    ) -> list[ResolvedStage]:
+        """Resolve stt, llm and tts independently; raise KeyNotFound naming the stage."""
+        return [
+            await self.resolve_stage(session, org=org, assistant=assistant, stage=stage)
+            for stage in STAGES
+        ]
+
+    async def resolve_stage(
+        self,
+        session: AsyncSession,
+        *,
+        org: Organization,
+        assistant: Assistant,
+        stage: Stage,
+        exclude: frozenset[str] = frozenset(),
+        now: datetime | None = None,
+    ) -> ResolvedStage:
+        config = stage_config(assistant, stage)
+        provider = config.get("provider")
+        if not isinstance(provider, str) or not provider:
+            raise KeyNotFound(f"{stage}: the assistant names no provider")
+        spec = self._catalog.get(provider)
+        if stage not in spec.categories:
+            raise InvalidInput(f"{provider} does not offer {stage}")
+        assistant_keys = [
+            _candidate(c)
+            for c in await self._store.list(
+                session,
+                org_id=org.id,
+                scope=CredentialScope.ASSISTANT,
+                provider=provider,
+                assistant_id=assistant.id,
+            )
+            if c.id not in exclude
+        ]
+        org_keys: list[Candidate] = []
+        if org.byok_enabled and org.use_own_keys:
+            org_keys = [
+                _candidate(c)
+                for c in await self._store.list(
+                    session, org_id=org.id, scope=CredentialScope.ORGANIZATION, provider=provider
+                )
+                if c.id not in exclude
+            ]
+        decision = decide(
+            stage=stage,
+            provider=provider,
+            assistant_keys=assistant_keys,
+            org_keys=org_keys,
+            managed=MANAGED if provider in self._managed else None,
+            policy=effective_policy(org, assistant),
+            now=now or utcnow(),
+        )
+        return await self._materialize(session, org.id, stage, provider, config, decision)
+
+    def managed_fallback(self, stage: ResolvedStage, reason: str) -> ResolvedStage:
+        """The same stage on the platform key, after a BYO key hit a rate limit or quota."""
+        if stage.provider not in self._managed:
+            raise KeyNotFound(f"{stage.stage}: no managed key for {stage.provider}")
+        return ResolvedStage(
+            stage=stage.stage,
+            provider=stage.provider,
+            model=stage.model,
+            source="managed_fallback",
+            secrets=self._managed.secrets(stage.provider),
+            public_fields=self._managed.public(stage.provider),
+            base_url=stage.base_url,
+            options=stage.options,
+            fallback_reason=reason,
+        )
+
+    async def _materialize(
+        self,
+        session: AsyncSession,
+        org_id: str,
+        stage: Stage,
+        provider: str,
+        config: dict[str, Any],
+        decision: Decision,
+    ) -> ResolvedStage:
+        spec = self._catalog.get(provider)
+        model = config.get("model") or spec.default_model(stage)
+        options = {k: v for k, v in config.items() if k not in ("provider", "model")}
+        candidate = decision.candidate
+        if candidate.credential_id is None:
+            secrets = self._managed.secrets(provider)
+            public = self._managed.public(provider)
+        else:
+            credential = await session.scalar(
+                select(Credential).where(
+                    Credential.org_id == org_id, Credential.id == candidate.credential_id
+                )
+            )
+            if credential is None:
+                raise KeyNotFound(f"{stage}: credential disappeared during resolution")
+            secrets = await self._store.open(session, credential)
+            public = {k: str(v) for k, v in credential.public_fields.items()}
+        return ResolvedStage(
+            stage=stage,
+            provider=provider,
+            model=str(model),
+            source=decision.source,
+            secrets=secrets,
+            credential_id=candidate.credential_id,
+            credential_version=candidate.version,
+            public_fields=public,
+            base_url=self._base_urls.get(provider),
+            options=options,
+            fallback_reason=decision.fallback_reason,
+        )

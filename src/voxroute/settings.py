@@ -1,0 +1,140 @@
+"""One typed settings object, read once at start-up from `VOXROUTE_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voxroute.errors import ConfigError
+
+# Provider SDKs read these silently when a key is None; a call server must never have them.
+FORBIDDEN_PROVIDER_ENV = (
+    "OPENAI_API_KEY",
+    "DEEPGRAM_API_KEY",
+    "ELEVENLABS_API_KEY",
+    "CARTESIA_API_KEY",
+    "GROQ_API_KEY",
+    "XAI_API_KEY",
+    "AZURE_SPEECH_KEY",
+    "INWORLD_API_KEY",
+    "RESEMBLE_API_KEY",
+    "RESEND_API_KEY",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_API_SECRET",
+    "GOOGLE_API_KEY",
+)
+
+ManagedKeys = dict[str, dict[str, SecretStr]]
+
+
+class Settings(BaseSettings):
+    """Every knob of a voxroute node. Defaults give the embedded single-machine set-up."""
+
+    model_config = SettingsConfigDict(env_prefix="VOXROUTE_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".voxroute")
+    database_url: str = ""
+    redis_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str = ""
+    log_level: str = "INFO"
+
+    # Master-key provider: "local" keyring file, or AWS KMS.
+    master_key_provider: Literal["local", "aws_kms"] = "local"
+    keyring_path: Path | None = None
+    aws_kms_key_id: str = ""
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str = ""
+
+    # Platform (managed) provider keys: {"openai": {"api_key": "..."}}.
+    managed_keys: ManagedKeys = Field(default_factory=dict)
+    # Platform-level provider endpoint overrides: {"openai": "http://127.0.0.1:9001"}.
+    provider_base_urls: dict[str, str] = Field(default_factory=dict)
+    twilio_api_base_url: str = ""
+    # Start provider emulators in-process when no base URLs are given (the offline default).
+    emulators: Literal["auto", "on", "off"] = "auto"
+
+    demo_org: bool = True
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_ws_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    validation_rate_per_minute: int = Field(default=10, ge=1)
+
+    # Calls and capacity.
+    workers: int = Field(default=0, ge=0)
+    max_calls_per_worker: int = Field(default=150, ge=1)
+    loop_lag_limit_ms: float = Field(default=150.0, gt=0)
+    call_token_ttl_s: int = Field(default=60, ge=5)
+    platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
+    min_call_balance_micros: int = Field(default=50_000, ge=0)
+
+    @field_validator("public_url", "twilio_api_base_url", "aws_endpoint_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("provider_base_urls")
+    @classmethod
+    def _strip_slashes(cls, value: dict[str, str]) -> dict[str, str]:
+        return {provider: url.rstrip("/") for provider, url in value.items()}
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env == "production":
+            if self.database_url.startswith("sqlite") or not self.database_url:
+                raise ValueError("production requires VOXROUTE_DATABASE_URL (PostgreSQL)")
+            if not self.public_url.startswith("https://"):
+                raise ValueError("production requires an https:// VOXROUTE_PUBLIC_URL")
+        if self.master_key_provider == "aws_kms" and not self.aws_kms_key_id:
+            raise ValueError("VOXROUTE_AWS_KMS_KEY_ID is required with master_key_provider=aws_kms")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'voxroute.db').resolve()}"
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @cached_property
+    def resolved_keyring_path(self) -> Path:
+        return self.keyring_path or self.data_dir / "keyring.json"
+
+    @property
+    def use_emulators(self) -> bool:
+        if self.emulators == "auto":
+            return not self.provider_base_urls
+        return self.emulators == "on"
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse to start when provider SDK key variables are present (they bill the platform)."""
+    env = os.environ if environ is None else environ
+    present = sorted(name for name in FORBIDDEN_PROVIDER_ENV if env.get(name))
+    if present:
+        raise ConfigError(
+            "refusing to start: provider SDK variables are set in the environment "
+            f"({', '.join(present)}); configure managed keys with VOXROUTE_MANAGED_KEYS instead"
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError with a clear message on bad input."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        # Never echo input values: a malformed VOXROUTE_MANAGED_KEYS would print the key.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
