@@ -24,6 +24,7 @@ __all__ = [
     "decode",
     "encode",
     "speech_duration_s",
+    "text_chunks",
     "tone",
     "ulaw_decode",
     "ulaw_encode",
@@ -69,7 +70,9 @@ def ulaw_encode(pcm: Samples) -> bytes:
     mask = np.where(x < 0, 0x7F, 0xFF)
     x = np.minimum(np.abs(x), _ULAW_CLIP >> 2) + (_ULAW_BIAS >> 2)
     seg = np.searchsorted(_ULAW_SEG_END, x)
-    uval = np.where(seg >= 8, 0x7F, (np.minimum(seg, 7) << 4) | ((x >> (np.minimum(seg, 7) + 1)) & 0xF))
+    uval = np.where(
+        seg >= 8, 0x7F, (np.minimum(seg, 7) << 4) | ((x >> (np.minimum(seg, 7) + 1)) & 0xF)
+    )
     return ((uval ^ mask) & 0xFF).astype(np.uint8).tobytes()
 
 
@@ -96,7 +99,9 @@ def alaw_decode(data: bytes) -> Samples:
     a = np.frombuffer(data, dtype=np.uint8).astype(np.int32) ^ 0x55
     seg = (a & 0x70) >> 4
     t = (a & 0x0F) << 4
-    t = np.where(seg == 0, t + 8, np.where(seg == 1, t + 0x108, (t + 0x108) << np.maximum(seg - 1, 0)))
+    t = np.where(
+        seg == 0, t + 8, np.where(seg == 1, t + 0x108, (t + 0x108) << np.maximum(seg - 1, 0))
+    )
     return np.where(a & 0x80, t, -t).astype(np.int16)
 
 
@@ -170,9 +175,9 @@ def char_timings(text: str) -> tuple[list[str], list[float], list[float]]:
     return chars, starts, ends
 
 
-def word_timings(text: str, start: float = 0.0, end: float | None = None) -> list[
-    tuple[str, float, float]
-]:
+def word_timings(
+    text: str, start: float = 0.0, end: float | None = None
+) -> list[tuple[str, float, float]]:
     """Words of ``text`` with times spread evenly over ``start``..``end`` (seconds)."""
     words = text.split()
     if not words:
@@ -183,3 +188,23 @@ def word_timings(text: str, start: float = 0.0, end: float | None = None) -> lis
         (w, round(start + i * step, 3), round(start + (i + 1) * step, 3))
         for i, w in enumerate(words)
     ]
+
+
+def text_chunks(
+    text: str, sample_rate: int, chars_per_chunk: int = 5
+) -> list[tuple[str, float, Samples]]:
+    """The tone for ``text`` cut at character boundaries: (chars, start seconds, samples).
+
+    Every character gets an equal share of the audio, so per-chunk alignments (start times
+    relative to the chunk, as ElevenLabs' websocket sends them) add up exactly to the audio.
+    """
+    samples = tone(text, sample_rate)
+    if not text:
+        return []
+    per_char = len(samples) / len(text)
+    pieces: list[tuple[str, float, Samples]] = []
+    for first in range(0, len(text), chars_per_chunk):
+        last = min(len(text), first + chars_per_chunk)
+        lo, hi = round(first * per_char), round(last * per_char)
+        pieces.append((text[first:last], lo / sample_rate, samples[lo:hi]))
+    return pieces

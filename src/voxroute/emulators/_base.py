@@ -7,6 +7,7 @@ on-demand and per-key faults, base latency, and closing open websockets on shutd
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
@@ -80,9 +81,17 @@ class Emulator:
         """Register the provider's own routes."""
         raise NotImplementedError
 
+    def add_control_routes(self, router: web.UrlDispatcher) -> None:
+        """Extra ``/_emulator/…`` routes of one provider (none by default)."""
+
     def extract_key(self, request: web.Request) -> str | None:
         """The key presented by this request, the way the provider reads it."""
         raise NotImplementedError
+
+    def resolve_key(self, request: web.Request) -> tuple[str | None, KeyRecord | None]:
+        """The presented key and its record (Azure overrides this to accept its tokens)."""
+        presented = self.extract_key(request)
+        return presented, self.keys.lookup(presented)
 
     def key_matches(self, request: web.Request, key: KeyRecord) -> bool:
         """Extra checks on a known key (e.g. Azure region, Twilio account)."""
@@ -112,9 +121,7 @@ class Emulator:
 
     # ----- public API used by the suite -------------------------------------------------
 
-    def register_key(
-        self, api_key: str, *, fault: Fault | None = None, **extra: Any
-    ) -> str:
+    def register_key(self, api_key: str, *, fault: Fault | None = None, **extra: Any) -> str:
         """Register a key and return its key_id."""
         fields = self.register_extra(extra)
         return self.keys.register(api_key, fault=fault, extra=fields).key_id
@@ -135,6 +142,7 @@ class Emulator:
         app.router.add_delete("/_emulator/requests", self._control_clear)
         app.router.add_post("/_emulator/faults", self._control_faults)
         app.router.add_post("/_emulator/script", self._control_script)
+        self.add_control_routes(app.router)
         self.add_routes(app.router)
         app.on_shutdown.append(self._close_sockets)
         return app
@@ -154,8 +162,7 @@ class Emulator:
             except BadInput as exc:
                 return web.json_response({"error": str(exc)}, status=400)
         record = self.log.add(request.method, request.path)
-        presented = self.extract_key(request)
-        key = self.keys.lookup(presented)
+        presented, key = self.resolve_key(request)
         record.key_id = key.key_id if key else None
         route_handler = request.match_info.route.handler
         is_public = getattr(route_handler, "__voxroute_public__", False)
@@ -199,10 +206,8 @@ class Emulator:
         await stream.prepare(exchange.request)
         exchange.record.status = response.status
         await stream.write(body[: max(1, len(body) // 2)])
-        try:
+        with contextlib.suppress(Dropped):
             exchange.drop()
-        except Dropped:
-            pass
         return web.Response(status=499)
 
     async def _control_keys(self, request: web.Request) -> web.Response:

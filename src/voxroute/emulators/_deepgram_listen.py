@@ -246,9 +246,9 @@ class ListenSession:
                 "transaction_key": "deprecated",
                 "request_id": self._request_id,
                 "sha256": self._sha.hexdigest(),
-                "created": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
-                    "+00:00", "Z"
-                ),
+                "created": datetime.now(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
                 "duration": round(self._detector.elapsed, 3),
                 "channels": self._p.channels,
                 "models": [MODEL_UUID],
@@ -288,8 +288,11 @@ class ListenSession:
                 "from_finalize": from_finalize,
                 "channel": {
                     "alternatives": [
-                        {"transcript": transcript, "confidence": 0.99 if words else 0.0,
-                         "words": words}
+                        {
+                            "transcript": transcript,
+                            "confidence": 0.99 if words else 0.0,
+                            "words": words,
+                        }
                     ]
                 },
                 "metadata": {

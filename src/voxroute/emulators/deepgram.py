@@ -72,7 +72,9 @@ class DeepgramEmulator(Emulator):
         scheme, _, value = header.partition(" ")
         if scheme.lower() in ("token", "bearer") and value.strip():
             return value.strip()
-        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        protocols = [
+            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+        ]
         if len(protocols) == 2 and protocols[0].lower() == "token":
             return protocols[1]
         return None
@@ -115,7 +117,9 @@ class DeepgramEmulator(Emulator):
         exchange = exchange_of(request)
         response = web.StreamResponse(
             headers={
-                "Content-Type": "audio/wav" if wav else f"audio/{'l16' if encoding == 'pcm16' else encoding}",
+                "Content-Type": "audio/wav"
+                if wav
+                else f"audio/{'l16' if encoding == 'pcm16' else encoding}",
                 "dg-request-id": str(uuid.uuid4()),
                 "dg-model-name": request.query.get("model", "aura-2-thalia-en"),
                 "dg-char-count": str(len(text)),
@@ -146,7 +150,8 @@ class DeepgramEmulator(Emulator):
 
     async def projects(self, request: web.Request) -> web.Response:
         """The key check endpoint: one project per key."""
-        key_id = exchange_of(request).key.key_id if exchange_of(request).key else "none"
+        key = exchange_of(request).key
+        key_id = key.key_id if key else "none"
         project_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"deepgram-emulator/{key_id}"))
         return web.json_response({"projects": [{"project_id": project_id, "name": "Emulated"}]})
 
@@ -202,8 +207,11 @@ class _SpeakSession:
                 return
             else:
                 await self._json(
-                    {"type": "Warning", "code": "INVALID_MESSAGE",
-                     "description": "Expected Speak, Flush, Clear or Close."}
+                    {
+                        "type": "Warning",
+                        "code": "INVALID_MESSAGE",
+                        "description": "Expected Speak, Flush, Clear or Close.",
+                    }
                 )
 
     async def _flush(self) -> None:

@@ -62,14 +62,12 @@ class EmulatorSuite:
         try:
             for index, (provider, emulator_cls) in enumerate(PROVIDERS.items()):
                 emulator = emulator_cls(latency_ms=latency_ms)
-                runner = web.AppRunner(
-                    emulator.build_app(), access_log=None, shutdown_timeout=1.0
-                )
+                runner = web.AppRunner(emulator.build_app(), access_log=None, shutdown_timeout=1.0)
                 await runner.setup()
                 runners.append(runner)
                 site = web.TCPSite(runner, host, 0 if port is None else port + index)
                 await site.start()
-                bound_host, bound_port = runner.addresses[0][:2]
+                bound_port = runner.addresses[0][1]
                 emulators[provider] = emulator
                 base_urls[provider] = f"http://{_url_host(host)}:{bound_port}"
             yield cls(emulators, base_urls)
@@ -82,7 +80,9 @@ class EmulatorSuite:
         try:
             return self.emulators[provider]
         except KeyError:
-            raise KeyError(f"unknown provider {provider!r}; known: {sorted(self.emulators)}") from None
+            raise KeyError(
+                f"unknown provider {provider!r}; known: {sorted(self.emulators)}"
+            ) from None
 
     def register_key(self, provider: str, api_key: str, **extra: Any) -> str:
         """Register a key (``fault=`` a Fault or dict; provider extras like ``region``)."""

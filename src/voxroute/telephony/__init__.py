@@ -1,0 +1,1 @@
+"""Telephony carriers: webhooks, TwiML and media-stream protocols (Twilio first)."""

@@ -1,0 +1,65 @@
+"""The key vault: `Secret` values, envelope encryption, master keys, rotation, redaction.
+
+Public API (everything else is internal)::
+
+    Secret, reveal_all                       a value that never prints itself
+    SecretContext                            where a sealed value belongs (bound as AAD)
+    Vault, SealedSecret                      seal / open / rewrap / inspect
+    MasterKeyProvider, LocalKeyring,         master-key providers and the settings factory
+    AwsKmsMasterKey, KeyState, KeyVersion,
+    master_key_provider_from_settings
+    rotate_master_key, rewrap_all,           rotation
+    retire_version, RotationResult, RewrapReport
+    install_log_redaction, RedactingFilter,  redaction of logs and provider errors
+    redact, sanitize, MASK
+"""
+
+from voxroute.vault.context import SecretContext
+from voxroute.vault.master import (
+    AwsKmsMasterKey,
+    KeyState,
+    KeyVersion,
+    LocalKeyring,
+    MasterKeyProvider,
+    master_key_provider_from_settings,
+)
+from voxroute.vault.redaction import (
+    MASK,
+    RedactingFilter,
+    install_log_redaction,
+    redact,
+    sanitize,
+)
+from voxroute.vault.rotation import (
+    RewrapReport,
+    RotationResult,
+    retire_version,
+    rewrap_all,
+    rotate_master_key,
+)
+from voxroute.vault.secret import Secret, reveal_all
+from voxroute.vault.vault import SealedSecret, Vault
+
+__all__ = [
+    "MASK",
+    "AwsKmsMasterKey",
+    "KeyState",
+    "KeyVersion",
+    "LocalKeyring",
+    "MasterKeyProvider",
+    "RedactingFilter",
+    "RewrapReport",
+    "RotationResult",
+    "SealedSecret",
+    "Secret",
+    "SecretContext",
+    "Vault",
+    "install_log_redaction",
+    "master_key_provider_from_settings",
+    "redact",
+    "retire_version",
+    "reveal_all",
+    "rewrap_all",
+    "rotate_master_key",
+    "sanitize",
+]

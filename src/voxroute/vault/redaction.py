@@ -1,16 +1,43 @@
-"""Redaction of live secret values from log records (stdlib logging and loguru)."""
+"""Redaction of live secret values from logs (stdlib logging and loguru) and error text.
+
+Every `Secret` registers its value here when created, together with its base64 and
+URL-encoded forms, so a value that escapes into a log line by accident is still masked.
+Registered values stay for the life of the process: a log line may mention a key long after
+the call that used it ended. Values shorter than 6 characters are not registered; masking
+them would shred ordinary text.
+
+Install once at start-up, after logging is configured: `install_log_redaction()`.
+"""
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
+import traceback
 import urllib.parse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 _lock = threading.Lock()
 _values: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 _MIN_LEN = 6
 MASK = "[REDACTED]"
+
+# Shapes of credentials that `sanitize` masks even when the value was never registered.
+_KEY_SHAPES = re.compile(
+    r"(?i)\b(?:sk|pk|rk|xai|gsk|key|sess|tok)[-_](?:[a-z0-9]+[-_])*[a-z0-9]{12,}\b"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_NAMED = re.compile(
+    r"(?i)\b((?:x-)?(?:api[-_]?key|xi-api-key|access[-_]?token|auth[-_]?token|"
+    r"authorization|secret|password|token|key))(\s*[\"']?\s*[:=]\s*[\"']?)"
+    r"((?:bearer|basic|token)\s+)?([^\s\"'&,;}]{4,})"
+)
 
 
 def _forms(value: str) -> set[str]:
@@ -18,7 +45,9 @@ def _forms(value: str) -> set[str]:
     return {
         value,
         base64.b64encode(raw).decode(),
+        base64.b64encode(raw).decode().rstrip("="),
         base64.urlsafe_b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote_plus(value),
     }
@@ -26,32 +55,114 @@ def _forms(value: str) -> set[str]:
 
 def register(value: str) -> None:
     """Remember a secret value (and its common encodings) so log lines mask it."""
+    global _pattern
     if len(value) < _MIN_LEN:
         return
+    forms = {f for f in _forms(value) if len(f) >= _MIN_LEN}
     with _lock:
-        _values.update(f for f in _forms(value) if len(f) >= _MIN_LEN)
+        if not forms <= _values:
+            _values.update(forms)
+            _pattern = None
+
+
+def _compiled() -> re.Pattern[str] | None:
+    global _pattern
+    with _lock:
+        if _pattern is None and _values:
+            # Longest first, so a base64 form is masked whole rather than around a substring.
+            ordered = sorted(_values, key=len, reverse=True)
+            _pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        return _pattern
 
 
 def redact(text: str) -> str:
-    with _lock:
-        values = sorted(_values, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    """`text` with every registered value (in any registered encoding) replaced by `MASK`."""
+    pattern = _compiled()
+    if pattern is None or not text:
+        return text
+    return pattern.sub(MASK, text)
+
+
+def sanitize(text: str, *, limit: int = 500) -> str:
+    """Make a provider's error text safe to store, log or show.
+
+    Masks registered values and anything shaped like a credential (`sk-…`, `Bearer …`,
+    `api_key=…`), then truncates. Use it on every message before re-raising a provider error.
+    """
+    cleaned = redact(text)
+    cleaned = _NAMED.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{MASK}", cleaned)
+    cleaned = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", cleaned)
+    cleaned = _KEY_SHAPES.sub(MASK, cleaned)
+    if len(cleaned) > limit:
+        cleaned = cleaned[: max(limit - 1, 0)] + "…"
+    return cleaned
 
 
 class RedactingFilter(logging.Filter):
-    """Masks registered secret values in the formatted message and exception text."""
+    """Masks registered secret values in the message, exception and stack text of a record.
+
+    Attach it to handlers (not loggers): a logger's filters do not see records propagated from
+    child loggers, a handler's filters see every record it emits.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            message = str(record.msg)
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None:
-            formatted = logging.Formatter().formatException(record.exc_info)
+            formatted = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
             record.exc_text = redact(formatted)
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
+
+def _install_stdlib(filter_: logging.Filter) -> None:
+    loggers: list[logging.Logger] = [logging.getLogger()]
+    loggers += [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for lg in loggers:
+        for handler in lg.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(filter_)
+
+
+def loguru_patcher(record: Record) -> None:
+    """loguru patcher: mask the message and extras; render the exception here, redacted.
+
+    loguru renders tracebacks in the sink, after patchers run, and with `diagnose=True` it
+    prints local variable values. So the exception is formatted here (without locals),
+    redacted, appended to the message, and removed from the record.
+    """
+    record["message"] = redact(record["message"])
+    exception = record["exception"]
+    if exception is not None:
+        text = "".join(
+            traceback.format_exception(exception.type, exception.value, exception.traceback)
+        )
+        record["message"] = f"{record['message']}\n{redact(text).rstrip()}"
+        record["exception"] = None
+    extra = record["extra"]
+    for name, value in list(extra.items()):
+        if isinstance(value, str):
+            extra[name] = redact(value)
+
+
+def install_log_redaction(*, loguru: bool = True) -> None:
+    """Mask secrets in every stdlib handler configured so far, and in loguru (pipecat's logger).
+
+    Idempotent. Call again after adding handlers. Replaces any loguru patcher set before.
+    """
+    _install_stdlib(RedactingFilter())
+    if loguru:
+        from loguru import logger
+
+        logger.configure(patcher=loguru_patcher)

@@ -2,6 +2,7 @@
 
 from voxroute.db.models.assistants import Assistant, PhoneNumber
 from voxroute.db.models.audit import AuditEvent
+from voxroute.db.models.billing import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from voxroute.db.models.calls import Call
 from voxroute.db.models.credentials import Credential, CredentialSecret
 from voxroute.db.models.tenancy import ApiToken, Organization
@@ -13,6 +14,10 @@ __all__ = [
     "Call",
     "Credential",
     "CredentialSecret",
+    "CreditAccount",
+    "LedgerEntry",
     "Organization",
     "PhoneNumber",
+    "Reservation",
+    "UsageRecord",
 ]

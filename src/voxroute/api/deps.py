@@ -1,0 +1,61 @@
+"""Typed FastAPI dependencies shared by every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.auth import Principal, Role, authenticate
+from voxroute.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    async with runtime.session_factory() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(
+    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    return await authenticate(session, authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def org_reader(principal: PrincipalDep) -> Principal:
+    """Any member of an organization may read its resources."""
+    principal.require_org()
+    return principal
+
+
+def org_owner(principal: PrincipalDep) -> Principal:
+    """Only owners change keys, assistants and numbers."""
+    principal.require_org()
+    principal.require(Role.OWNER)
+    return principal
+
+
+def platform_admin(principal: PrincipalDep) -> Principal:
+    principal.require(Role.PLATFORM_ADMIN)
+    return principal
+
+
+ReaderDep = Annotated[Principal, Depends(org_reader)]
+OwnerDep = Annotated[Principal, Depends(org_owner)]
+AdminDep = Annotated[Principal, Depends(platform_admin)]

@@ -1,0 +1,48 @@
+"""Map the voxroute error tree and request validation errors to JSON responses.
+
+Validation errors never echo the submitted input: a wrongly typed field may hold a key.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from voxroute.errors import RateLimited, VoxrouteError
+from voxroute.vault.redaction import redact
+
+
+def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    return {"error": {"code": code, "message": redact(message), **extra}}
+
+
+async def _voxroute_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VoxrouteError)
+    headers = {"Retry-After": "60"} if isinstance(exc, RateLimited) else None
+    return JSONResponse(error_body(exc.code, exc.message), exc.status_code, headers=headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "invalid"))}
+        for err in exc.errors()
+    ]
+    return JSONResponse(
+        error_body("invalid_input", "request validation failed", details=details), 422
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code, headers=exc.headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(VoxrouteError, _voxroute_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,49 @@
+"""Platform-admin operations: organizations, their BYOK switch and tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from voxroute.api.deps import AdminDep, SessionDep
+from voxroute.api.schemas.orgs import (
+    ByokToggle,
+    OrgCreate,
+    OrgCreated,
+    OrgPublic,
+    TokenCreate,
+    TokenCreated,
+)
+from voxroute.auth import Role, issue_token
+from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.post("/orgs", response_model=OrgCreated, status_code=status.HTTP_201_CREATED)
+async def admin_create_org(principal: AdminDep, session: SessionDep, body: OrgCreate) -> Any:
+    """Create an organization and return its owner token once."""
+    org, token = await create_org(session, name=body.name, byok=body.byok_enabled, actor=principal.actor)
+    return {"org_id": org.id, "org": OrgPublic.model_validate(org), "token": token}
+
+
+@router.get("/orgs", response_model=list[OrgPublic])
+async def admin_list_orgs(_: AdminDep, session: SessionDep) -> Any:
+    """All organizations."""
+    return await list_orgs(session)
+
+
+@router.put("/orgs/{org_id}/byok", response_model=OrgPublic)
+async def admin_set_byok(principal: AdminDep, session: SessionDep, org_id: str, body: ByokToggle) -> Any:
+    """Enable or disable BYOK for an organization."""
+    org = await get_org(session, org_id)
+    return await set_byok_enabled(session, org, body.enabled, actor=principal.actor)
+
+
+@router.post("/orgs/{org_id}/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
+async def admin_create_token(principal: AdminDep, session: SessionDep, org_id: str, body: TokenCreate) -> Any:
+    """Issue an owner or member token for an organization."""
+    org = await get_org(session, org_id)
+    row, token = await issue_token(session, role=Role(body.role), org_id=org.id, name=body.name)
+    return {"id": row.id, "role": row.role, "prefix": row.prefix, "token": token}

@@ -1,0 +1,63 @@
+"""Organization, token and audit schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from voxroute.api.schemas.common import OutModel, StrictModel
+
+
+class OrgCreate(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    byok_enabled: bool = False
+
+
+class OrgPublic(OutModel):
+    id: str
+    name: str
+    byok_enabled: bool
+    use_own_keys: bool
+    failure_policy: str
+    max_concurrent_calls: int
+    created_at: datetime
+
+
+class OrgCreated(StrictModel):
+    org_id: str
+    org: OrgPublic
+    token: str = Field(description="the owner's API token; shown once")
+
+
+class ByokToggle(StrictModel):
+    enabled: bool
+
+
+class OrgSettingsUpdate(StrictModel):
+    use_own_keys: bool | None = None
+    failure_policy: Literal["strict", "fallback_to_managed"] | None = None
+
+
+class TokenCreate(StrictModel):
+    role: Literal["owner", "member"] = "member"
+    name: str = Field(default="", max_length=200)
+
+
+class TokenCreated(StrictModel):
+    id: str
+    role: str
+    prefix: str
+    token: str = Field(description="shown once")
+
+
+class AuditEventPublic(OutModel):
+    id: str
+    org_id: str | None
+    action: str
+    actor: str
+    target_type: str
+    target_id: str
+    data: dict[str, Any]
+    created_at: datetime

@@ -1,0 +1,120 @@
+"""ASGI application factory and lifespan: everything long-lived is built here, once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from fastapi import FastAPI
+
+from voxroute import __version__
+from voxroute.api.errors import install_error_handlers
+from voxroute.api.limits import BodySizeLimit
+from voxroute.api.router import api_router
+from voxroute.credentials import CredentialStore
+from voxroute.db.migrate import upgrade
+from voxroute.db.session import create_engine, create_session_factory, transaction
+from voxroute.demo import demo_managed_keys, ensure_demo
+from voxroute.providers.catalog import load_catalog
+from voxroute.routing import KeyResolver, ManagedKeys
+from voxroute.runtime import Runtime
+from voxroute.settings import Settings, check_environment, load_settings
+from voxroute.vault import Vault
+from voxroute.vault.master.factory import master_key_provider_from_settings
+
+if TYPE_CHECKING:
+    from voxroute.emulators import EmulatorSuite
+
+log = logging.getLogger("voxroute")
+
+
+async def _start_emulators(
+    stack: AsyncExitStack, settings: Settings
+) -> tuple[Settings, dict[str, dict[str, str]], EmulatorSuite]:
+    """Offline default: serve every provider on loopback and point managed keys at them."""
+    from voxroute.emulators import EmulatorSuite  # only the embedded default needs them
+
+
+    suite = await stack.enter_async_context(EmulatorSuite.start(host="127.0.0.1"))
+    catalog = load_catalog()
+    managed = demo_managed_keys(catalog) if not settings.managed_keys else {
+        p: {k: v.get_secret_value() for k, v in fields.items()}
+        for p, fields in settings.managed_keys.items()
+    }
+    for provider, fields in managed.items():
+        primary = catalog.get(provider).secret_fields[0]
+        suite.register_key(provider, fields[primary], **{k: v for k, v in fields.items() if k != primary})
+    settings = settings.model_copy(update={
+        "provider_base_urls": {**suite.base_urls, **settings.provider_base_urls},
+        "twilio_api_base_url": settings.twilio_api_base_url or suite.base_urls["twilio"],
+    })
+    return settings, managed, suite
+
+
+@asynccontextmanager
+async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open every collaborator in order and close them in reverse."""
+    check_environment()
+    async with AsyncExitStack() as stack:
+        managed_raw: dict[str, Any] = dict(settings.managed_keys)
+        suite: EmulatorSuite | None = None
+        if settings.use_emulators:
+            settings, managed_raw, suite = await _start_emulators(stack, settings)
+        engine = create_engine(settings.resolved_database_url)
+        stack.push_async_callback(engine.dispose)
+        await upgrade(engine)
+        vault = Vault(master_key_provider_from_settings(settings))
+        catalog = load_catalog()
+        store = CredentialStore(vault, catalog)
+        managed = ManagedKeys(managed_raw, catalog)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            vault=vault,
+            catalog=catalog,
+            store=store,
+            managed=managed,
+            resolver=KeyResolver(
+                store=store, catalog=catalog, managed=managed, base_urls=settings.provider_base_urls
+            ),
+            base_urls=dict(settings.provider_base_urls),
+        )
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        stack.push_async_callback(http.close)
+        runtime.extras["http_session"] = http
+        runtime.extras["emulator_suite"] = suite
+        if settings.demo_org:
+            async with transaction(runtime.session_factory) as session:
+                demo = await ensure_demo(
+                    session, data_dir=settings.data_dir, store=store, catalog=catalog
+                )
+            runtime.extras["demo"] = demo
+            if suite is not None:
+                suite.register_key("twilio", demo.auth_token, account_sid=demo.account_sid)
+        yield runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with build_runtime(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title="voxroute", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(api_router, prefix="/api/v1")
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process serves requests."""
+        return {"status": "ok", "version": __version__}
+
+    return app

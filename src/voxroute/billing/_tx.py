@@ -1,0 +1,104 @@
+"""Write transactions for money: serialized on SQLite, retried on PostgreSQL conflicts.
+
+PostgreSQL runs at READ COMMITTED: a conditional `UPDATE credit_accounts … WHERE available >=
+amount` takes the row lock and re-checks its condition on the newest row version, so
+concurrent debits can never overspend. Serialization failures (40001) and deadlocks (40P01)
+are retried with jittered back-off.
+
+SQLite upgrades a deferred read transaction to a write lock too late to wait for it (it fails
+with "database is locked"), so every billing write starts with `BEGIN IMMEDIATE`; in-process
+writers also queue on an asyncio lock per database so they do not spin on the busy timeout.
+
+A unique-key violation is retried once: the work functions re-read state first, so the retry
+turns a lost race on an idempotency key into a replay of the winner's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+T = TypeVar("T")
+
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+MAX_ATTEMPTS = 10
+INTEGRITY_RETRIES = 2
+
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_lock(database: str) -> asyncio.Lock:
+    per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault(database, asyncio.Lock())
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+@asynccontextmanager
+async def _begin(session: AsyncSession) -> AsyncIterator[None]:
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        async with session.begin():
+            yield
+        return
+    async with _sqlite_lock(str(bind.url)), session.begin():
+        await session.execute(text("BEGIN IMMEDIATE"))
+        yield
+
+
+async def run_write(
+    factory: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Run `work` in one write transaction, retrying transient conflicts from the start.
+
+    `work` must be safe to re-run: it reads the state it depends on inside the transaction.
+    Domain errors raised by `work` roll the transaction back and propagate unchanged.
+    """
+    attempt = 0
+    integrity_left = INTEGRITY_RETRIES
+    while True:
+        attempt += 1
+        try:
+            async with factory() as session, _begin(session):
+                return await work(session)
+        except IntegrityError:
+            if integrity_left == 0:
+                raise
+            integrity_left -= 1
+        except DBAPIError as exc:
+            if attempt >= MAX_ATTEMPTS or not _retryable(exc):
+                raise
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
+
+
+async def insert_ignore(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> int:
+    """INSERT … ON CONFLICT (keys) DO NOTHING on either backend; returns rows inserted."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module: Any = sqlite if dialect == "sqlite" else postgresql
+    stmt = module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,370 @@
+"""Credit holds for calls: reserve at start, extend while running, settle exactly once.
+
+The charge of a call is the platform fee per started minute of connected time (always, BYOK or
+not) plus the list-price cost of stages served by a platform key (`managed`,
+`managed_fallback`). Connected time is the call's recorded `transport_seconds` usage, so a
+settlement and a sweep of a dead call compute the same charge from the same rows.
+
+Settling more than is held is rejected (`ReservationError`): a running call must extend its
+hold first, and when it cannot, end politely while the hold still covers it. Only the sweeper
+may charge beyond a hold (up to the org's available credit, never below the floor) because a
+dead call can no longer be asked; what it cannot collect is kept as `shortfall_micros`.
+
+Locks are always taken reservation row first, then account row, so settles, extends and
+sweeps cannot deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voxroute.billing._tx import is_postgres, run_write
+from voxroute.billing.ledger import move_hold, post_entry, read_balance, request_hash
+from voxroute.billing.policy import BillingPolicy
+from voxroute.billing.types import UsageEvent, format_usd
+from voxroute.billing.usage import record_usage
+from voxroute.db.base import new_id, utcnow
+from voxroute.db.models.billing import Reservation, UsageRecord
+from voxroute.errors import InsufficientCredit, InvalidInput, ReservationError
+
+__all__ = [
+    "ReservationView",
+    "Settlement",
+    "SweepReport",
+    "extend",
+    "reserve",
+    "settle",
+    "sweep",
+]
+
+SettleStatus = Literal["settled", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView:
+    id: str
+    org_id: str
+    call_id: str
+    amount_micros: int
+    status: str
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, row: Reservation) -> ReservationView:
+        return cls(row.id, row.org_id, row.call_id, row.amount_micros, row.status, row.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What a call was charged: `platform_fee_micros + provider_micros - shortfall_micros`."""
+
+    call_id: str
+    entry_id: str
+    connected_ms: int
+    call_minutes: int
+    platform_fee_micros: int
+    provider_micros: int
+    charged_micros: int
+    shortfall_micros: int
+    status: SettleStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    settled: int = 0
+    released: int = 0
+    charged_micros: int = 0
+    shortfall_micros: int = 0
+
+
+def _check_amount(amount_micros: int, *, allow_zero: bool = False) -> None:
+    low = 0 if allow_zero else 1
+    if not isinstance(amount_micros, int) or isinstance(amount_micros, bool) or amount_micros < low:
+        raise InvalidInput("amount must be a positive integer of micro-USD")
+
+
+async def _locked(session: AsyncSession, org_id: str, call_id: str) -> Reservation:
+    query = select(Reservation).where(Reservation.org_id == org_id, Reservation.call_id == call_id)
+    if is_postgres(session):
+        query = query.with_for_update()
+    row = await session.scalar(query.execution_options(populate_existing=True))
+    if row is None:
+        raise ReservationError(f"call {call_id} has no reservation")
+    return row
+
+
+def _require_open(row: Reservation, now: datetime) -> None:
+    if row.status != "held":
+        raise ReservationError(f"the reservation of call {row.call_id} is already {row.status}")
+    if now >= row.expires_at:
+        raise ReservationError(
+            f"the reservation of call {row.call_id} expired at {row.expires_at.isoformat()}; "
+            "the sweeper settles it from the usage recorded"
+        )
+
+
+async def reserve(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    call_id: str,
+    amount_micros: int,
+    policy: BillingPolicy,
+    now: datetime | None = None,
+) -> ReservationView:
+    """Hold credit for a starting call; `InsufficientCredit` says what is available and needed.
+
+    Refused unless available credit covers both the hold and the policy's minimum call balance.
+    Reserving again for the same call and amount returns the existing hold (a retried start).
+    """
+    _check_amount(amount_micros)
+    now = now or utcnow()
+    required = max(amount_micros, policy.min_call_balance_micros)
+
+    async def work(session: AsyncSession) -> ReservationView:
+        existing = await session.scalar(select(Reservation).where(Reservation.call_id == call_id))
+        if existing is not None:
+            same = (existing.org_id, existing.status, existing.amount_micros)
+            if same == (org_id, "held", amount_micros):
+                return ReservationView.of(existing)
+            raise ReservationError(f"call {call_id} already has a reservation")
+        if not await move_hold(
+            session, org_id=org_id, delta_micros=amount_micros, min_available_micros=required, now=now
+        ):
+            available = (await read_balance(session, org_id)).available_micros
+            raise InsufficientCredit(
+                f"insufficient credit to start a call: {format_usd(available)} available, "
+                f"{format_usd(required)} required"
+            )
+        row = Reservation(
+            id=new_id("rsv"),
+            org_id=org_id,
+            call_id=call_id,
+            amount_micros=amount_micros,
+            status="held",
+            expires_at=now + policy.hold_ttl,
+            created_at=now,
+            shortfall_micros=0,
+        )
+        session.add(row)
+        await session.flush()
+        return ReservationView.of(row)
+
+    return await run_write(factory, work)
+
+
+async def extend(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    call_id: str,
+    amount_micros: int,
+    policy: BillingPolicy,
+    now: datetime | None = None,
+) -> bool:
+    """Grow the hold by `amount_micros` (0: just renew) and push its expiry by `hold_ttl`.
+
+    Returns False, changing nothing, when available credit cannot cover the increase: the call
+    must then wind down politely within what it already holds. A hold that is no longer open
+    (settled, swept or expired) raises `ReservationError`.
+    """
+    _check_amount(amount_micros, allow_zero=True)
+    now = now or utcnow()
+
+    async def work(session: AsyncSession) -> bool:
+        row = await _locked(session, org_id, call_id)
+        _require_open(row, now)
+        if amount_micros and not await move_hold(
+            session, org_id=org_id, delta_micros=amount_micros, now=now
+        ):
+            return False
+        row.amount_micros += amount_micros
+        row.expires_at = now + policy.hold_ttl
+        await session.flush()
+        return True
+
+    return await run_write(factory, work)
+
+
+async def _usage_totals(session: AsyncSession, org_id: str, call_id: str) -> tuple[int, int, int]:
+    """(connected ms, provider cost billed to the org, row count) of a call's recorded usage."""
+    usage = UsageRecord
+    connected = case((usage.unit == "transport_seconds", usage.quantity), else_=0)
+    row = (
+        await session.execute(
+            select(
+                cast(func.coalesce(func.sum(connected), 0), BigInteger),
+                cast(func.coalesce(func.sum(usage.billed_micros), 0), BigInteger),
+                func.count(),
+            ).where(usage.org_id == org_id, usage.call_id == call_id)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+async def _close(
+    session: AsyncSession,
+    row: Reservation,
+    *,
+    policy: BillingPolicy,
+    connected_ms: int,
+    provider_micros: int,
+    charged_micros: int,
+    status: SettleStatus,
+    now: datetime,
+) -> Settlement:
+    """Charge, release the whole hold and mark the reservation closed, in the caller's tx."""
+    minutes, fee = policy.platform_fee(connected_ms)
+    shortfall = fee + provider_micros - charged_micros
+    entry = await post_entry(
+        session,
+        org_id=row.org_id,
+        amount_micros=-charged_micros,
+        kind="call_charge",
+        # One charge per call, whatever path gets here: the unique key is the last line of defence.
+        idempotency_key=f"call:{row.call_id}",
+        fingerprint=request_hash("call_charge", row.org_id, row.call_id),
+        call_id=row.call_id,
+        description=f"call {row.call_id}: {minutes} min platform fee + provider usage",
+        reserved_delta=-row.amount_micros,
+        now=now,
+    )
+    if entry is None:  # unreachable while charged <= hold + available, kept as a guard
+        raise ReservationError(f"the charge of call {row.call_id} would break the credit floor")
+    row.status = status
+    row.settled_at = now
+    row.settle_entry_id = entry.id
+    row.charged_micros = charged_micros
+    row.platform_fee_micros = fee
+    row.provider_micros = provider_micros
+    row.shortfall_micros = shortfall
+    await session.flush()
+    return Settlement(
+        call_id=row.call_id,
+        entry_id=entry.id,
+        connected_ms=connected_ms,
+        call_minutes=minutes,
+        platform_fee_micros=fee,
+        provider_micros=provider_micros,
+        charged_micros=charged_micros,
+        shortfall_micros=shortfall,
+        status=status,
+    )
+
+
+async def settle(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    org_id: str,
+    call_id: str,
+    policy: BillingPolicy,
+    usage: Sequence[UsageEvent] = (),
+    now: datetime | None = None,
+) -> Settlement:
+    """Charge a finished call exactly once and release its hold, in one transaction.
+
+    `usage` (e.g. what the recorder handed back on stop) is stored first, idempotently and in
+    its own transaction, so it is never lost even when settling is refused and the sweeper
+    charges the call later. Rejected with `ReservationError`: no hold, already settled or swept,
+    expired, or a charge larger than the hold.
+    """
+    now = now or utcnow()
+    if usage:
+        await record_usage(factory, policy.pricing, usage)
+
+    async def work(session: AsyncSession) -> Settlement:
+        row = await _locked(session, org_id, call_id)
+        _require_open(row, now)
+        connected_ms, provider, _rows = await _usage_totals(session, org_id, call_id)
+        charge = policy.platform_fee(connected_ms)[1] + provider
+        if charge > row.amount_micros:
+            raise ReservationError(
+                f"call {call_id} costs {format_usd(charge)} but holds "
+                f"{format_usd(row.amount_micros)}; extend the reservation before settling"
+            )
+        return await _close(
+            session,
+            row,
+            policy=policy,
+            connected_ms=connected_ms,
+            provider_micros=provider,
+            charged_micros=charge,
+            status="settled",
+            now=now,
+        )
+
+    return await run_write(factory, work)
+
+
+async def _sweep_one(
+    session: AsyncSession, org_id: str, call_id: str, policy: BillingPolicy, now: datetime
+) -> Settlement | Literal["released"] | None:
+    row = await _locked(session, org_id, call_id)
+    if row.status != "held" or row.expires_at > now:
+        return None  # settled or extended meanwhile
+    connected_ms, provider, rows = await _usage_totals(session, org_id, call_id)
+    if rows == 0:
+        await move_hold(session, org_id=org_id, delta_micros=-row.amount_micros, now=now)
+        row.status, row.settled_at, row.charged_micros = "released", now, 0
+        await session.flush()
+        return "released"
+    charge = policy.platform_fee(connected_ms)[1] + provider
+    account = await read_balance(session, org_id, lock=True)
+    collectible = min(charge, row.amount_micros + max(0, account.available_micros))
+    return await _close(
+        session,
+        row,
+        policy=policy,
+        connected_ms=connected_ms,
+        provider_micros=provider,
+        charged_micros=collectible,
+        status="expired",
+        now=now,
+    )
+
+
+async def sweep(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    policy: BillingPolicy,
+    now: datetime | None = None,
+    limit: int = 200,
+) -> SweepReport:
+    """Close holds whose call stopped extending them (its process died).
+
+    A hold with recorded usage is charged from that usage (status `expired`); one without any
+    is released. Each hold is closed in its own transaction and only if still held and
+    expired, so concurrent sweepers and late settles close every call exactly once.
+    """
+    now = now or utcnow()
+    async with factory() as session:
+        due = (
+            await session.execute(
+                select(Reservation.org_id, Reservation.call_id)
+                .where(Reservation.status == "held", Reservation.expires_at <= now)
+                .order_by(Reservation.expires_at)
+                .limit(limit)
+            )
+        ).all()
+    settled = released = charged = shortfall = 0
+    for org_id, call_id in due:
+
+        async def work(session: AsyncSession, org_id: str = org_id, call_id: str = call_id) -> (
+            Settlement | Literal["released"] | None
+        ):
+            return await _sweep_one(session, org_id, call_id, policy, now)
+
+        outcome = await run_write(factory, work)
+        if outcome == "released":
+            released += 1
+        elif isinstance(outcome, Settlement):
+            settled += 1
+            charged += outcome.charged_micros
+            shortfall += outcome.shortfall_micros
+    return SweepReport(settled, released, charged, shortfall)

@@ -1,0 +1,149 @@
+"""Per-call observers: raw usage events from pipecat metrics, and turn latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    MetricsFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.metrics.metrics import (
+    LLMUsageMetricsData,
+    STTUsageMetricsData,
+    TTFBMetricsData,
+    TTSUsageMetricsData,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+
+from voxroute.calls.runtime import CallInfo, UsageEvent
+from voxroute.db.base import utcnow
+from voxroute.routing.types import ResolvedStage, Stage
+
+__all__ = ["LatencyObserver", "UsageObserver"]
+
+_SEEN_LIMIT = 4096
+
+
+class UsageObserver(BaseObserver):  # type: ignore[misc]
+    """Turns `MetricsFrame`s into `UsageEvent`s for the sink, and collects TTFBs.
+
+    A MetricsFrame is seen once per hop, so each is counted once (by frame id). The stage of
+    a metric is found from the processor name; `stage_of` is read at event time so a stage
+    switched to another key mid-call is attributed to the new key.
+    """
+
+    def __init__(
+        self,
+        call: CallInfo,
+        stage_of: Callable[[str], ResolvedStage | None],
+        sink: Callable[[UsageEvent], None],
+    ) -> None:
+        super().__init__()
+        self._call = call
+        self._stage_of = stage_of
+        self._sink = sink
+        self._seen: set[int] = set()
+        self.totals: dict[str, float] = {}
+        self.ttfb_ms: dict[str, list[float]] = {"stt": [], "llm": [], "tts": []}
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if not isinstance(frame, MetricsFrame) or frame.id in self._seen:
+            return
+        if len(self._seen) > _SEEN_LIMIT:
+            self._seen.clear()
+        self._seen.add(frame.id)
+        for item in frame.data:
+            stage = self._stage_of(item.processor)
+            if stage is None:
+                continue
+            if isinstance(item, TTFBMetricsData) and item.value > 0:
+                self.ttfb_ms[stage.stage].append(round(item.value * 1000, 1))
+            for unit, quantity in _units(item):
+                if quantity:
+                    self._emit(stage, unit, quantity)
+
+    def _emit(self, stage: ResolvedStage, unit: str, quantity: float) -> None:
+        self.totals[unit] = self.totals.get(unit, 0) + quantity
+        self._sink(
+            UsageEvent(
+                call_id=self._call.call_id,
+                org_id=self._call.org_id,
+                stage=stage.stage,
+                provider=stage.provider,
+                model=stage.model,
+                source=stage.source,
+                credential_id=stage.credential_id,
+                unit=unit,
+                quantity=quantity,
+                at=utcnow(),
+            )
+        )
+
+
+def _units(item: Any) -> list[tuple[str, float]]:
+    if isinstance(item, STTUsageMetricsData):
+        return [("stt_seconds", float(item.value.audio_seconds))]
+    if isinstance(item, TTSUsageMetricsData):
+        return [("tts_characters", float(item.value))]
+    if isinstance(item, LLMUsageMetricsData):
+        usage = item.value
+        return [
+            ("llm_input_tokens", float(usage.prompt_tokens)),
+            ("llm_output_tokens", float(usage.completion_tokens)),
+            ("llm_cached_tokens", float(usage.cache_read_input_tokens or 0)),
+        ]
+    return []
+
+
+class LatencyObserver(BaseObserver):  # type: ignore[misc]
+    """Per-turn latency: end of caller speech → first bot audio out.
+
+    The VAD reports a stop `vad_stop_secs` after speech really ended, so that delay is
+    added back to the measured interval.
+    """
+
+    def __init__(self, vad_stop_secs: float) -> None:
+        super().__init__()
+        self._vad_stop_secs = vad_stop_secs
+        self._user_stopped_at: float | None = None
+        self._seen: set[int] = set()
+        self.turns_ms: list[float] = []
+        self.first_bot_audio_at: float | None = None
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if not isinstance(frame, (VADUserStoppedSpeakingFrame, BotStartedSpeakingFrame)):
+            return
+        if frame.id in self._seen:
+            return
+        self._seen.add(frame.id)
+        now = time.monotonic()
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._user_stopped_at = now - self._vad_stop_secs
+            return
+        if self.first_bot_audio_at is None:
+            self.first_bot_audio_at = now
+        if self._user_stopped_at is not None:
+            self.turns_ms.append(round((now - self._user_stopped_at) * 1000, 1))
+            self._user_stopped_at = None
+
+
+def summarize(turns_ms: list[float], ttfb_ms: Mapping[str, list[float]]) -> dict[str, Any]:
+    """The `calls.latency` JSON."""
+    out: dict[str, Any] = {"turns_ms": turns_ms}
+    if turns_ms:
+        ordered = sorted(turns_ms)
+        out["turn_p50_ms"] = ordered[len(ordered) // 2]
+        out["turn_max_ms"] = ordered[-1]
+    for stage, values in ttfb_ms.items():
+        if values:
+            out[f"{stage}_ttfb_ms"] = values
+    return out
+
+
+StageName = Stage

@@ -1,0 +1,165 @@
+"""The per-call pipecat pipeline: Twilio in → STT → user context → LLM → TTS → Twilio out.
+
+Only construction lives here; running and ending the call belong to `session.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import WebSocket
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketParams,
+    FastAPIWebsocketTransport,
+)
+from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUserTurnStartStrategy
+from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from voxroute.calls.observers import LatencyObserver, UsageObserver
+from voxroute.calls.runtime import CallInfo, UsageEvent
+from voxroute.calls.services import StageServices
+from voxroute.calls.vad import SharedSileroVADAnalyzer
+from voxroute.routing.types import FailurePolicy, ResolvedStage
+from voxroute.telephony.twilio.serializer import MarkAfterUtterance, VoxrouteTwilioSerializer
+
+__all__ = ["SAMPLE_RATE", "AssistantConfig", "CallPipeline", "build_pipeline"]
+
+SAMPLE_RATE = 8000  # Twilio μ-law 8 kHz in and out: no resampler latency (pipecat notes §3)
+VAD_STOP_SECS = 0.3
+END_CALL_TOOL = "end_call"
+EndCallHandler = Callable[[str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantConfig:
+    """What the pipeline needs of the assistant, copied out of the ORM row at setup."""
+
+    system_prompt: str
+    first_message: str
+    max_duration_s: int
+    idle_timeout_s: int
+    failure_policy: FailurePolicy
+
+
+@dataclass(slots=True)
+class CallPipeline:
+    worker: PipelineWorker
+    transport: FastAPIWebsocketTransport
+    services: StageServices
+    usage: UsageObserver
+    latency: LatencyObserver
+    context: LLMContext
+
+
+def _end_call_schema() -> FunctionSchema:
+    return FunctionSchema(
+        name=END_CALL_TOOL,
+        description=(
+            "End the phone call. Call this when the caller says goodbye or the conversation "
+            "is over."
+        ),
+        properties={
+            "message": {"type": "string", "description": "A short goodbye to say first."}
+        },
+        required=[],
+    )
+
+
+def build_pipeline(
+    *,
+    websocket: WebSocket,
+    serializer: VoxrouteTwilioSerializer,
+    call: CallInfo,
+    assistant: AssistantConfig,
+    services: StageServices,
+    stage_of: Callable[[str], ResolvedStage | None],
+    usage_sink: Callable[[UsageEvent], None],
+    on_end_call: EndCallHandler,
+) -> CallPipeline:
+    transport = FastAPIWebsocketTransport(
+        websocket=websocket,
+        params=FastAPIWebsocketParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            add_wav_header=False,
+            serializer=serializer,
+            # Twilio sends no Origin header; never inherit PIPECAT_ALLOWED_ORIGINS.
+            allowed_origins=[],
+            audio_out_end_silence_secs=1,
+        ),
+    )
+    messages: list[Any] = []
+    if assistant.system_prompt:
+        messages.append({"role": "system", "content": assistant.system_prompt})
+    context = LLMContext(messages=messages, tools=ToolsSchema(standard_tools=[_end_call_schema()]))
+    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(stop_secs=VAD_STOP_SECS)),
+            # No smart-turn model: it costs an ONNX session per call and ~60 ms per turn.
+            user_turn_strategies=UserTurnStrategies(
+                start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
+                stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.4)],
+            ),
+        ),
+    )
+
+    async def end_call_tool(params: Any) -> None:
+        message = params.arguments.get("message") if params.arguments else None
+        await params.result_callback({"status": "ending call"})
+        await on_end_call(message if isinstance(message, str) else None)
+
+    services.llm.register_function(END_CALL_TOOL, end_call_tool, cancel_on_interruption=False)
+
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            services.stt,
+            user_aggregator,
+            services.llm,
+            services.tts,
+            MarkAfterUtterance(serializer.stream_sid),
+            transport.output(),
+            assistant_aggregator,
+        ]
+    )
+    usage = UsageObserver(call, stage_of, usage_sink)
+    latency = LatencyObserver(VAD_STOP_SECS)
+    worker = PipelineWorker(
+        pipeline,
+        name=f"call-{call.call_id}",
+        params=PipelineParams(
+            audio_in_sample_rate=SAMPLE_RATE,
+            audio_out_sample_rate=SAMPLE_RATE,
+            enable_metrics=True,
+            enable_usage_metrics=True,
+        ),
+        enable_rtvi=False,  # +25 % CPU otherwise, and no RTVI client on a phone line
+        # Deliberate: the idle timeout comes from the assistant, and the session decides
+        # what "idle" does (a polite goodbye), instead of a silent cancel.
+        idle_timeout_secs=float(assistant.idle_timeout_s) if assistant.idle_timeout_s else None,
+        cancel_on_idle_timeout=False,
+        observers=[usage, latency],
+        check_dangling_tasks=False,
+    )
+    return CallPipeline(
+        worker=worker,
+        transport=transport,
+        services=services,
+        usage=usage,
+        latency=latency,
+        context=context,
+    )

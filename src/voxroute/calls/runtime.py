@@ -1,0 +1,124 @@
+"""What the call machinery needs from the application: the `CallRuntime` protocol.
+
+The app (``app.py``) implements it once per process and puts it on ``app.state.runtime``;
+telephony routes and call sessions only ever see this protocol. Everything a hook receives
+is secret-free except `ResolvedStage.secrets`, which stays masked (`Secret`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voxroute.db.models import Call, PhoneNumber
+from voxroute.routing.types import ResolvedStage, Stage
+from voxroute.settings import Settings
+from voxroute.vault.secret import Secret
+
+if TYPE_CHECKING:
+    from voxroute.calls.registry import CallRegistry
+
+__all__ = ["CallInfo", "CallReport", "CallRuntime", "UsageEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """Identity of a live call, handed to every hook."""
+
+    call_id: str
+    org_id: str
+    assistant_id: str | None
+    provider_call_id: str
+    account_sid: str
+    from_number: str = ""
+    to_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """One raw usage delta of one stage (never a price; billing prices it later).
+
+    `unit` is one of `stt_seconds`, `llm_input_tokens`, `llm_output_tokens`,
+    `llm_cached_tokens`, `tts_characters`.
+    """
+
+    call_id: str
+    org_id: str
+    stage: Stage
+    provider: str
+    model: str
+    source: str
+    credential_id: str | None
+    unit: str
+    quantity: float
+    at: datetime
+
+
+@dataclass(slots=True)
+class CallReport:
+    """Everything known about a call when it ends; handed once to `on_call_ended`."""
+
+    call: CallInfo
+    end_reason: str
+    connected_at: datetime | None
+    ended_at: datetime
+    duration_s: float
+    resolution: list[dict[str, Any]] = field(default_factory=list)
+    latency: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class CallRuntime(Protocol):
+    """Application services used by the Twilio routes and the per-call session.
+
+    Hooks called during a call (`record_usage`) must not block; async hooks are awaited off
+    the audio path (setup, failure handling, end of call).
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def registry(self) -> CallRegistry: ...
+
+    async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
+        """The Twilio auth token of the number's org (from the vault); raise if missing."""
+        ...
+
+    async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
+        """Key resolution for the call's assistant: one stage each for stt, llm and tts."""
+        ...
+
+    async def next_pool_key(
+        self, call: CallInfo, failed: ResolvedStage, reason: str
+    ) -> ResolvedStage | None:
+        """Another key of the same pool (same provider and scope), putting `failed` in
+        cool-down; None when the pool has no other usable key."""
+        ...
+
+    async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
+        """The platform key for the stage with source `managed_fallback` and
+        `fallback_reason=reason`; None when none is configured."""
+        ...
+
+    async def report_credential_failure(
+        self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
+    ) -> None:
+        """The provider rejected a credential (category `authentication`/`authorization`
+        marks it invalid; `rate_limit`/`quota` only informs). `detail` is sanitized."""
+        ...
+
+    def record_usage(self, event: UsageEvent) -> None:
+        """Hand one usage event to billing; must return at once (bounded queue)."""
+        ...
+
+    async def on_call_ended(self, report: CallReport) -> None:
+        """Called exactly once per call, after the pipeline has stopped."""
+        ...

@@ -1,0 +1,82 @@
+"""'Check status': run each key's provider probe, store the outcome, audit it, rate-limit it.
+
+The per-org limit keeps the endpoint from being a free checker for stolen keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.audit import AuditAction, record
+from voxroute.credentials.store import CredentialScope
+from voxroute.db.base import utcnow
+from voxroute.errors import NotFound, RateLimited
+
+if TYPE_CHECKING:
+    from voxroute.runtime import Runtime
+
+
+class CheckLimiter:
+    """At most `per_minute` keys checked per org in any sliding 60 s window (per process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._events: dict[str, deque[float]] = {}
+
+    def acquire(self, org_id: str, count: int) -> None:
+        now = time.monotonic()
+        events = self._events.setdefault(org_id, deque())
+        while events and now - events[0] > 60:
+            events.popleft()
+        if len(events) + count > self.per_minute:
+            raise RateLimited(
+                f"key checks are limited to {self.per_minute} per minute per organization"
+            )
+        events.extend([now] * count)
+
+
+async def check_org_credentials(
+    runtime: Runtime, session: AsyncSession, *, org_id: str, provider: str | None, actor: str
+) -> list[dict[str, Any]]:
+    creds = [
+        c
+        for c in await runtime.store.list(session, org_id=org_id, provider=provider)
+        if c.scope != CredentialScope.TELEPHONY.value
+    ]
+    if not creds:
+        raise NotFound("no keys to check" + (f" for {provider}" if provider else ""))
+    limiter: CheckLimiter = runtime.extras.setdefault(
+        "check_limiter", CheckLimiter(runtime.settings.validation_rate_per_minute)
+    )
+    limiter.acquire(org_id, len(creds))
+    from voxroute.providers.validation import check_credential
+
+    http: aiohttp.ClientSession = runtime.extras["http_session"]
+    results: list[dict[str, Any]] = []
+    for cred in creds:
+        secrets = await runtime.store.open(session, cred)
+        outcome = await check_credential(
+            cred.provider,
+            secrets,
+            {k: str(v) for k, v in cred.public_fields.items()},
+            base_url=runtime.base_urls.get(cred.provider),
+            session=http,
+        )
+        cred.last_validated_at = utcnow()
+        cred.validation_status = outcome.status
+        cred.last_error = None if outcome.status == "ok" else outcome.message
+        if outcome.status == "invalid":
+            cred.status = "invalid"
+        elif outcome.status == "ok" and cred.status == "invalid":
+            cred.status = "active"
+        record(session, action=AuditAction.CREDENTIAL_VALIDATED, org_id=org_id, actor=actor,
+               target_type="credential", target_id=cred.id,
+               data={"provider": cred.provider, "status": outcome.status})
+        results.append({"credential_id": cred.id, "provider": cred.provider, "label": cred.label,
+                        "status": outcome.status, "message": outcome.message})
+    return results

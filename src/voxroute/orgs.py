@@ -1,0 +1,67 @@
+"""Organizations: creation with an owner token, the BYOK switches, lookups scoped by org."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.audit import AuditAction, record
+from voxroute.auth import Role, issue_token
+from voxroute.db.base import new_id
+from voxroute.db.models import Organization
+from voxroute.errors import NotFound
+
+
+async def create_org(
+    session: AsyncSession, *, name: str, byok: bool = False, actor: str = "system"
+) -> tuple[Organization, str]:
+    """Create an org and its first owner token (returned in plain once)."""
+    org = Organization(
+        id=new_id("org"), name=name, byok_enabled=byok, use_own_keys=byok, failure_policy="strict"
+    )
+    session.add(org)
+    await session.flush()
+    token_row, token = await issue_token(session, role=Role.OWNER, org_id=org.id, name="owner")
+    record(session, action=AuditAction.ORG_CREATED, org_id=org.id, actor=actor,
+           target_type="organization", target_id=org.id, data={"byok_enabled": byok})
+    record(session, action=AuditAction.TOKEN_CREATED, org_id=org.id, actor=actor,
+           target_type="token", target_id=token_row.id, data={"role": Role.OWNER.value})
+    return org, token
+
+
+async def get_org(session: AsyncSession, org_id: str) -> Organization:
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("organization not found")
+    return org
+
+
+async def set_byok_enabled(
+    session: AsyncSession, org: Organization, enabled: bool, *, actor: str
+) -> Organization:
+    """Platform switch. Enabling starts with the org's 'use my keys' on."""
+    if org.byok_enabled != enabled:
+        org.byok_enabled = enabled
+        org.use_own_keys = enabled
+        record(session, action=AuditAction.BYOK_ENABLED if enabled else AuditAction.BYOK_DISABLED,
+               org_id=org.id, actor=actor, target_type="organization", target_id=org.id,
+               data={"byok_enabled": enabled})
+    return org
+
+
+async def set_use_own_keys(
+    session: AsyncSession, org: Organization, use: bool, *, actor: str
+) -> Organization:
+    from voxroute.errors import Forbidden
+
+    if use and not org.byok_enabled:
+        raise Forbidden("BYOK is not enabled for this organization by the platform")
+    if org.use_own_keys != use:
+        org.use_own_keys = use
+        record(session, action=AuditAction.BYOK_USE_OWN_KEYS, org_id=org.id, actor=actor,
+               target_type="organization", target_id=org.id, data={"use_own_keys": use})
+    return org
+
+
+async def list_orgs(session: AsyncSession) -> list[Organization]:
+    return list((await session.scalars(select(Organization).order_by(Organization.created_at))).all())

@@ -1,0 +1,1 @@
+"""azure adapters (one module per modality)."""

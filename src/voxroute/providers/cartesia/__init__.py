@@ -1,0 +1,1 @@
+"""cartesia adapters (one module per modality)."""

@@ -1,0 +1,1 @@
+"""deepgram adapters (one module per modality)."""

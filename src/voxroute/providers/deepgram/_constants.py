@@ -1,0 +1,3 @@
+"""Deepgram wire constants."""
+
+DEFAULT_BASE_URL = "https://api.deepgram.com"

@@ -1,0 +1,1 @@
+"""elevenlabs adapters (one module per modality)."""

@@ -1,0 +1,1 @@
+"""inworld adapters (one module per modality)."""

@@ -1,0 +1,1 @@
+"""openai adapters (one module per modality)."""

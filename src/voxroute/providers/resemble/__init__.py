@@ -1,0 +1,1 @@
+"""resemble adapters (one module per modality)."""

@@ -1,0 +1,1 @@
+"""xai adapters (one module per modality)."""

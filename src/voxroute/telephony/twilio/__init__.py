@@ -1,0 +1,6 @@
+"""Twilio: signed voice webhooks, TwiML `<Connect><Stream>`, single-use call tokens and the
+Media Streams websocket protocol."""
+
+from voxroute.telephony.twilio.routes import router
+
+__all__ = ["router"]

@@ -1,0 +1,84 @@
+"""FastAPI glue: `POST /telephony/twilio/voice`, `POST /telephony/twilio/status`,
+`WS /telephony/twilio/stream`. Needs `request.app.state.runtime` (a `CallRuntime`)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response, WebSocket
+
+from voxroute.calls.runtime import CallRuntime
+from voxroute.errors import InvalidInput, SignatureInvalid
+from voxroute.telephony.twilio.signature import public_request_url
+from voxroute.telephony.twilio.stream import serve_media_stream
+from voxroute.telephony.twilio.webhook import (
+    TwilioRequest,
+    handle_status_callback,
+    handle_voice_webhook,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/telephony/twilio", tags=["telephony"])
+_XML = "application/xml"
+
+
+def _runtime(app_state: object) -> CallRuntime:
+    runtime = getattr(app_state, "runtime", None)
+    if runtime is None:
+        raise RuntimeError("app.state.runtime (a CallRuntime) is not set")
+    return runtime  # type: ignore[no-any-return]
+
+
+async def _twilio_request(request: Request, runtime: CallRuntime) -> TwilioRequest:
+    limit = runtime.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise InvalidInput("body too large")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InvalidInput("body too large")
+    try:
+        params = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput("body is not a form") from exc
+    url = public_request_url(
+        runtime.settings.resolved_public_url, request.url.path, request.url.query
+    )
+    return TwilioRequest(url=url, params=params, signature=request.headers.get("x-twilio-signature"))
+
+
+def _refusal(exc: InvalidInput | SignatureInvalid) -> Response:
+    return Response(content=exc.message, status_code=exc.status_code, media_type="text/plain")
+
+
+@router.post("/voice")
+async def voice_webhook(request: Request) -> Response:
+    """Incoming call: TwiML that connects the call to our media stream."""
+    runtime = _runtime(request.app.state)
+    try:
+        answer = await handle_voice_webhook(runtime, await _twilio_request(request, runtime))
+    except (InvalidInput, SignatureInvalid) as exc:
+        return _refusal(exc)
+    return Response(content=answer.twiml, status_code=answer.status_code, media_type=_XML)
+
+
+@router.post("/status")
+async def status_callback(request: Request) -> Response:
+    """Call-progress callback (idempotent, monotonic)."""
+    runtime = _runtime(request.app.state)
+    try:
+        ended = await handle_status_callback(runtime, await _twilio_request(request, runtime))
+    except (InvalidInput, SignatureInvalid) as exc:
+        return _refusal(exc)
+    if ended is not None:
+        await runtime.registry.hang_up(ended, "telephony_completed")
+    return Response(status_code=204)
+
+
+@router.websocket("/stream")
+async def media_stream(websocket: WebSocket) -> None:
+    """Twilio Media Streams: start (call token) → pipeline until stop or close."""
+    await serve_media_stream(websocket, _runtime(websocket.app.state))

@@ -1,0 +1,170 @@
+"""`VoxrouteTwilioSerializer`: pipecat's Twilio serializer, completed and hardened.
+
+Over the stock serializer it adds: strict parsing of every inbound message (bad JSON, bad
+base64, oversized or unknown frames are dropped and counted, never echoed), `stop` and
+`mark` handling, refusal of anything after `stop` or for another stream, and outbound
+`mark`s (see `MarkAfterUtterance`). Hang-up through Twilio REST uses the org's own
+credentials, passed per call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.audio.utils import ulaw_to_pcm
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    OutputTransportMessageFrame,
+    TTSStoppedFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+from voxroute.telephony.twilio.protocol import (
+    Connected,
+    Dtmf,
+    Mark,
+    Media,
+    ProtocolError,
+    Start,
+    Stop,
+    parse_message,
+)
+from voxroute.vault.secret import Secret
+
+__all__ = ["MarkAfterUtterance", "StreamCallbacks", "StreamStats", "VoxrouteTwilioSerializer"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class StreamStats:
+    media_frames: int = 0
+    rejected: int = 0
+    marks_received: int = 0
+    last_rejection: str = ""
+
+
+@dataclass(slots=True)
+class StreamCallbacks:
+    """Synchronous hooks (called from the transport's receive loop; must not block)."""
+
+    on_stop: Callable[[], None] | None = None
+    on_mark: Callable[[str], None] | None = None
+    on_rejected: Callable[[str], None] | None = None
+
+
+class VoxrouteTwilioSerializer(TwilioFrameSerializer):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        stream_sid: str,
+        call_sid: str,
+        account_sid: str,
+        auth_token: Secret | None,
+        api_base_url: str | None,
+        max_message_bytes: int,
+        callbacks: StreamCallbacks | None = None,
+    ) -> None:
+        params = TwilioFrameSerializer.InputParams(auto_hang_up=auth_token is not None)
+        super().__init__(
+            stream_sid,
+            call_sid=call_sid,
+            account_sid=account_sid,
+            # Revealed only here, into the serializer that performs the REST hang-up.
+            auth_token=auth_token.reveal() if auth_token is not None else None,
+            base_url=api_base_url or None,
+            params=params,
+        )
+        self.stream_sid = stream_sid
+        self._max_message_bytes = max_message_bytes
+        self._callbacks = callbacks or StreamCallbacks()
+        self.stats = StreamStats()
+        self.stopped = False
+
+    def suppress_hangup(self) -> None:
+        """The caller already hung up: don't call Twilio REST on the way out."""
+        self._hangup_attempted = True
+
+    def _reject(self, reason: str) -> None:
+        self.stats.rejected += 1
+        self.stats.last_rejection = reason
+        if self.stats.rejected <= 5 or self.stats.rejected % 100 == 0:
+            log.info("media stream %s: dropped a message (%s)", self.stream_sid, reason)
+        if self._callbacks.on_rejected is not None:
+            self._callbacks.on_rejected(reason)
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        if self.stopped:
+            self._reject("message after stop")
+            return None
+        try:
+            message = parse_message(data, max_bytes=self._max_message_bytes)
+        except ProtocolError as exc:
+            self._reject(str(exc))
+            return None
+        if isinstance(message, Media):
+            return await self._media(message)
+        if isinstance(message, (Start, Connected)):
+            self._reject(f"unexpected {type(message).__name__.lower()} mid-stream")
+            return None
+        if message.stream_sid != self.stream_sid:
+            self._reject("unknown streamSid")
+            return None
+        if isinstance(message, Stop):
+            self.stopped = True
+            self.suppress_hangup()
+            if self._callbacks.on_stop is not None:
+                self._callbacks.on_stop()
+        elif isinstance(message, Mark):
+            self.stats.marks_received += 1
+            if self._callbacks.on_mark is not None:
+                self._callbacks.on_mark(message.name)
+        elif isinstance(message, Dtmf):
+            return InputDTMFFrame(KeypadEntry(message.digit))
+        return None
+
+    async def _media(self, message: Media) -> Frame | None:
+        if message.stream_sid != self.stream_sid:
+            self._reject("unknown streamSid")
+            return None
+        if not message.payload:
+            return None
+        self.stats.media_frames += 1
+        pcm = await ulaw_to_pcm(
+            message.payload, self._twilio_sample_rate, self._sample_rate, self._input_resampler
+        )
+        if not pcm:
+            return None
+        return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
+
+
+class MarkAfterUtterance(FrameProcessor):  # type: ignore[misc]
+    """Queues a Twilio `mark` after each bot utterance, in order with its audio.
+
+    Sits just before the output transport: the `OutputTransportMessageFrame` travels through
+    the transport's audio queue behind the utterance's audio, so Twilio echoes the mark once
+    that audio has played.
+    """
+
+    def __init__(self, stream_sid: str, on_mark_sent: Callable[[str], None] | None = None) -> None:
+        super().__init__(name="twilio-marks")
+        self._stream_sid = stream_sid
+        self._count = 0
+        self._on_mark_sent = on_mark_sent
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, TTSStoppedFrame) and direction == FrameDirection.DOWNSTREAM:
+            self._count += 1
+            name = f"utt-{self._count}"
+            message = {"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
+            await self.push_frame(OutputTransportMessageFrame(message=message))
+            if self._on_mark_sent is not None:
+                self._on_mark_sent(name)

@@ -1,0 +1,80 @@
+"""The media websocket up to the `start` frame: read it, check the call token, hand over."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import SQLAlchemyError
+
+from voxroute.calls.runtime import CallRuntime
+from voxroute.db.session import transaction
+from voxroute.errors import CallTokenInvalid
+from voxroute.telephony.twilio.protocol import Connected, ProtocolError, Start, parse_message
+from voxroute.telephony.twilio.tokens import consume_call_token
+
+__all__ = ["POLICY_VIOLATION", "StreamRejected", "read_start", "serve_media_stream"]
+
+log = logging.getLogger(__name__)
+POLICY_VIOLATION = 1008
+START_TIMEOUT_S = 10.0
+
+
+class StreamRejected(Exception):
+    """The stream never presented a valid `start`."""
+
+
+async def read_start(websocket: WebSocket, *, max_bytes: int) -> Start:
+    """Read `connected` (optional) then `start`; anything else first is a protocol error."""
+    for _ in range(2):
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise StreamRejected("closed before start")
+        raw = message.get("text")
+        if raw is None:
+            raise StreamRejected("binary message before start")
+        try:
+            parsed = parse_message(raw, max_bytes=max_bytes)
+        except ProtocolError as exc:
+            raise StreamRejected(str(exc)) from exc
+        if isinstance(parsed, Start):
+            return parsed
+        if not isinstance(parsed, Connected):
+            raise StreamRejected("expected start")
+    raise StreamRejected("no start")
+
+
+async def serve_media_stream(websocket: WebSocket, runtime: CallRuntime) -> None:
+    # Imported here: the session pulls in pipecat (≈1 s of imports), which the webhook
+    # routes must not pay for at import time.
+    from voxroute.calls.session import run_call
+
+    await websocket.accept()
+    try:
+        start = await asyncio.wait_for(
+            read_start(websocket, max_bytes=runtime.settings.max_ws_message_bytes),
+            timeout=START_TIMEOUT_S,
+        )
+        async with transaction(runtime.session_factory) as session:
+            call = await consume_call_token(session, start.custom_parameters.get("call_token"))
+            if call.provider_call_id != start.call_sid:
+                raise CallTokenInvalid("token belongs to another call")
+    except (StreamRejected, CallTokenInvalid, TimeoutError) as exc:
+        log.info("media stream refused: %s", type(exc).__name__)
+        await _close(websocket)
+        return
+    except WebSocketDisconnect:
+        return
+    except SQLAlchemyError:
+        log.exception("media stream refused: database error")
+        await _close(websocket, code=1011)
+        return
+    await run_call(websocket, runtime, call, start)
+
+
+async def _close(websocket: WebSocket, code: int = POLICY_VIOLATION) -> None:
+    try:
+        await websocket.close(code=code)
+    except (RuntimeError, WebSocketDisconnect):
+        pass  # already closed by the peer

@@ -1,0 +1,60 @@
+"""Single-use call tokens: random, stored only as a SHA-256 hash, consumed atomically once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.db.base import utcnow
+from voxroute.db.models import Call
+from voxroute.errors import CallTokenInvalid
+
+__all__ = ["consume_call_token", "hash_token", "issue_call_token"]
+
+MAX_TOKEN_CHARS = 128
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_call_token(call: Call, ttl_s: int, *, now: datetime | None = None) -> str:
+    """Set a fresh token on `call` (hash + expiry) and return the plain token for TwiML."""
+    token = secrets.token_urlsafe(32)
+    call.call_token_hash = hash_token(token)
+    call.call_token_expires_at = (now or utcnow()) + timedelta(seconds=ttl_s)
+    call.call_token_used_at = None
+    return token
+
+
+async def consume_call_token(
+    session: AsyncSession, token: object, *, now: datetime | None = None
+) -> Call:
+    """Mark the token used and return its call, or raise CallTokenInvalid.
+
+    One conditional UPDATE decides: of two concurrent streams presenting the same token,
+    exactly one sees rowcount 1.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        raise CallTokenInvalid()
+    moment = now or utcnow()
+    digest = hash_token(token)
+    result = await session.execute(
+        update(Call)
+        .where(
+            Call.call_token_hash == digest,
+            Call.call_token_used_at.is_(None),
+            Call.call_token_expires_at > moment,
+            Call.status == "ringing",
+        )
+        .values(call_token_used_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise CallTokenInvalid()
+    call = (await session.execute(select(Call).where(Call.call_token_hash == digest))).scalar_one()
+    return call

@@ -1,0 +1,153 @@
+"""Twilio voice and status webhooks, framework-agnostic: validate, decide, answer TwiML."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voxroute.calls.runtime import CallRuntime
+from voxroute.calls.state import CallState, EndReason
+from voxroute.db.base import new_id, utcnow
+from voxroute.db.models import Call, PhoneNumber
+from voxroute.errors import SignatureInvalid
+from voxroute.telephony.twilio.signature import validate_signature
+from voxroute.telephony.twilio.tokens import issue_call_token
+from voxroute.telephony.twilio.twiml import hangup_twiml, reject_twiml, stream_twiml, stream_url
+
+__all__ = ["TwilioRequest", "WebhookAnswer", "handle_status_callback", "handle_voice_webhook"]
+
+log = logging.getLogger(__name__)
+_FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
+_MAX_FIELD = 64
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioRequest:
+    """A webhook as received: the public URL Twilio signed, the form fields, the header."""
+
+    url: str
+    params: Sequence[tuple[str, str]]
+    signature: str | None
+
+    def get(self, name: str) -> str:
+        for key, value in self.params:
+            if key == name:
+                return value[:_MAX_FIELD] if len(value) > _MAX_FIELD else value
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    twiml: str
+    call_id: str | None = None
+    status_code: int = 200
+
+
+async def _number_for(session: AsyncSession, to: str) -> PhoneNumber | None:
+    if not to or len(to) > 20:
+        return None
+    return (
+        await session.execute(select(PhoneNumber).where(PhoneNumber.number == to))
+    ).scalar_one_or_none()
+
+
+async def _verify(
+    runtime: CallRuntime, session: AsyncSession, number: PhoneNumber | None, req: TwilioRequest
+) -> PhoneNumber:
+    """Signature with the number's org token, then AccountSid; same 403 for every failure."""
+    if number is None:
+        raise SignatureInvalid("unknown number")
+    token = await runtime.open_telephony_secret(session, number)
+    validate_signature(token, req.url, req.params, req.signature)
+    if number.account_sid and req.get("AccountSid") != number.account_sid:
+        raise SignatureInvalid("AccountSid does not own this number")
+    return number
+
+
+async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> WebhookAnswer:
+    """Incoming call: answer `<Connect><Stream>` with a fresh single-use call token.
+
+    Raises SignatureInvalid (403) for a forged or missing signature or an unknown number.
+    A replay of an already-processed CallSid creates nothing and answers `<Hangup/>`.
+    """
+    call_sid = req.get("CallSid")
+    async with runtime.session_factory() as session:
+        number = await _verify(runtime, session, await _number_for(session, req.get("To")), req)
+        if not call_sid.startswith("CA"):
+            raise SignatureInvalid("missing CallSid")
+        if number.assistant_id is None:
+            return WebhookAnswer(reject_twiml("rejected"))
+        existing = (
+            await session.execute(
+                select(Call.id).where(
+                    Call.telephony_provider == "twilio", Call.provider_call_id == call_sid
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return WebhookAnswer(hangup_twiml(), call_id=existing)
+        if runtime.registry.refusal_reason() is not None:
+            return WebhookAnswer(reject_twiml("busy"))
+        call = Call(
+            id=new_id("call"),
+            org_id=number.org_id,
+            assistant_id=number.assistant_id,
+            phone_number_id=number.id,
+            telephony_provider="twilio",
+            provider_call_id=call_sid,
+            from_number=req.get("From"),
+            to_number=number.number,
+            status=CallState.RINGING.value,
+        )
+        token = issue_call_token(call, runtime.settings.call_token_ttl_s)
+        session.add(call)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # The same webhook raced itself: the other request created the call.
+            await session.rollback()
+            return WebhookAnswer(hangup_twiml())
+    url = stream_url(runtime.settings.resolved_public_url)
+    return WebhookAnswer(stream_twiml(url, {"call_token": token}), call_id=call.id)
+
+
+async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> str | None:
+    """Call-progress callback: idempotent; only ever moves a call forward (to ENDED).
+
+    Returns the call id when this callback ended a call that may still be live here.
+    """
+    call_sid = req.get("CallSid")
+    status = req.get("CallStatus")
+    async with runtime.session_factory() as session:
+        call = (
+            await session.execute(
+                select(Call).where(
+                    Call.telephony_provider == "twilio", Call.provider_call_id == call_sid
+                )
+            )
+        ).scalar_one_or_none()
+        number = None
+        if call is not None and call.phone_number_id is not None:
+            number = await session.get(PhoneNumber, call.phone_number_id)
+        await _verify(runtime, session, number, req)
+        assert call is not None  # _verify refuses a call without a number
+        if status not in _FINAL_STATUSES:
+            return None
+        result = await session.execute(
+            update(Call)
+            .where(Call.id == call.id, Call.status != CallState.ENDED.value)
+            .values(
+                status=CallState.ENDED.value,
+                end_reason=call.end_reason or f"{EndReason.TELEPHONY_COMPLETED.value}:{status}",
+                ended_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        changed = getattr(result, "rowcount", 0) == 1
+    return call.id if changed else None
