@@ -103,3 +103,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
+
+
+from tests.utils.api import api  # noqa: E402,F401  (the `api` fixture, shared by API and routing tests)

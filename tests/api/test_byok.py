@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.api.conftest import Api
+from tests.utils.api import Api
 from voxroute.db.models import CredentialSecret
 
 

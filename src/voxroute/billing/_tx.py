@@ -22,10 +22,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, text
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voxroute.db.base import Base
 
 T = TypeVar("T")
 
@@ -57,7 +59,8 @@ async def _begin(session: AsyncSession) -> AsyncIterator[None]:
         async with session.begin():
             yield
         return
-    async with _sqlite_lock(str(bind.url)), session.begin():
+    database = str(bind.engine.url)
+    async with _sqlite_lock(database), session.begin():
         await session.execute(text("BEGIN IMMEDIATE"))
         yield
 
@@ -88,7 +91,7 @@ async def run_write(
 
 
 async def insert_ignore(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> int:
     """INSERT … ON CONFLICT (keys) DO NOTHING on either backend; returns rows inserted."""
     if not rows:

@@ -36,7 +36,11 @@ class BillingPolicy:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, pricing_path: Path | None = None, hold_ttl: timedelta | None = None
+        cls,
+        settings: Settings,
+        *,
+        pricing_path: Path | None = None,
+        hold_ttl: timedelta | None = None,
     ) -> BillingPolicy:
         return cls(
             pricing=load_pricing(pricing_path),

@@ -94,7 +94,9 @@ class PriceBook:
             provider, model, entry = _parse_entry(row, where)
             same = entries.setdefault((provider, model), [])
             if any(e.effective_from == entry.effective_from for e in same):
-                raise PricingError(f"{where}: duplicate {provider}/{model} at {entry.effective_from}")
+                raise PricingError(
+                    f"{where}: duplicate {provider}/{model} at {entry.effective_from}"
+                )
             same.append(entry)
         for provider in {p for p, _m in entries}:
             if (provider, DEFAULT_MODEL) not in entries:

@@ -135,7 +135,11 @@ async def reserve(
                 return ReservationView.of(existing)
             raise ReservationError(f"call {call_id} already has a reservation")
         if not await move_hold(
-            session, org_id=org_id, delta_micros=amount_micros, min_available_micros=required, now=now
+            session,
+            org_id=org_id,
+            delta_micros=amount_micros,
+            min_available_micros=required,
+            now=now,
         ):
             available = (await read_balance(session, org_id)).available_micros
             raise InsufficientCredit(
@@ -355,9 +359,9 @@ async def sweep(
     settled = released = charged = shortfall = 0
     for org_id, call_id in due:
 
-        async def work(session: AsyncSession, org_id: str = org_id, call_id: str = call_id) -> (
-            Settlement | Literal["released"] | None
-        ):
+        async def work(
+            session: AsyncSession, org_id: str = org_id, call_id: str = call_id
+        ) -> Settlement | Literal["released"] | None:
             return await _sweep_one(session, org_id, call_id, policy, now)
 
         outcome = await run_write(factory, work)

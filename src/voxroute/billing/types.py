@@ -53,11 +53,11 @@ KEY_SOURCES: frozenset[str] = frozenset(
 BILLED_SOURCES: frozenset[str] = frozenset({"managed", "managed_fallback"})
 
 
-def format_usd(micros: int) -> str:
+def format_usd(micros: int, *, symbol: bool = True) -> str:
     """`-1_500_000` -> `-$1.500000`: integer formatting, so no float rounding ever shows."""
     sign = "-" if micros < 0 else ""
     whole, frac = divmod(abs(micros), MICROS_PER_USD)
-    return f"{sign}${whole}.{frac:06d}"
+    return f"{sign}{'$' if symbol else ''}{whole}.{frac:06d}"
 
 
 def _is_int(value: object) -> bool:
@@ -103,7 +103,7 @@ class UsageEvent:
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """An org's credit. `available` is what can still be spent or held: balance - reserved - floor."""
+    """An org's credit; `available` (balance - reserved - floor) is what can be spent or held."""
 
     org_id: str
     balance_micros: int

@@ -30,7 +30,7 @@ __all__ = ["Emulator", "Handler", "exchange_of", "public", "read_json_object"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-EXCHANGE_KEY = "voxroute.exchange"
+EXCHANGE_KEY = web.RequestKey("voxroute.exchange", Exchange)
 DEFAULT_SCRIPT: tuple[str, ...] = (
     "Hello, I would like to book a table for two people tonight.",
     "What time do you open on Saturday?",
@@ -47,8 +47,7 @@ def public(func: _F) -> _F:
 
 def exchange_of(request: web.Request) -> Exchange:
     """The exchange the middleware attached to this request."""
-    exchange: Exchange = request[EXCHANGE_KEY]
-    return exchange
+    return request[EXCHANGE_KEY]
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

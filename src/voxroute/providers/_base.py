@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from pipecat.services.llm_service import LLMService
@@ -32,7 +32,7 @@ class LLMAdapter(Protocol):
     provider: ClassVar[str]
 
     @classmethod
-    def build(cls, stage: ResolvedStage, *, resources: ProviderResources) -> LLMService: ...
+    def build(cls, stage: ResolvedStage, *, resources: ProviderResources) -> LLMService[Any]: ...
 
 
 class TTSAdapter(Protocol):

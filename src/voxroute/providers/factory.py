@@ -8,7 +8,7 @@ that does not offer the modality raises `InvalidInput`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from voxroute.errors import InvalidInput
 from voxroute.providers.azure.stt import AzureSTT
@@ -76,7 +76,7 @@ def build_stt(
     return adapter.build(stage, sample_rate=sample_rate, resources=resources)
 
 
-def build_llm(stage: ResolvedStage, *, resources: ProviderResources) -> LLMService:
+def build_llm(stage: ResolvedStage, *, resources: ProviderResources) -> LLMService[Any]:
     """The call's LLM service."""
     _check(resources)
     adapter: type[LLMAdapter] = _adapter(_LLM, stage, "llm")

@@ -66,18 +66,14 @@ class ProviderResources:
             trust_env=False,
             follow_redirects=True,
             timeout=httpx.Timeout(_READ_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=100
-            ),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=100),
         )
         openai_http_client = httpx2.AsyncClient(
             verify=ssl_context,
             trust_env=False,
             follow_redirects=True,
             timeout=httpx2.Timeout(_READ_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S),
-            limits=httpx2.Limits(
-                max_connections=max_connections, max_keepalive_connections=100
-            ),
+            limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100),
         )
         return cls(
             ssl_context=ssl_context,

@@ -80,7 +80,7 @@ class LedgerEntry(Base):
 
 
 class Reservation(Base):
-    """A credit hold for one call: held -> settled | expired (swept) | released (swept, no usage)."""
+    """A credit hold for one call: held -> settled | expired (swept, charged) | released."""
 
     __tablename__ = "reservations"
     __table_args__ = (

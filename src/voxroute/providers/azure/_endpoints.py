@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 _REGION = re.compile(r"[a-z][a-z0-9]{2,30}")
-ISSUE_TOKEN_PATH = "/sts/v1.0/issueToken"
+ISSUE_TOKEN_PATH = "/sts/v1.0/issueToken"  # noqa: S105 - a URL path, not a secret
 STT_PATH = "/speech/recognition/conversation/cognitiveservices/v1"
 TTS_PATH = "/tts/cognitiveservices/websocket/v1"
 

@@ -24,6 +24,7 @@ from voxroute.errors import MasterKeyError
 from voxroute.vault.master.ring import RefValidator, Ring, RingFormatError
 
 _MODE = 0o600
+_MAX_SIZE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +59,14 @@ class RingFile:
             raise self._refuse("does not exist") from None
         except OSError as exc:
             raise self._refuse(f"cannot be opened ({exc.strerror})") from None
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        try:
+            info = os.fstat(fd)
             self._check_mode(info)
-            raw = handle.read()
+            if info.st_size > _MAX_SIZE:
+                raise self._refuse("is too large to be a keyring")
+            raw = os.read(fd, _MAX_SIZE + 1)
+        finally:
+            os.close(fd)
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):

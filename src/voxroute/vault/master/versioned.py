@@ -1,9 +1,9 @@
 """Shared machinery of the shipped providers: a ring of versions kept in a keyring file.
 
 Subclasses only say how one version wraps and unwraps a data key. This class keeps the
-in-memory ring in step with the file: before each wrap it checks whether another process
-rewrote the file (a `stat`), so a promotion elsewhere is picked up before the next write, and
-an unknown version met while unwrapping triggers one reload before giving up.
+in-memory ring in step with the file: before each wrap and unwrap it checks whether another
+process rewrote the file (one `stat`), so a promotion or retirement elsewhere is picked up
+before the next use.
 """
 
 from __future__ import annotations
@@ -57,10 +57,8 @@ class RingBackedProvider(MasterKeyProvider):
         return entry.version, await self._wrap_with(entry.ref, entry.version, dek, context)
 
     async def unwrap(self, version: int, wrapped: bytes, context: WrapContext) -> bytes:
+        await self._refresh_if_changed()
         entry = self._ring.entries.get(version)
-        if entry is None:
-            await self.reload()
-            entry = self._ring.entries.get(version)
         if entry is None:
             raise MasterKeyError(f"master key {self.key_id} has no version {version}")
         if not entry.state.can_unwrap or entry.ref is None:

@@ -1,0 +1,108 @@
+"""The database side of a call session: read its configuration at set-up, write its end.
+
+Both run off the audio path (before the pipeline starts, after it stops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import or_, update
+
+from voxroute.calls.pipeline import AssistantConfig
+from voxroute.calls.runtime import CallRuntime
+from voxroute.calls.state import CallState
+from voxroute.db.base import utcnow
+from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
+from voxroute.errors import CallTokenInvalid, KeyNotFound
+from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
+from voxroute.vault.secret import Secret
+
+__all__ = ["CallSetup", "load_call_setup", "write_call_end"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallSetup:
+    assistant: AssistantConfig
+    stages: dict[Stage, ResolvedStage]
+    twilio_token: Secret | None
+    connected_at: datetime
+
+
+def _policy(assistant: Assistant, org: Organization | None) -> FailurePolicy:
+    value = assistant.failure_policy or (org.failure_policy if org else None) or "strict"
+    return cast(FailurePolicy, value if value in ("strict", "fallback_to_managed") else "strict")
+
+
+async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) -> CallSetup:
+    """Assistant, keys and Twilio credentials; marks the call connected (ringing → connected)."""
+    async with runtime.session_factory() as session:
+        assistant = await session.get(Assistant, call.assistant_id) if call.assistant_id else None
+        if assistant is None or assistant.org_id != call.org_id:
+            raise KeyNotFound("the number has no assistant")
+        org = await session.get(Organization, call.org_id)
+        number = await session.get(PhoneNumber, call.phone_number_id) if call.phone_number_id else None
+        if number is not None and number.account_sid and number.account_sid != account_sid:
+            raise CallTokenInvalid("stream account does not own the number")
+        token = await runtime.open_telephony_secret(session, number) if number else None
+        resolved = await runtime.resolve_stages(session, call)
+        stages: dict[Stage, ResolvedStage] = {stage.stage: stage for stage in resolved}
+        connected_at = utcnow()
+        result = await session.execute(
+            update(Call)
+            .where(Call.id == call.id, Call.status == CallState.RINGING.value)
+            .values(
+                status=CallState.CONNECTED.value,
+                connected_at=connected_at,
+                resolution=[stage.trace() for stage in resolved],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        if getattr(result, "rowcount", 0) != 1:
+            raise CallTokenInvalid("the call already ended")
+        config = AssistantConfig(
+            system_prompt=assistant.system_prompt,
+            first_message=assistant.first_message,
+            max_duration_s=assistant.max_duration_s,
+            idle_timeout_s=assistant.idle_timeout_s,
+            failure_policy=_policy(assistant, org),
+        )
+    return CallSetup(config, stages, token, connected_at)
+
+
+async def write_call_end(
+    runtime: CallRuntime,
+    call_id: str,
+    *,
+    reason: str,
+    ended_at: datetime,
+    resolution: list[dict[str, Any]] | None,
+    latency: dict[str, Any],
+) -> None:
+    """Final state; overrides only a carrier-side end (more precise reason wins)."""
+    values: dict[str, Any] = {
+        "status": CallState.ENDED.value,
+        "end_reason": reason,
+        "ended_at": ended_at,
+        "latency": latency,
+    }
+    if resolution is not None:
+        values["resolution"] = resolution
+    async with runtime.session_factory() as session:
+        await session.execute(
+            update(Call)
+            .where(
+                Call.id == call_id,
+                or_(
+                    Call.status != CallState.ENDED.value,
+                    Call.end_reason.like("telephony_completed%"),
+                    Call.end_reason.is_(None),
+                ),
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()

@@ -1,0 +1,259 @@
+"""One live call: set up, run the pipeline, end it exactly once with a reason.
+
+The session owns every task it starts (max-duration timer, end deadline, failure handling)
+and cancels them with a timeout when the call ends. Nothing here awaits the database while
+audio flows: reads happen before the pipeline starts, the final write after it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from fastapi import WebSocket
+from pipecat.frames.frames import EndFrame, ErrorFrame, Frame, TTSSpeakFrame
+from pipecat.workers.runner import WorkerRunner
+from sqlalchemy.exc import SQLAlchemyError
+
+from voxroute.calls.failures import StageFailureHandler
+from voxroute.calls.observers import summarize
+from voxroute.calls.pipeline import SAMPLE_RATE, CallPipeline, build_pipeline
+from voxroute.calls.records import CallSetup, load_call_setup, write_call_end
+from voxroute.calls.registry import AdmissionRefused
+from voxroute.calls.runtime import CallInfo, CallReport, CallRuntime
+from voxroute.calls.services import build_services
+from voxroute.calls.state import CallState, EndReason, StateMachine
+from voxroute.calls.tasks import TaskGroup
+from voxroute.db.base import utcnow
+from voxroute.db.models import Call
+from voxroute.errors import CallTokenInvalid, KeyNotFound, VoxrouteError
+from voxroute.telephony.twilio.protocol import Start
+from voxroute.telephony.twilio.serializer import StreamCallbacks, VoxrouteTwilioSerializer
+
+__all__ = ["CallSession", "run_call"]
+
+log = logging.getLogger(__name__)
+GOODBYE = "Thank you for calling. Goodbye."
+MAX_DURATION_MESSAGE = "We have reached the time limit for this call. Goodbye."
+IDLE_MESSAGE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
+FAILURE_MESSAGE = "Sorry, we are having a technical problem and have to end this call."
+STOP_TIMEOUT_S = 5.0
+
+
+async def run_call(websocket: WebSocket, runtime: CallRuntime, call: Call, start: Start) -> None:
+    await CallSession(websocket, runtime, call, start).run()
+
+
+class CallSession:
+    def __init__(self, websocket: WebSocket, runtime: CallRuntime, call: Call, start: Start):
+        self._ws = websocket
+        self._rt = runtime
+        self._call_row = call
+        self._start = start
+        self.info = CallInfo(
+            call_id=call.id,
+            org_id=call.org_id,
+            assistant_id=call.assistant_id,
+            provider_call_id=call.provider_call_id,
+            account_sid=start.account_sid,
+            from_number=call.from_number,
+            to_number=call.to_number,
+        )
+        self.state = StateMachine(CallState.RINGING)
+        self.end_reason: str | None = None
+        self._tasks = TaskGroup(f"call-{call.id}")
+        self._pipeline: CallPipeline | None = None
+        self._serializer: VoxrouteTwilioSerializer | None = None
+        self._failures: StageFailureHandler | None = None
+        self._started_at = time.monotonic()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            self._rt.registry.admit(self.info.call_id, self.hang_up)
+        except AdmissionRefused:
+            await self._refuse("rejected_capacity", code=1013)
+            return
+        try:
+            await self._run_admitted()
+        finally:
+            await self._tasks.cancel_all(timeout=STOP_TIMEOUT_S)
+            self._rt.registry.release(self.info.call_id)
+
+    async def _run_admitted(self) -> None:
+        try:
+            setup = await load_call_setup(self._rt, self._call_row, self._start.account_sid)
+            self._build(setup)
+        except (KeyNotFound, CallTokenInvalid) as exc:
+            reason = EndReason.KEY_NOT_FOUND.value if isinstance(exc, KeyNotFound) else "refused"
+            await self._refuse(reason)
+            return
+        except (VoxrouteError, SQLAlchemyError, ValueError) as exc:
+            log.warning("call %s: set-up failed: %s", self.info.call_id, type(exc).__name__)
+            await self._refuse(EndReason.SETUP_FAILED.value)
+            return
+        self.state.transition(CallState.CONNECTED)
+        assert self._pipeline is not None
+        runner = WorkerRunner(name=f"runner-{self.info.call_id}", handle_sigint=False)
+        await runner.add_workers(self._pipeline.worker)
+        self._tasks.spawn(self._max_duration(setup.assistant.max_duration_s), "max-duration")
+        try:
+            await runner.run()
+        finally:
+            await self._finish(setup)
+
+    def _build(self, setup: CallSetup) -> None:
+        callbacks = StreamCallbacks(on_stop=self._on_twilio_stop)
+        self._serializer = VoxrouteTwilioSerializer(
+            stream_sid=self._start.stream_sid,
+            call_sid=self._start.call_sid,
+            account_sid=self._start.account_sid,
+            auth_token=setup.twilio_token,
+            api_base_url=self._rt.settings.twilio_api_base_url or None,
+            max_message_bytes=self._rt.settings.max_ws_message_bytes,
+            callbacks=callbacks,
+        )
+        services = build_services(setup.stages, sample_rate=SAMPLE_RATE)
+        self._failures = StageFailureHandler(
+            runtime=self._rt,
+            call=self.info,
+            stages=dict(setup.stages),
+            services=services,
+            policy=setup.assistant.failure_policy,
+            sample_rate=SAMPLE_RATE,
+            end_call=self._end_for_failure,
+            queue_frame=self._queue,
+        )
+        self._pipeline = build_pipeline(
+            websocket=self._ws,
+            serializer=self._serializer,
+            call=self.info,
+            assistant=setup.assistant,
+            services=services,
+            stage_of=self._failures.stage_of_name,
+            usage_sink=self._rt.record_usage,
+            on_end_call=self._on_end_call_tool,
+        )
+        worker, transport = self._pipeline.worker, self._pipeline.transport
+        first_message = setup.assistant.first_message
+
+        @worker.event_handler("on_pipeline_started")  # type: ignore[untyped-decorator]
+        async def _started(_worker: Any, _frame: Frame) -> None:
+            if first_message:
+                await worker.queue_frame(TTSSpeakFrame(first_message))
+
+        @worker.event_handler("on_idle_timeout")  # type: ignore[untyped-decorator]
+        async def _idle(_worker: Any) -> None:
+            self.end(EndReason.IDLE_TIMEOUT.value, say=IDLE_MESSAGE)
+
+        @worker.event_handler("on_pipeline_error")  # type: ignore[untyped-decorator]
+        async def _error(_worker: Any, frame: ErrorFrame) -> None:
+            if self._failures is not None and not self.state.is_over:
+                self._tasks.spawn(self._failures.handle(frame), "stage-failure")
+
+        @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
+        async def _disconnected(_transport: Any, _ws: Any) -> None:
+            self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
+
+    # -- ending --------------------------------------------------------------------------
+    def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
+        """End the call once; later calls are ignored. Graceful: speak `say`, flush, hang up
+        through Twilio REST; otherwise cancel at once. Never blocks the caller."""
+        if self.state.state is not CallState.CONNECTED or not self.state.try_transition(
+            CallState.ENDING
+        ):
+            return False
+        self.end_reason = reason
+        self._tasks.spawn(self._do_end(say, graceful), "end")
+        return True
+
+    async def _do_end(self, say: str | None, graceful: bool) -> None:
+        assert self._pipeline is not None
+        worker = self._pipeline.worker
+        if not graceful:
+            if self._serializer is not None:
+                self._serializer.suppress_hangup()
+            await worker.cancel(reason=self.end_reason)
+            return
+        frames: list[Frame] = [TTSSpeakFrame(say)] if say else []
+        await worker.queue_frames([*frames, EndFrame()])
+        # The goodbye is paced in real time; past this deadline, stop waiting.
+        await asyncio.sleep(10.0 + (len(say or "") / 12.0))
+        log.warning("call %s: graceful end timed out; cancelling", self.info.call_id)
+        await worker.cancel(reason=self.end_reason)
+
+    def _on_twilio_stop(self) -> None:
+        self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
+
+    async def _on_end_call_tool(self, message: str | None) -> None:
+        self.end(EndReason.ASSISTANT_ENDED.value, say=message or GOODBYE)
+
+    async def _end_for_failure(self, reason: str, tts_usable: bool) -> None:
+        self.end(reason, say=FAILURE_MESSAGE if tts_usable else None, graceful=True)
+
+    async def hang_up(self, reason: str) -> None:
+        """Registry hook (API hang-up, status callback, shutdown)."""
+        self.end(reason, graceful=reason != EndReason.TELEPHONY_COMPLETED.value)
+
+    async def _max_duration(self, seconds: int) -> None:
+        if seconds <= 0:
+            return
+        await asyncio.sleep(seconds)
+        self.end(EndReason.MAX_DURATION.value, say=MAX_DURATION_MESSAGE)
+
+    async def _queue(self, frame: Frame) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.worker.queue_frame(frame)
+
+    async def _refuse(self, reason: str, code: int = 1008) -> None:
+        self.end_reason = reason
+        self.state.try_transition(CallState.ENDED)
+        try:
+            await self._ws.close(code=code)
+        except RuntimeError:
+            pass  # the peer closed first
+        try:
+            await write_call_end(
+                self._rt, self.info.call_id, reason=reason, ended_at=utcnow(),
+                resolution=None, latency={},
+            )
+        except SQLAlchemyError:
+            log.exception("call %s: could not record refusal", self.info.call_id)
+
+    async def _finish(self, setup: CallSetup) -> None:
+        if self.end_reason is None:  # the pipeline stopped on its own (e.g. socket error)
+            self.end_reason = EndReason.CALLER_HUNG_UP.value
+        self.state.try_transition(CallState.ENDED)
+        ended_at = utcnow()
+        pipeline = self._pipeline
+        latency: dict[str, Any] = {}
+        usage: dict[str, float] = {}
+        if pipeline is not None:
+            latency = summarize(pipeline.latency.turns_ms, pipeline.usage.ttfb_ms)
+            usage = dict(pipeline.usage.totals)
+            if self._serializer is not None:
+                latency["rejected_messages"] = self._serializer.stats.rejected
+        resolution = self._failures.resolution() if self._failures else None
+        try:
+            await write_call_end(
+                self._rt, self.info.call_id, reason=self.end_reason, ended_at=ended_at,
+                resolution=resolution, latency=latency,
+            )
+        except SQLAlchemyError:
+            log.exception("call %s: could not record the end", self.info.call_id)
+        report = CallReport(
+            call=self.info,
+            end_reason=self.end_reason,
+            connected_at=setup.connected_at,
+            ended_at=ended_at,
+            duration_s=round((ended_at - setup.connected_at).total_seconds(), 3),
+            resolution=resolution or [],
+            latency=latency,
+            usage=usage,
+        )
+        try:
+            await self._rt.on_call_ended(report)
+        except Exception:  # the app's hook must not break the call teardown
+            log.exception("call %s: on_call_ended failed", self.info.call_id)

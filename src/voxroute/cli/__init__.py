@@ -1,0 +1,5 @@
+"""The `voxroute` command: serve, migrate, emulators, admin, keys, call, loadtest."""
+
+from voxroute.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,78 @@
+"""`voxroute admin …`: platform-operator actions straight against the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from voxroute.auth import Role, issue_token
+from voxroute.cli._common import database, print_json, settings_from_env
+from voxroute.db.session import transaction
+from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    admin = sub.add_parser("admin", help="platform-admin operations")
+    cmds = admin.add_subparsers(dest="admin_cmd", required=True)
+    create = cmds.add_parser("create-org", help="create an organization; prints org_id and owner token")
+    create.add_argument("name")
+    create.add_argument("--byok", action="store_true", help="enable BYOK for the org")
+    create.set_defaults(func=lambda a: asyncio.run(_create_org(a.name, a.byok)))
+    token = cmds.add_parser("create-token", help="issue an API token")
+    group = token.add_mutually_exclusive_group(required=True)
+    group.add_argument("--platform", action="store_true", help="a platform-admin token")
+    group.add_argument("--org", help="an org token (with --role)")
+    token.add_argument("--role", choices=["owner", "member"], default="member")
+    token.set_defaults(func=lambda a: asyncio.run(_create_token(a.org, a.role, a.platform)))
+    byok = cmds.add_parser("set-byok", help="enable or disable BYOK for an organization")
+    byok.add_argument("org_id")
+    byok.add_argument("state", choices=["on", "off"])
+    byok.set_defaults(func=lambda a: asyncio.run(_set_byok(a.org_id, a.state == "on")))
+    listing = cmds.add_parser("list-orgs", help="list organizations")
+    listing.set_defaults(func=lambda a: asyncio.run(_list_orgs()))
+    topup = cmds.add_parser("topup", help="add credits (integer micro-USD) to an organization")
+    topup.add_argument("org_id")
+    topup.add_argument("amount", type=int)
+    topup.add_argument("--idempotency-key", default=None)
+    topup.set_defaults(func=lambda a: asyncio.run(_topup(a.org_id, a.amount, a.idempotency_key)))
+
+
+def _org_view(org: Any) -> dict[str, Any]:
+    return {"id": org.id, "name": org.name, "byok_enabled": org.byok_enabled,
+            "use_own_keys": org.use_own_keys, "failure_policy": org.failure_policy}
+
+
+async def _create_org(name: str, byok: bool) -> None:
+    async with database(settings_from_env()) as factory, transaction(factory) as session:
+        org, token = await create_org(session, name=name, byok=byok, actor="cli")
+        print_json({"org_id": org.id, "token": token, "org": _org_view(org)})
+
+
+async def _create_token(org_id: str | None, role: str, platform: bool) -> None:
+    async with database(settings_from_env()) as factory, transaction(factory) as session:
+        if platform:
+            row, token = await issue_token(session, role=Role.PLATFORM_ADMIN, org_id=None, name="cli")
+        else:
+            assert org_id is not None
+            await get_org(session, org_id)
+            row, token = await issue_token(session, role=Role(role), org_id=org_id, name="cli")
+        print_json({"id": row.id, "role": row.role, "org_id": row.org_id, "token": token})
+
+
+async def _set_byok(org_id: str, enabled: bool) -> None:
+    async with database(settings_from_env()) as factory, transaction(factory) as session:
+        org = await set_byok_enabled(session, await get_org(session, org_id), enabled, actor="cli")
+        print_json(_org_view(org))
+
+
+async def _list_orgs() -> None:
+    async with database(settings_from_env()) as factory, factory() as session:
+        print_json([_org_view(o) for o in await list_orgs(session)])
+
+
+async def _topup(org_id: str, amount: int, idempotency_key: str | None) -> None:
+    from voxroute.billing.cli import topup  # billing owns the ledger
+
+    async with database(settings_from_env()) as factory:
+        print_json(await topup(factory, org_id=org_id, amount=amount, idempotency_key=idempotency_key))
