@@ -69,7 +69,7 @@ async def test_raw_listen_sends_speech_started_utterance_end_and_metadata(
     clip = read_clip("utterance-02.ulaw8k.wav")
     url = suite.base_urls["deepgram"].replace("http", "ws") + (
         "/v1/listen?encoding=mulaw&sample_rate=8000&vad_events=true&interim_results=true"
-        "&utterance_end_ms=1000&endpointing=300"
+        "&utterance_end_ms=1000&endpointing=500"  # the clip ends 360 ms after speech
     )
     silence = b"\xff" * 8000  # 1 s of μ-law silence
     async with websockets.connect(url, additional_headers={"Authorization": f"Token {KEY}"}) as ws:

@@ -57,3 +57,28 @@ async def store_secret(factory: Factory, ctx: SecretContext, sealed: SealedSecre
         session.add(row)
         await session.flush()
         return row.id
+
+
+async def seed(
+    factory: Factory, vault: Any, count: int, *, prefix: str = "cred"
+) -> dict[int, tuple[SecretContext, str]]:
+    """Seal and store `count` secrets (one credential each); returns {row id: (ctx, value)}."""
+    from voxroute.vault import Secret
+
+    rows: dict[int, tuple[SecretContext, str]] = {}
+    for i in range(count):
+        ctx = make_ctx(credential_id=f"{prefix}_{i}", org_id=f"org_{i % 3}")
+        await add_credential(factory, ctx)
+        value = fake_key()
+        rows[await store_secret(factory, ctx, await vault.seal(Secret(value), ctx))] = (
+            ctx,
+            value,
+        )
+    return rows
+
+
+async def load_blob(factory: Factory, row_id: int) -> CredentialSecret:
+    async with factory() as session:
+        row = await session.get(CredentialSecret, row_id)
+        assert row is not None
+        return row

@@ -13,6 +13,7 @@ from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import FunctionCallResultProperties
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -119,7 +120,9 @@ def build_pipeline(
 
     async def end_call_tool(params: Any) -> None:
         message = params.arguments.get("message") if params.arguments else None
-        await params.result_callback({"status": "ending call"})
+        await params.result_callback(
+            {"status": "ending call"}, properties=FunctionCallResultProperties(run_llm=False)
+        )
         await on_end_call(message if isinstance(message, str) else None)
 
     services.llm.register_function(END_CALL_TOOL, end_call_tool, cancel_on_interruption=False)

@@ -137,6 +137,7 @@ class CredentialStore:
             )
         )
         await session.delete(credential)
+        await session.flush()
         record(
             session,
             action=AuditAction.CREDENTIAL_DELETED,

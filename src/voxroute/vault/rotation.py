@@ -181,7 +181,16 @@ async def _write_batch(
 async def retire_version(
     version: int, session_factory: SessionFactory, *, provider: MasterKeyProvider
 ) -> None:
-    """Retire a master-key version, refused while any row still uses it."""
+    """Retire a master-key version, refused while any row still uses it.
+
+    Retire only after every node has seen the promotion and in-flight seals have finished: a
+    node that sealed under the old primary just before the promotion could otherwise insert
+    its row after this check.
+    """
+    if version == provider.current_version:
+        raise MasterKeyError(
+            f"master key {provider.key_id} version {version} is primary; promote another first"
+        )
     stmt = select(func.count()).where(
         CredentialSecret.master_key_id == provider.key_id,
         CredentialSecret.master_key_version == version,

@@ -39,8 +39,8 @@ __all__ = ["DeepgramSTT", "deepgram_environment"]
 _factory_lock = threading.Lock()
 # The name pipecat's constructor looks up at call time; tests pin that it still exists.
 _FACTORY_NAME = "AsyncDeepgramClient"
-# Telephony: finalize ~300 ms after speech ends; UtteranceEnd after 1 s without words.
-_ENDPOINTING_MS = 300
+# Telephony: finalize ~400 ms after speech ends; UtteranceEnd after 1 s without words.
+_ENDPOINTING_MS = 400
 _UTTERANCE_END_MS = 1000
 
 
