@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import BigInteger, cast, func, select
@@ -19,7 +19,6 @@ from voxroute.db.models import (
     Reservation,
 )
 
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 FEE_PER_MINUTE = 10_000
 MIN_CALL_BALANCE = 50_000
 

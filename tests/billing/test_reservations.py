@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from conftest import T0  # type: ignore[import-not-found]  # noqa: I001
 from voxroute.billing import (
     BillingPolicy,
     UsageEvent,
@@ -26,6 +25,7 @@ from voxroute.billing import (
 from voxroute.db.models import LedgerEntry, Reservation
 from voxroute.errors import InsufficientCredit, ReservationError
 
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 Factory = async_sessionmaker[AsyncSession]
 MakeOrg = Callable[[], Awaitable[str]]
 MakeCall = Callable[..., Awaitable[str]]
@@ -397,10 +397,8 @@ async def test_the_sweeper_releases_a_stale_hold_without_usage(
     assert (await sweep(session_factory, policy=policy, now=T0)).released == 0  # not expired yet
     report = await sweep(session_factory, policy=policy, now=T0 + timedelta(hours=1))
     assert (report.released, report.settled) == (1, 0)
-    assert (
-        await balance(session_factory, org_id=org) == (await balance(session_factory, org_id=org))
-        and (await balance(session_factory, org_id=org)).reserved_micros == 0
-    )
+    now = await balance(session_factory, org_id=org)
+    assert (now.balance_micros, now.reserved_micros) == (1_000_000, 0)
     assert await charges(session_factory, org) == []
 
 

@@ -40,8 +40,9 @@ def ws(suite: EmulatorSuite, provider: str) -> str:
 
 
 async def run(service: FrameProcessor, frames: Sequence[Frame], settle: float = 0.5) -> list[Frame]:
-    down, _ = await run_test(service, frames_to_send=[*frames, SleepFrame(settle)])
-    assert not [f for f in down if isinstance(f, ErrorFrame)], down
+    down, up = await run_test(service, frames_to_send=[*frames, SleepFrame(settle)])
+    errors = [f for f in [*down, *up] if isinstance(f, ErrorFrame)]
+    assert not errors, errors
     return list(down)
 
 

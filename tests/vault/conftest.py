@@ -61,5 +61,3 @@ def any_vault(request: pytest.FixtureRequest) -> Vault:
     """The same test runs through every master-key provider voxroute ships."""
     name = "local_keyring" if request.param == "local" else "kms_provider"
     return Vault(request.getfixturevalue(name))
-
-

@@ -50,8 +50,6 @@ def test_encoding_is_injective(a: list[str], b: list[str]) -> None:
 
 
 @given(st.dictionaries(texts, texts, max_size=5), st.dictionaries(texts, texts, max_size=5))
-def test_context_encoding_is_injective_and_order_free(
-    a: dict[str, str], b: dict[str, str]
-) -> None:
+def test_context_encoding_is_injective_and_order_free(a: dict[str, str], b: dict[str, str]) -> None:
     assert (encode_context(a) == encode_context(b)) == (a == b)
     assert encode_context(a) == encode_context(dict(reversed(list(a.items()))))

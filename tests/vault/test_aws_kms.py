@@ -89,9 +89,7 @@ async def test_a_missing_kms_key_is_a_master_key_error(aws: Any, tmp_path: Path)
 def test_the_settings_factory_builds_the_kms_provider(
     aws: Any, kms_key_id: str, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path, master_key_provider="aws_kms", aws_kms_key_id=kms_key_id
-    )
+    settings = Settings(data_dir=tmp_path, master_key_provider="aws_kms", aws_kms_key_id=kms_key_id)
     provider = master_key_provider_from_settings(settings)
     assert isinstance(provider, AwsKmsMasterKey)
     assert provider.key_id.startswith("aws-kms:kr_")

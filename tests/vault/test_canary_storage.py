@@ -53,4 +53,5 @@ async def test_a_sealed_canary_is_absent_from_the_database_dump_and_files(
                 assert form not in data, path.name
 
     row = await load_blob(session_factory, row_id)
+    assert row.ciphertext.hex() in dump  # the dump really holds the sealed row
     assert (await vault.open(row.ciphertext, ctx)).reveal() == canary

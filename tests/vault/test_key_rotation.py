@@ -80,7 +80,9 @@ async def test_rewrap_changes_only_the_wrapped_key_never_the_value_ciphertext(
     assert (after.nonce, after.ciphertext) == (before.nonce, before.ciphertext)
     assert after.wrapped_dek != before.wrapped_dek
     assert after.master_key_version == 2
-    assert await vault.rewrap(after.pack(), ctx) == SealedSecret(after.pack(), after.master_key_id, 2)
+    assert await vault.rewrap(after.pack(), ctx) == SealedSecret(
+        after.pack(), after.master_key_id, 2
+    )
 
 
 async def test_a_rewrap_job_killed_after_one_batch_finishes_when_run_again(
@@ -154,9 +156,9 @@ async def test_rows_that_do_not_open_are_reported_and_keep_their_version_referen
     moved = await vault.seal(Secret(fake_key()), make_ctx(credential_id="elsewhere"))
     async with session_factory() as session, session.begin():
         await session.execute(
-            update(CredentialSecret).where(CredentialSecret.id == bad_id).values(
-                ciphertext=moved.blob
-            )
+            update(CredentialSecret)
+            .where(CredentialSecret.id == bad_id)
+            .values(ciphertext=moved.blob)
         )
     await rotate_master_key(local_keyring)
     report = await rewrap_all(session_factory, vault)

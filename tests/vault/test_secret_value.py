@@ -29,8 +29,15 @@ class _Model(pydantic.BaseModel):
 def test_repr_str_and_format_are_masked() -> None:
     value = fake_key()
     secret = Secret(value)
-    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", f"{secret:>40}",
-                  "%s %r" % (secret, secret), "{}".format(secret)):  # noqa: UP031
+    for shown in (
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r}",
+        f"{secret:>40}",
+        "%s %r" % (secret, secret),
+        "{}".format(secret),
+    ):  # noqa: UP031
         assert value not in shown
         assert "*" in shown
 
@@ -71,8 +78,13 @@ def test_pydantic_models_validate_from_str_and_dump_the_mask() -> None:
     assert isinstance(model.key, Secret)
     assert model.key.reveal() == value
     assert _Model.model_validate_json(json.dumps({"name": "a", "key": value})).key.reveal() == value
-    for shown in (repr(model), str(model), str(model.model_dump()), model.model_dump_json(),
-                  str(model.model_dump(mode="json"))):
+    for shown in (
+        repr(model),
+        str(model),
+        str(model.model_dump()),
+        model.model_dump_json(),
+        str(model.model_dump(mode="json")),
+    ):
         assert value not in shown
     assert _Model(name="x", key=Secret(value)).key.reveal() == value
 

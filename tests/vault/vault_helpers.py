@@ -38,8 +38,15 @@ async def add_credential(factory: Factory, ctx: SecretContext) -> None:
         if await session.get(Organization, ctx.org_id) is None:
             session.add(Organization(id=ctx.org_id, name=ctx.org_id))
             await session.flush()
-        session.add(Credential(id=ctx.credential_id, org_id=ctx.org_id, scope="organization",
-                               provider=ctx.provider, version=ctx.credential_version))
+        session.add(
+            Credential(
+                id=ctx.credential_id,
+                org_id=ctx.org_id,
+                scope="organization",
+                provider=ctx.provider,
+                version=ctx.credential_version,
+            )
+        )
 
 
 async def store_secret(factory: Factory, ctx: SecretContext, sealed: SealedSecret) -> int:

@@ -46,8 +46,8 @@ _ALAW_SEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
 
 
 def speech_duration_s(text: str) -> float:
-    """Synthesized length of ``text``: 60 ms per character, at least 200 ms."""
-    return max(MIN_DURATION_MS, MS_PER_CHAR * len(text)) / 1000.0
+    """Synthesized length of ``text``: 60 ms per character (outer spaces excluded), >= 200 ms."""
+    return max(MIN_DURATION_MS, MS_PER_CHAR * len(text.strip())) / 1000.0
 
 
 def tone(text: str, sample_rate: int) -> Samples:

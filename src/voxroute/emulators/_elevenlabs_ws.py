@@ -170,10 +170,10 @@ class TtsSocket:
         )
 
     async def _generate(self, ctx_id: str | None, ctx: _Context) -> None:
-        text, ctx.text = ctx.text.strip(), ""
-        if not text:
+        text, ctx.text = ctx.text.lstrip(), ""
+        if not text.strip():
             return
-        for chars, _start, samples in text_chunks(text + " ", self._fmt.rate):
+        for chars, _start, samples in text_chunks(text, self._fmt.rate):
             step_ms = len(samples) / self._fmt.rate * 1000 / len(chars)
             alignment = {
                 "chars": list(chars),

@@ -165,6 +165,6 @@ def _validate(req: object) -> str | None:
     if req.get("output_format", "wav") != "wav":
         return "output_format must be wav in the emulator"
     rate = req.get("sample_rate", 22050)
-    if rate not in (8000, 16000, 22050, 32000, 44100, 48000):
+    if rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
         return "sample_rate is not supported"
     return None

@@ -1,0 +1,181 @@
+"""Test harness: a `CallRuntime` over the test database, seed data, and a real uvicorn server
+running a minimal app with the Twilio router."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voxroute.calls.registry import CallRegistry
+from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
+from voxroute.db.base import new_id
+from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
+from voxroute.errors import KeyNotFound
+from voxroute.routing.types import ResolvedStage, Stage
+from voxroute.settings import Settings, load_settings
+from voxroute.telephony.twilio.routes import router
+from voxroute.vault.secret import Secret
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "twilio-test-auth-token-0001"
+NUMBER = "+15550001000"
+CALLER = "+15557770000"
+
+
+@dataclass
+class Seeded:
+    org_id: str
+    assistant_id: str
+    number_id: str
+    number: str = NUMBER
+
+
+async def seed(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    number: str = NUMBER,
+    account_sid: str = ACCOUNT_SID,
+    **assistant: Any,
+) -> Seeded:
+    org_id, assistant_id, number_id = new_id("org"), new_id("asst"), new_id("pn")
+    async with factory() as session:
+        session.add(Organization(id=org_id, name="Acme"))
+        await session.flush()
+        session.add(
+            Assistant(
+                id=assistant_id,
+                org_id=org_id,
+                name="Front desk",
+                system_prompt=assistant.pop("system_prompt", "You are a helpful receptionist."),
+                first_message=assistant.pop("first_message", "Hello, how can I help?"),
+                **assistant,
+            )
+        )
+        await session.flush()
+        session.add(
+            PhoneNumber(
+                id=number_id,
+                org_id=org_id,
+                number=number,
+                assistant_id=assistant_id,
+                account_sid=account_sid,
+            )
+        )
+        await session.commit()
+    return Seeded(org_id, assistant_id, number_id, number)
+
+
+def stage(stage_name: Stage, provider: str, key: str, base_url: str | None, **kw: Any) -> ResolvedStage:
+    model = {"stt": "nova-3-general", "llm": "gpt-4.1-mini", "tts": "sonic-2"}[stage_name]
+    return ResolvedStage(
+        stage=stage_name,
+        provider=provider,
+        model=kw.pop("model", model),
+        source=kw.pop("source", "organization"),
+        secrets={"api_key": Secret(key)},
+        credential_id=kw.pop("credential_id", f"cred_{stage_name}_{key[-4:]}"),
+        credential_version=1,
+        base_url=base_url,
+        options=kw.pop("options", {"voice_id": "voice-1"} if stage_name == "tts" else {}),
+        **kw,
+    )
+
+
+@dataclass
+class FakeRuntime:
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    registry: CallRegistry
+    auth_token: str = AUTH_TOKEN
+    stages: list[ResolvedStage] = field(default_factory=list)
+    pools: dict[Stage, list[ResolvedStage]] = field(default_factory=dict)
+    managed: dict[Stage, ResolvedStage] = field(default_factory=dict)
+    usage: list[UsageEvent] = field(default_factory=list)
+    reports: list[CallReport] = field(default_factory=list)
+    credential_failures: list[tuple[str, str | None, str]] = field(default_factory=list)
+    fallback_requests: list[tuple[str, str, str]] = field(default_factory=list)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    on_report: Callable[[CallReport], None] | None = None
+
+    async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
+        return Secret(self.auth_token)
+
+    async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
+        if not self.stages:
+            raise KeyNotFound("no stages configured")
+        return list(self.stages)
+
+    async def next_pool_key(
+        self, call: CallInfo, failed: ResolvedStage, reason: str
+    ) -> ResolvedStage | None:
+        self.fallback_requests.append(("pool", failed.stage, reason))
+        pool = self.pools.get(failed.stage) or []
+        return pool.pop(0) if pool else None
+
+    async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
+        self.fallback_requests.append(("managed", stage, reason))
+        found = self.managed.get(stage)
+        return dataclasses.replace(found, source="managed") if found else None
+
+    async def report_credential_failure(
+        self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
+    ) -> None:
+        self.credential_failures.append((stage.stage, stage.credential_id, category))
+
+    def record_usage(self, event: UsageEvent) -> None:
+        self.usage.append(event)
+
+    async def on_call_ended(self, report: CallReport) -> None:
+        self.reports.append(report)
+        self.ended.set()
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def running_server(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    twilio_api_base_url: str = "",
+    max_calls: int = 150,
+    **settings: Any,
+) -> AsyncIterator[tuple[str, FakeRuntime]]:
+    """A real uvicorn server on 127.0.0.1 with the Twilio router and a FakeRuntime."""
+    sock = free_socket()
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    config = load_settings(
+        public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings
+    )
+    registry = CallRegistry(max_calls=max_calls, loop_lag_limit_ms=config.loop_lag_limit_ms)
+    runtime = FakeRuntime(settings=config, session_factory=factory, registry=registry)
+    app = FastAPI()
+    app.include_router(router)
+    app.state.runtime = runtime
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    while not server.started:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    try:
+        yield base_url, runtime
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()
