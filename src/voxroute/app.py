@@ -14,6 +14,7 @@ from voxroute import __version__
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
+from voxroute.calls.registry import CallRegistry
 from voxroute.credentials import CredentialStore
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
@@ -21,6 +22,7 @@ from voxroute.demo import demo_managed_keys, ensure_demo
 from voxroute.providers.catalog import load_catalog
 from voxroute.routing import KeyResolver, ManagedKeys
 from voxroute.runtime import Runtime
+from voxroute.telephony.twilio.routes import router as twilio_router
 from voxroute.settings import Settings, check_environment, load_settings
 from voxroute.vault import Vault
 from voxroute.vault.master.factory import master_key_provider_from_settings
@@ -46,7 +48,9 @@ async def _start_emulators(
     }
     for provider, fields in managed.items():
         primary = catalog.get(provider).secret_fields[0]
-        suite.register_key(provider, fields[primary], **{k: v for k, v in fields.items() if k != primary})
+        # Only Azure keys are bound to something else (their region) at the emulator.
+        extra = {"region": fields["region"]} if "region" in fields else {}
+        suite.register_key(provider, fields[primary], **extra)
     settings = settings.model_copy(update={
         "provider_base_urls": {**suite.base_urls, **settings.provider_base_urls},
         "twilio_api_base_url": settings.twilio_api_base_url or suite.base_urls["twilio"],
@@ -81,8 +85,14 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             resolver=KeyResolver(
                 store=store, catalog=catalog, managed=managed, base_urls=settings.provider_base_urls
             ),
+            registry=CallRegistry(
+                max_calls=settings.max_calls_per_worker, loop_lag_limit_ms=settings.loop_lag_limit_ms
+            ),
             base_urls=dict(settings.provider_base_urls),
         )
+        await runtime.registry.start()
+        stack.push_async_callback(runtime.registry.stop)
+        stack.push_async_callback(runtime.registry.hang_up_all)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         stack.push_async_callback(http.close)
         runtime.extras["http_session"] = http
@@ -111,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(api_router, prefix="/api/v1")
+    app.include_router(twilio_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

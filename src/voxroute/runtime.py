@@ -1,17 +1,35 @@
-"""The per-process runtime: every long-lived collaborator, built once at start-up."""
+"""The per-process runtime: every long-lived collaborator, built once at start-up.
+
+`Runtime` is also the `CallRuntime` the telephony routes and call sessions use: key
+resolution, credential health and billing hooks all go through here, off the audio path.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from voxroute.audit import AuditAction, record
+from voxroute.calls.registry import CallRegistry
+from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
+from voxroute.db.base import utcnow
+from voxroute.db.models import Assistant, Call, Credential, Organization, PhoneNumber
+from voxroute.errors import KeyNotFound, NotFound
 from voxroute.providers.catalog import Catalog
 from voxroute.routing import KeyResolver, ManagedKeys
+from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings
 from voxroute.vault import Vault
+from voxroute.vault.secret import Secret
+
+log = logging.getLogger("voxroute.runtime")
+RATE_LIMIT_COOLDOWN = timedelta(seconds=60)
 
 
 @dataclass
@@ -24,6 +42,121 @@ class Runtime:
     store: CredentialStore
     managed: ManagedKeys
     resolver: KeyResolver
+    registry: CallRegistry
     base_urls: dict[str, str] = field(default_factory=dict)
-    # Extension slots filled by the call runtime and billing at start-up.
+    billing: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    # --- CallRuntime -------------------------------------------------------------------
+
+    async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
+        if not number.credential_id:
+            raise KeyNotFound("the number has no telephony credentials")
+        cred = await self.store.get(session, org_id=number.org_id, credential_id=number.credential_id)
+        return (await self.store.open(session, cred))["auth_token"]
+
+    async def _org_assistant(self, session: AsyncSession, call: Call | CallInfo) -> tuple[Organization, Assistant]:
+        org = await session.get(Organization, call.org_id)
+        assistant = await session.get(Assistant, call.assistant_id) if call.assistant_id else None
+        if org is None or assistant is None or assistant.org_id != org.id:
+            raise NotFound("the call's assistant is gone")
+        return org, assistant
+
+    async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
+        org, assistant = await self._org_assistant(session, call)
+        stages = await self.resolver.resolve(session, org=org, assistant=assistant)
+        now = utcnow()
+        for stage in stages:
+            if stage.credential_id:
+                await session.execute(
+                    update(Credential)
+                    .where(Credential.org_id == org.id, Credential.id == stage.credential_id)
+                    .values(last_used_at=now)
+                )
+            record(session, action=AuditAction.CREDENTIAL_USED, org_id=org.id, actor=f"call:{call.id}",
+                   target_type="credential", target_id=stage.credential_id or "managed",
+                   data={"call_id": call.id, "stage": stage.stage, "provider": stage.provider,
+                         "source": stage.source, "credential_version": stage.credential_version})
+        return stages
+
+    async def next_pool_key(self, call: CallInfo, failed: ResolvedStage, reason: str) -> ResolvedStage | None:
+        if failed.credential_id is None:
+            return None
+        async with self.session_factory() as session, session.begin():
+            await session.execute(
+                update(Credential)
+                .where(Credential.org_id == call.org_id, Credential.id == failed.credential_id)
+                .values(cooldown_until=utcnow() + RATE_LIMIT_COOLDOWN)
+            )
+            org, assistant = await self._org_assistant(session, call)
+            try:
+                stage = await self.resolver.resolve_stage(
+                    session, org=org, assistant=assistant, stage=failed.stage,
+                    exclude=frozenset({failed.credential_id}),
+                )
+            except KeyNotFound:
+                return None
+            if stage.source != failed.source or stage.credential_id is None:
+                return None
+            record(session, action=AuditAction.CREDENTIAL_USED, org_id=org.id, actor=f"call:{call.call_id}",
+                   target_type="credential", target_id=stage.credential_id,
+                   data={"call_id": call.call_id, "stage": stage.stage, "provider": stage.provider,
+                         "source": stage.source, "pool_failover_from": failed.credential_id})
+            return stage
+
+    async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
+        async with self.session_factory() as session, session.begin():
+            org, assistant = await self._org_assistant(session, call)
+            config = {"stt": assistant.stt_config, "llm": assistant.llm_config, "tts": assistant.tts_config}[stage]
+            provider = str((config or {}).get("provider", ""))
+            if provider not in self.managed:
+                return None
+            spec = self.catalog.get(provider)
+            template = ResolvedStage(
+                stage=stage, provider=provider, model=str(config.get("model") or spec.default_model(stage)),
+                source="managed", secrets={}, base_url=self.base_urls.get(provider),
+                options={k: v for k, v in config.items() if k not in ("provider", "model", "byo_providers")},
+            )
+            fallback = self.resolver.managed_fallback(template, reason)
+            record(session, action=AuditAction.CREDENTIAL_USED, org_id=org.id, actor=f"call:{call.call_id}",
+                   target_type="credential", target_id="managed",
+                   data={"call_id": call.call_id, "stage": stage, "provider": provider,
+                         "source": "managed_fallback", "fallback_reason": reason})
+            return fallback
+
+    async def report_credential_failure(
+        self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
+    ) -> None:
+        if stage.credential_id is None:
+            log.warning("managed %s key for %s failed: %s", stage.stage, stage.provider, category)
+            return
+        permanent = category in ("authentication", "authorization")
+        values: dict[str, Any] = (
+            {"status": "invalid", "last_error": detail[:500], "validation_status": "invalid"}
+            if permanent else {"cooldown_until": utcnow() + RATE_LIMIT_COOLDOWN}
+        )
+        async with self.session_factory() as session, session.begin():
+            await session.execute(
+                update(Credential)
+                .where(Credential.org_id == call.org_id, Credential.id == stage.credential_id)
+                .values(**values)
+            )
+            if permanent:
+                record(session, action=AuditAction.CREDENTIAL_AUTH_FAILED, org_id=call.org_id,
+                       actor=f"call:{call.call_id}", target_type="credential", target_id=stage.credential_id,
+                       data={"call_id": call.call_id, "stage": stage.stage, "provider": stage.provider,
+                             "category": category})
+
+    def record_usage(self, event: UsageEvent) -> None:
+        if self.billing is not None:
+            self.billing.record_usage(event)
+
+    async def on_call_ended(self, report: CallReport) -> None:
+        if self.billing is not None:
+            await self.billing.settle_call(report)
+
+    async def find_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> Call:
+        call = await session.scalar(select(Call).where(Call.org_id == org_id, Call.id == call_id))
+        if call is None:
+            raise NotFound("call not found")
+        return call

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from vault_helpers import make_ctx
 
 from voxroute.vault.aad import build_aad, encode_context, encode_parts, wrap_context
-
-from vault_helpers import make_ctx
 
 texts = st.text(min_size=0, max_size=20)
 

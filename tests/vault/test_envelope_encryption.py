@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -151,15 +151,19 @@ async def test_nothing_secret_appears_in_the_repr_of_vault_objects(
     sealed = await vault.seal(value, make_ctx())
     texts = [repr(vault), repr(vault.provider), repr(sealed), repr(parse(sealed.blob))]
     texts += [repr(v) for v in vault.provider.versions()]
-    key_b64 = json.loads(keyring_path.read_text())["versions"][0]["key"]
+    key_b64 = json.loads(await asyncio.to_thread(keyring_path.read_text))["versions"][0]["key"]
     for text in texts:
         assert value.reveal() not in text
         assert key_b64 not in text
         assert sealed.blob.hex() not in text
 
 
-_PROPERTY_DIR = Path(tempfile.mkdtemp(prefix="vxr-prop-"))
-_PROPERTY_VAULT = Vault(LocalKeyring.open(_PROPERTY_DIR / "keyring.json"))
+@pytest.fixture(scope="module")
+def property_vault(tmp_path_factory: pytest.TempPathFactory) -> Vault:
+    """Module-scoped, so hypothesis reuses one keyring across its examples."""
+    return Vault(LocalKeyring.open(tmp_path_factory.mktemp("prop") / "keyring.json"))
+
+
 names = st.text(min_size=1, max_size=30)
 
 
@@ -173,8 +177,14 @@ names = st.text(min_size=1, max_size=30)
     version=st.integers(1, 2**31),
 )
 async def test_round_trip_holds_for_any_value_and_context(
-    value: str, org: str, cred: str, provider: str, field: str, version: int
+    property_vault: Vault,
+    value: str,
+    org: str,
+    cred: str,
+    provider: str,
+    field: str,
+    version: int,
 ) -> None:
     ctx = SecretContext(org, cred, provider, field, version)
-    sealed = await _PROPERTY_VAULT.seal(Secret(value), ctx)
-    assert (await _PROPERTY_VAULT.open(sealed.blob, ctx)).reveal() == value
+    sealed = await property_vault.seal(Secret(value), ctx)
+    assert (await property_vault.open(sealed.blob, ctx)).reveal() == value

@@ -139,10 +139,10 @@ async def test_stage_promote_retire_moves_through_the_phases(local_keyring: Loca
 async def test_retiring_destroys_the_key_material_in_the_file(
     local_keyring: LocalKeyring, keyring_path: Path
 ) -> None:
-    before = json.loads(keyring_path.read_text())["versions"][0]["key"]
+    before = json.loads(await asyncio.to_thread(keyring_path.read_text))["versions"][0]["key"]
     await rotate_master_key(local_keyring)
     await local_keyring.retire(1)
-    text = keyring_path.read_text()
+    text = await asyncio.to_thread(keyring_path.read_text)
     assert before not in text
     assert _mode(keyring_path) == 0o600
 

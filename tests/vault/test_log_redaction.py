@@ -108,7 +108,8 @@ def test_sanitize_masks_registered_values_and_credential_shapes() -> None:
     value = fake_key("openai")
     Secret(value)
     message = (
-        f"Incorrect API key provided: {value}. headers={{'Authorization': 'Bearer abcdef123456789'}}"
+        f"Incorrect API key provided: {value}. "
+        "headers={'Authorization': 'Bearer abcdef123456789'}"
         " url=https://api.example.com/v1?api_key=zzzzzzzz9999&x=1 other sk-proj-ABCDEFGHIJKLMNOP"
     )
     cleaned = sanitize(message)

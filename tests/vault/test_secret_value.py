@@ -35,9 +35,9 @@ def test_repr_str_and_format_are_masked() -> None:
         f"{secret}",
         f"{secret!r}",
         f"{secret:>40}",
-        "%s %r" % (secret, secret),
-        "{}".format(secret),
-    ):  # noqa: UP031
+        "%s %r" % (secret, secret),  # noqa: UP031 - old-style formatting must mask too
+        "{}".format(secret),  # noqa: UP032
+    ):
         assert value not in shown
         assert "*" in shown
 

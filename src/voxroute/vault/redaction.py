@@ -126,9 +126,8 @@ class RedactingFilter(logging.Filter):
 
 def _install_stdlib(filter_: logging.Filter) -> None:
     loggers: list[logging.Logger] = [logging.getLogger()]
-    loggers += [
-        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
-    ]
+    known = list(logging.Logger.manager.loggerDict.values())
+    loggers += [lg for lg in known if isinstance(lg, logging.Logger)]
     for lg in loggers:
         for handler in lg.handlers:
             if not any(isinstance(f, RedactingFilter) for f in handler.filters):

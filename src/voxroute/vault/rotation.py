@@ -86,6 +86,8 @@ async def rewrap_all(
 
     Rows that fail (tampered, unknown or retired version) are listed in `failed_ids` and left
     as they are; the job goes on. `on_batch` runs after each commit (progress, throttling).
+    Only rows of this vault's master key id are considered; `updated_at` is left alone because
+    the secret itself did not change.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")

@@ -1,0 +1,161 @@
+"""Each built service runs briefly in a pipecat pipeline against its emulator.
+
+The environment carries decoy platform keys (``OPENAI_API_KEY``, ``DEEPGRAM_API_KEY``, …)
+throughout: the emulators' request logs must show the per-call key's id, never a decoy's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pipecat.frames.frames import (
+    ErrorFrame,
+    InputAudioRawFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    MetricsFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from pipecat.metrics.metrics import LLMUsageMetricsData
+from pipecat.pipeline.worker import PipelineParams
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.tests.utils import SleepFrame, run_test
+
+from voxroute.emulators import EmulatorSuite
+from voxroute.emulators._core import key_id_for
+from voxroute.providers import ProviderResources, build_llm, build_stt, build_tts
+
+from .conftest import StageFactory, read_pcm
+
+DECOYS = {
+    "OPENAI_API_KEY": "sk-decoy-platform-openai-000000",
+    "DEEPGRAM_API_KEY": "decoy-platform-deepgram-000000",
+    "ELEVENLABS_API_KEY": "decoy-platform-elevenlabs-0000",
+    "CARTESIA_API_KEY": "decoy-platform-cartesia-000000",
+    "XAI_API_KEY": "xai-decoy-platform-000000000000",
+    "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+}
+RUN_TIMEOUT_S = 20
+
+
+@pytest.fixture(autouse=True)
+def decoy_environment(suite: EmulatorSuite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Platform keys in the environment, registered so a leak would be *accepted*."""
+    for name, value in DECOYS.items():
+        monkeypatch.setenv(name, value)
+    for provider in ("openai", "deepgram", "elevenlabs", "cartesia", "xai"):
+        for value in DECOYS.values():
+            suite.register_key(provider, value)
+
+
+def _served_by(suite: EmulatorSuite, provider: str) -> set[str | None]:
+    return {record.key_id for record in suite.requests(provider)}
+
+
+def _assert_only_call_key(suite: EmulatorSuite, provider: str, key_id: str) -> None:
+    served = _served_by(suite, provider)
+    assert served == {key_id}, f"{provider} served by {served}, expected only {key_id}"
+    decoy_ids = {key_id_for(value) for value in DECOYS.values()}
+    assert not served & decoy_ids
+
+
+@pytest.mark.parametrize(
+    "provider", ["deepgram", "elevenlabs", "cartesia", "inworld", "resemble", "openai"]
+)
+async def test_tts_service_speaks_with_the_call_key(
+    suite: EmulatorSuite, resources: ProviderResources, make_stage: StageFactory, provider: str
+) -> None:
+    stage, key_id = make_stage("tts", provider)
+    service = build_tts(stage, sample_rate=16000, resources=resources)
+    down, _ = await asyncio.wait_for(
+        run_test(
+            service,
+            frames_to_send=[TTSSpeakFrame("Hello, thanks for calling."), SleepFrame(1.0)],
+        ),
+        RUN_TIMEOUT_S,
+    )
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert not [f for f in down if isinstance(f, ErrorFrame)]
+    assert audio and sum(len(f.audio) for f in audio) > 1000
+    assert all(f.num_channels == 1 and len(f.audio) % 2 == 0 for f in audio)
+    kinds = [type(f) for f in down]
+    assert kinds.index(TTSStartedFrame) < kinds.index(TTSAudioRawFrame)
+    assert TTSStoppedFrame in kinds
+    _assert_only_call_key(suite, provider, key_id)
+
+
+@pytest.mark.parametrize("provider", ["openai", "xai"])
+async def test_llm_service_streams_a_reply_with_usage_using_the_call_key(
+    suite: EmulatorSuite, resources: ProviderResources, make_stage: StageFactory, provider: str
+) -> None:
+    stage, key_id = make_stage("llm", provider)
+    service = build_llm(stage, resources=resources)
+    context = LLMContext(messages=[{"role": "user", "content": "What time do you open?"}])
+    down, _ = await asyncio.wait_for(
+        run_test(
+            service,
+            frames_to_send=[LLMContextFrame(context=context)],
+            pipeline_params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+        ),
+        RUN_TIMEOUT_S,
+    )
+    kinds = [type(f) for f in down]
+    assert kinds.index(LLMFullResponseStartFrame) < kinds.index(LLMTextFrame)
+    assert kinds.index(LLMTextFrame) < kinds.index(LLMFullResponseEndFrame)
+    reply = "".join(f.text for f in down if isinstance(f, LLMTextFrame))
+    assert "What time do you open?" in reply
+    usage = [
+        d for f in down if isinstance(f, MetricsFrame) for d in f.data
+        if isinstance(d, LLMUsageMetricsData)
+    ]
+    assert usage and usage[0].value.prompt_tokens > 0
+    _assert_only_call_key(suite, provider, key_id)
+
+
+async def test_deepgram_stt_transcribes_telephony_audio_with_the_call_key(
+    suite: EmulatorSuite, resources: ProviderResources, make_stage: StageFactory
+) -> None:
+    stage, key_id = make_stage("stt", "deepgram")
+    pcm, rate = read_pcm("utterance-01.pcm16k.wav")
+    # Telephony rate: decimate the 16 kHz clip to 8 kHz (every other sample).
+    pcm8 = b"".join(pcm[i : i + 2] for i in range(0, len(pcm), 4))
+    chunk = 320  # 20 ms at 8 kHz, 16-bit
+    frames = [
+        InputAudioRawFrame(audio=pcm8[i : i + chunk], sample_rate=8000, num_channels=1)
+        for i in range(0, len(pcm8), chunk)
+    ]
+    frames += [InputAudioRawFrame(audio=b"\0" * chunk, sample_rate=8000, num_channels=1)] * 75
+    service = build_stt(stage, sample_rate=8000, resources=resources)
+    down, _ = await asyncio.wait_for(
+        run_test(
+            service,
+            frames_to_send=[*frames, SleepFrame(1.0)],
+            pipeline_params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
+        ),
+        RUN_TIMEOUT_S,
+    )
+    finals = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert rate == 16000
+    assert [f.text for f in finals] == ["Hello, I would like to book a table for two people tonight."]
+    _assert_only_call_key(suite, "deepgram", key_id)
+
+
+async def test_a_revoked_key_is_refused_by_the_emulator_and_reported_as_an_error(
+    suite: EmulatorSuite, resources: ProviderResources, make_stage: StageFactory
+) -> None:
+    stage, _ = make_stage("tts", "openai", register=False)
+    service = build_tts(stage, sample_rate=16000, resources=resources)
+    down, up = await asyncio.wait_for(
+        run_test(service, frames_to_send=[TTSSpeakFrame("Hello."), SleepFrame(0.3)]),
+        RUN_TIMEOUT_S,
+    )
+    errors = [f for f in [*down, *up] if isinstance(f, ErrorFrame)]
+    assert errors
+    assert {r.status for r in suite.requests("openai")} == {401}
