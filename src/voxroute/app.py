@@ -105,6 +105,11 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             runtime.extras["demo"] = demo
             if suite is not None:
                 suite.register_key("twilio", demo.auth_token, account_sid=demo.account_sid)
+            log.warning(
+                "demo organization %s ready (owner token and Twilio test credentials in %s). "
+                "Place a test call with: voxroute call --url %s",
+                demo.org_id, settings.data_dir / "demo.json", settings.resolved_public_url,
+            )
         yield runtime
 
 

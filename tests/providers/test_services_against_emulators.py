@@ -30,7 +30,15 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voxroute.emulators import EmulatorSuite
 from voxroute.emulators._core import key_id_for
-from voxroute.providers import ProviderResources, build_llm, build_stt, build_tts
+from voxroute.providers import (
+    ErrorCategory,
+    ProviderResources,
+    build_llm,
+    build_stt,
+    build_tts,
+    classify_error_frame,
+    provider_error_from_frame,
+)
 
 from .conftest import StageFactory, read_pcm
 
@@ -158,4 +166,6 @@ async def test_a_revoked_key_is_refused_by_the_emulator_and_reported_as_an_error
     )
     errors = [f for f in [*down, *up] if isinstance(f, ErrorFrame)]
     assert errors
+    assert classify_error_frame(errors[0]) is ErrorCategory.AUTHENTICATION
+    assert stage.api_key.reveal() not in provider_error_from_frame("OpenAI", errors[0]).message
     assert {r.status for r in suite.requests("openai")} == {401}

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from voxroute.api.routes import admin, assistants, audit, byok, credentials, numbers, org
+from voxroute.api.routes import admin, assistants, audit, byok, calls, credentials, numbers, org
 
 api_router = APIRouter()
-for module in (admin, org, byok, credentials, assistants, numbers, audit):
+for module in (admin, org, byok, credentials, assistants, numbers, calls, audit):
     api_router.include_router(module.router)

@@ -9,11 +9,22 @@ managed fallback) without rebuilding the pipeline.
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from pipecat.processors.frame_processor import FrameProcessor
+
+with warnings.catch_warnings():
+    # Importing these modules trips pipecat's own deprecation shims (class definitions
+    # inside pipecat), which nothing here can fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+    from pipecat.services.cartesia.tts import CartesiaTTSService
+    from pipecat.services.deepgram.stt import DeepgramSTTService
+    from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
+    from pipecat.services.openai.llm import OpenAILLMService
 
 from voxroute.errors import KeyNotFound
 from voxroute.routing.types import ResolvedStage, Stage
@@ -56,8 +67,6 @@ def _openai_base(stage: ResolvedStage) -> str | None:
 def _build_stt(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
     if stage.provider != "deepgram":
         raise KeyNotFound(f"no STT service for provider {stage.provider}")
-    from pipecat.services.deepgram.stt import DeepgramSTTService
-
     settings = DeepgramSTTService.Settings(
         model=stage.model or "nova-3-general",
         language=stage.options.get("language", "en"),
@@ -73,13 +82,8 @@ def _build_stt(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
 def _build_llm(stage: ResolvedStage) -> FrameProcessor:
     if stage.provider not in _OPENAI_COMPATIBLE:
         raise KeyNotFound(f"no LLM service for provider {stage.provider}")
-    from openai import DefaultAsyncHttpxClient
-    from pipecat.services.openai.llm import OpenAILLMService
-
     class _LLM(OpenAILLMService):  # type: ignore[misc]
         def create_client(self, api_key: Any = None, base_url: Any = None, **kw: Any) -> Any:
-            from openai import AsyncOpenAI
-
             return AsyncOpenAI(
                 api_key=api_key,
                 base_url=base_url,
@@ -97,8 +101,6 @@ def _build_llm(stage: ResolvedStage) -> FrameProcessor:
 def _build_tts(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
     voice = str(stage.options.get("voice_id") or stage.options.get("voice") or "")
     if stage.provider == "cartesia":
-        from pipecat.services.cartesia.tts import CartesiaTTSService
-
         url = f"{stage.base_url.rstrip('/').replace('http', 'ws', 1)}/tts/websocket" if (
             stage.base_url
         ) else "wss://api.cartesia.ai/tts/websocket"
@@ -109,8 +111,6 @@ def _build_tts(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
             settings=CartesiaTTSService.Settings(model=stage.model or "sonic-2", voice=voice),
         )
     if stage.provider == "elevenlabs":
-        from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
-
         url = stage.base_url.replace("http", "ws", 1) if stage.base_url else (
             "wss://api.elevenlabs.io"
         )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from voxroute import __version__
-from voxroute.cli import admin, keys, serve
+from voxroute.cli import admin, call, keys, serve
 from voxroute.errors import VoxrouteError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     admin.register(sub)
     keys.register(sub)
+    call.register(sub)
     return parser
 
 

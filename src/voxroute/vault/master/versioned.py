@@ -53,7 +53,8 @@ class RingBackedProvider(MasterKeyProvider):
             raise ValueError("data keys are 32 bytes")
         await self._refresh_if_changed()
         entry = self._ring.primary
-        assert entry.ref is not None  # the ring parser guarantees every non-retired ref
+        if entry.ref is None:  # the ring parser refuses this; kept for the type checker
+            raise MasterKeyError(f"master key {self.key_id} primary has no key")
         return entry.version, await self._wrap_with(entry.ref, entry.version, dek, context)
 
     async def unwrap(self, version: int, wrapped: bytes, context: WrapContext) -> bytes:

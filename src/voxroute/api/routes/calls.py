@@ -1,0 +1,64 @@
+"""Calls: list, detail (status, times, end reason, resolution trace, latency), hang-up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.db.models import Call
+
+router = APIRouter(prefix="/calls", tags=["calls"])
+
+
+class CallPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    assistant_id: str | None
+    telephony_provider: str
+    provider_call_id: str
+    from_number: str
+    to_number: str
+    status: str
+    end_reason: str | None
+    started_at: datetime
+    connected_at: datetime | None
+    ended_at: datetime | None
+    resolution: list[dict[str, Any]]
+    latency: dict[str, Any]
+
+
+@router.get("", response_model=list[CallPublic])
+async def list_calls(
+    principal: ReaderDep, session: SessionDep, limit: int = Query(default=100, ge=1, le=1000)
+) -> Any:
+    """Newest first; each with its id and the telephony provider's call id (Twilio CallSid)."""
+    query = (
+        select(Call).where(Call.org_id == principal.require_org())
+        .order_by(Call.started_at.desc(), Call.id).limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+@router.get("/{call_id}")
+async def get_call(principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, call_id: str) -> dict[str, Any]:
+    """One call with its key-resolution trace, latency figures and (when billed) cost breakdown."""
+    org_id = principal.require_org()
+    call = await runtime.find_call(session, org_id=org_id, call_id=call_id)
+    view: dict[str, Any] = CallPublic.model_validate(call).model_dump(mode="json")
+    if runtime.billing is not None:
+        view["cost"] = await runtime.billing.cost_breakdown(org_id=org_id, call_id=call.id)
+    return view
+
+
+@router.post("/{call_id}/hangup")
+async def hangup_call(principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, call_id: str) -> dict[str, Any]:
+    """End a live call served by this worker (polite end, Twilio hang-up)."""
+    call = await runtime.find_call(session, org_id=principal.require_org(), call_id=call_id)
+    ended = await runtime.registry.hang_up(call.id, reason="hung_up_by_api")
+    return {"id": call.id, "hung_up": ended, "status": call.status}
