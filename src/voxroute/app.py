@@ -14,16 +14,18 @@ from voxroute import __version__
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
+from voxroute.billing import BillingPolicy
 from voxroute.calls.registry import CallRegistry
 from voxroute.credentials import CredentialStore
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import demo_managed_keys, ensure_demo
 from voxroute.providers.catalog import load_catalog
+from voxroute.metering import Metering
 from voxroute.routing import KeyResolver, ManagedKeys
 from voxroute.runtime import Runtime
-from voxroute.telephony.twilio.routes import router as twilio_router
 from voxroute.settings import Settings, check_environment, load_settings
+from voxroute.telephony.twilio.routes import router as twilio_router
 from voxroute.vault import Vault
 from voxroute.vault.master.factory import master_key_provider_from_settings
 
@@ -39,22 +41,27 @@ async def _start_emulators(
     """Offline default: serve every provider on loopback and point managed keys at them."""
     from voxroute.emulators import EmulatorSuite  # only the embedded default needs them
 
-
     suite = await stack.enter_async_context(EmulatorSuite.start(host="127.0.0.1"))
     catalog = load_catalog()
-    managed = demo_managed_keys(catalog) if not settings.managed_keys else {
-        p: {k: v.get_secret_value() for k, v in fields.items()}
-        for p, fields in settings.managed_keys.items()
-    }
+    managed = (
+        demo_managed_keys(catalog)
+        if not settings.managed_keys
+        else {
+            p: {k: v.get_secret_value() for k, v in fields.items()}
+            for p, fields in settings.managed_keys.items()
+        }
+    )
     for provider, fields in managed.items():
         primary = catalog.get(provider).secret_fields[0]
         # Only Azure keys are bound to something else (their region) at the emulator.
         extra = {"region": fields["region"]} if "region" in fields else {}
         suite.register_key(provider, fields[primary], **extra)
-    settings = settings.model_copy(update={
-        "provider_base_urls": {**suite.base_urls, **settings.provider_base_urls},
-        "twilio_api_base_url": settings.twilio_api_base_url or suite.base_urls["twilio"],
-    })
+    settings = settings.model_copy(
+        update={
+            "provider_base_urls": {**suite.base_urls, **settings.provider_base_urls},
+            "twilio_api_base_url": settings.twilio_api_base_url or suite.base_urls["twilio"],
+        }
+    )
     return settings, managed, suite
 
 
@@ -86,10 +93,14 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 store=store, catalog=catalog, managed=managed, base_urls=settings.provider_base_urls
             ),
             registry=CallRegistry(
-                max_calls=settings.max_calls_per_worker, loop_lag_limit_ms=settings.loop_lag_limit_ms
+                max_calls=settings.max_calls_per_worker,
+                loop_lag_limit_ms=settings.loop_lag_limit_ms,
             ),
             base_urls=dict(settings.provider_base_urls),
         )
+        runtime.billing = Metering(runtime.session_factory, BillingPolicy.from_settings(settings))
+        await runtime.billing.start()
+        stack.push_async_callback(runtime.billing.stop)
         await runtime.registry.start()
         stack.push_async_callback(runtime.registry.stop)
         stack.push_async_callback(runtime.registry.hang_up_all)
@@ -108,7 +119,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             log.warning(
                 "demo organization %s ready (owner token and Twilio test credentials in %s). "
                 "Place a test call with: voxroute call --url %s",
-                demo.org_id, settings.data_dir / "demo.json", settings.resolved_public_url,
+                demo.org_id,
+                settings.data_dir / "demo.json",
+                settings.resolved_public_url,
             )
         yield runtime
 

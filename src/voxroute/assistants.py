@@ -16,7 +16,14 @@ from voxroute.providers.catalog import Catalog
 
 STAGE_FIELDS = ("stt_config", "llm_config", "tts_config")
 STAGE_OF_FIELD = {"stt_config": "stt", "llm_config": "llm", "tts_config": "tts"}
-SCALAR_FIELDS = ("name", "system_prompt", "first_message", "failure_policy", "max_duration_s", "idle_timeout_s")
+SCALAR_FIELDS = (
+    "name",
+    "system_prompt",
+    "first_message",
+    "failure_policy",
+    "max_duration_s",
+    "idle_timeout_s",
+)
 
 
 class AssistantService:
@@ -50,8 +57,14 @@ class AssistantService:
         await session.flush()
         for field, config in configs.items():
             await self._apply_keys(session, assistant, field, config, actor=actor)
-        record(session, action=AuditAction.ASSISTANT_CREATED, org_id=org_id, actor=actor,
-               target_type="assistant", target_id=assistant.id)
+        record(
+            session,
+            action=AuditAction.ASSISTANT_CREATED,
+            org_id=org_id,
+            actor=actor,
+            target_type="assistant",
+            target_id=assistant.id,
+        )
         return assistant
 
     async def update(
@@ -63,11 +76,19 @@ class AssistantService:
         for field in STAGE_FIELDS:
             if data.get(field) is not None:
                 config = self._check_stage(field, data[field])
-                setattr(assistant, field, _without_keys(config, keep_from=getattr(assistant, field)))
+                setattr(
+                    assistant, field, _without_keys(config, keep_from=getattr(assistant, field))
+                )
                 await self._apply_keys(session, assistant, field, config, actor=actor)
         assistant.updated_at = utcnow()
-        record(session, action=AuditAction.ASSISTANT_UPDATED, org_id=assistant.org_id, actor=actor,
-               target_type="assistant", target_id=assistant.id)
+        record(
+            session,
+            action=AuditAction.ASSISTANT_UPDATED,
+            org_id=assistant.org_id,
+            actor=actor,
+            target_type="assistant",
+            target_id=assistant.id,
+        )
         return assistant
 
     async def delete(self, session: AsyncSession, assistant: Assistant, *, actor: str) -> None:
@@ -79,17 +100,29 @@ class AssistantService:
         if in_use:
             raise Conflict("a phone number still routes to this assistant")
         for cred in await self._store.list(
-            session, org_id=assistant.org_id, scope=CredentialScope.ASSISTANT, assistant_id=assistant.id
+            session,
+            org_id=assistant.org_id,
+            scope=CredentialScope.ASSISTANT,
+            assistant_id=assistant.id,
         ):
             await self._store.delete(session, cred, actor=actor)
         await session.delete(assistant)
-        record(session, action=AuditAction.ASSISTANT_DELETED, org_id=assistant.org_id, actor=actor,
-               target_type="assistant", target_id=assistant.id)
+        record(
+            session,
+            action=AuditAction.ASSISTANT_DELETED,
+            org_id=assistant.org_id,
+            actor=actor,
+            target_type="assistant",
+            target_id=assistant.id,
+        )
 
     async def public_view(self, session: AsyncSession, assistant: Assistant) -> dict[str, Any]:
         """The assistant as the API shows it: stage configs with key hints, never keys."""
         creds = await self._store.list(
-            session, org_id=assistant.org_id, scope=CredentialScope.ASSISTANT, assistant_id=assistant.id
+            session,
+            org_id=assistant.org_id,
+            scope=CredentialScope.ASSISTANT,
+            assistant_id=assistant.id,
         )
         by_provider: dict[str, Credential] = {}
         for cred in creds:
@@ -114,8 +147,10 @@ class AssistantService:
         return {
             "format": "voxroute.assistant/v1",
             **{k: getattr(assistant, k) for k in SCALAR_FIELDS},
-            **{f: {k: v for k, v in (getattr(assistant, f) or {}).items() if k != "byo_providers"}
-               for f in STAGE_FIELDS},
+            **{
+                f: {k: v for k, v in (getattr(assistant, f) or {}).items() if k != "byo_providers"}
+                for f in STAGE_FIELDS
+            },
         }
 
     def _check_stage(self, field: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +169,13 @@ class AssistantService:
         return config
 
     async def _apply_keys(
-        self, session: AsyncSession, assistant: Assistant, field: str, config: dict[str, Any], *, actor: str
+        self,
+        session: AsyncSession,
+        assistant: Assistant,
+        field: str,
+        config: dict[str, Any],
+        *,
+        actor: str,
     ) -> None:
         """`byo_api_keys`: absent = unchanged; null or {} = revert; dict = create or replace."""
         if "byo_api_keys" not in config:
@@ -146,21 +187,32 @@ class AssistantService:
         for provider in previous:
             if provider not in wanted and not self._used_by_other_stage(assistant, field, provider):
                 for cred in await self._store.list(
-                    session, org_id=assistant.org_id, scope=CredentialScope.ASSISTANT,
-                    provider=provider, assistant_id=assistant.id,
+                    session,
+                    org_id=assistant.org_id,
+                    scope=CredentialScope.ASSISTANT,
+                    provider=provider,
+                    assistant_id=assistant.id,
                 ):
                     await self._store.delete(session, cred, actor=actor)
         for provider, fields in wanted.items():
             existing = await self._store.list(
-                session, org_id=assistant.org_id, scope=CredentialScope.ASSISTANT,
-                provider=provider, assistant_id=assistant.id,
+                session,
+                org_id=assistant.org_id,
+                scope=CredentialScope.ASSISTANT,
+                provider=provider,
+                assistant_id=assistant.id,
             )
             if existing:
                 await self._store.replace(session, existing[0], fields, actor=actor)
             else:
                 await self._store.create(
-                    session, org_id=assistant.org_id, provider=provider, values=fields,
-                    scope=CredentialScope.ASSISTANT, assistant_id=assistant.id, actor=actor,
+                    session,
+                    org_id=assistant.org_id,
+                    provider=provider,
+                    values=fields,
+                    scope=CredentialScope.ASSISTANT,
+                    assistant_id=assistant.id,
+                    actor=actor,
                 )
         stage_config["byo_providers"] = sorted(wanted)
         setattr(assistant, field, stage_config)
@@ -174,7 +226,9 @@ class AssistantService:
         )
 
 
-def _without_keys(config: dict[str, Any], keep_from: dict[str, Any] | None = None) -> dict[str, Any]:
+def _without_keys(
+    config: dict[str, Any], keep_from: dict[str, Any] | None = None
+) -> dict[str, Any]:
     clean = {k: v for k, v in config.items() if k != "byo_api_keys" and v is not None}
     clean["byo_providers"] = list((keep_from or {}).get("byo_providers", []))
     return clean

@@ -14,7 +14,7 @@ from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import ApiToken
 from voxroute.errors import AuthError, Forbidden
 
-TOKEN_PREFIX = "vxr_"
+TOKEN_PREFIX = "vxr_"  # noqa: S105  (a visible prefix, not a secret)
 
 
 class Role(StrEnum):

@@ -35,7 +35,11 @@ DEMO_ASSISTANT = {
     "idle_timeout_s": 30,
     "stt_config": {"provider": "deepgram", "model": "nova-3-general", "language": "en"},
     "llm_config": {"provider": "openai", "model": "gpt-4o-mini"},
-    "tts_config": {"provider": "cartesia", "model": "sonic-3", "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091"},
+    "tts_config": {
+        "provider": "cartesia",
+        "model": "sonic-3",
+        "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091",
+    },
 }
 
 
@@ -82,20 +86,39 @@ async def ensure_demo(
     account_sid = "AC" + secrets.token_hex(16)
     auth_token = secrets.token_hex(16)
     cred = await store.create(
-        session, org_id=org.id, provider="twilio", values={"auth_token": auth_token},
-        scope=CredentialScope.TELEPHONY, actor="system", label=DEMO_NUMBER,
+        session,
+        org_id=org.id,
+        provider="twilio",
+        values={"auth_token": auth_token},
+        scope=CredentialScope.TELEPHONY,
+        actor="system",
+        label=DEMO_NUMBER,
     )
     stale = await session.scalar(select(PhoneNumber).where(PhoneNumber.number == DEMO_NUMBER))
     if stale is not None:
         await session.delete(stale)
         await session.flush()
-    session.add(PhoneNumber(
-        id=new_id("num"), org_id=org.id, number=DEMO_NUMBER, assistant_id=assistant.id,
-        telephony_provider="twilio", account_sid=account_sid, credential_id=cred.id,
-    ))
+    session.add(
+        PhoneNumber(
+            id=new_id("num"),
+            org_id=org.id,
+            number=DEMO_NUMBER,
+            assistant_id=assistant.id,
+            telephony_provider="twilio",
+            account_sid=account_sid,
+            credential_id=cred.id,
+        )
+    )
     await session.flush()
-    info = DemoInfo(org_id=org.id, token=token, assistant_id=assistant.id, number=DEMO_NUMBER,
-                    caller=DEMO_CALLER, account_sid=account_sid, auth_token=auth_token)
+    info = DemoInfo(
+        org_id=org.id,
+        token=token,
+        assistant_id=assistant.id,
+        number=DEMO_NUMBER,
+        caller=DEMO_CALLER,
+        account_sid=account_sid,
+        auth_token=auth_token,
+    )
     _write_private(demo_file(data_dir), asdict(info))
     return info
 

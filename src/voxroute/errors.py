@@ -1,29 +1,29 @@
 """voxroute's exception tree; every error the runtime raises on purpose is one of these.
 
-    VoxrouteError
-    ├── ConfigError              bad settings, unsafe environment, refused start-up
-    ├── InvalidInput             a request the caller can fix (maps to 400/422)
-    ├── NotFound                 unknown id, or another org's id (maps to 404)
-    ├── AuthError                no or bad credentials (401)
-    ├── Forbidden                authenticated but not allowed (403)
-    ├── Conflict                 state conflict, e.g. duplicate (409)
-    ├── RateLimited              too many requests from this caller (429)
-    ├── VaultError
-    │   ├── MasterKeyError       master key missing, malformed, unsafe or retired
-    │   └── DecryptionError      tampered, moved or malformed ciphertext
-    ├── ProviderError            a provider refused or failed (message always sanitized)
-    │   ├── ProviderAuthError    401/403: permanent, the key is bad
-    │   ├── ProviderRateLimited  429: try another key of the pool
-    │   ├── ProviderQuotaExceeded 402/quota: the key's account is out of credit
-    │   └── ProviderUnavailable  5xx, timeout, connection refused
-    ├── KeyNotFound              no usable key for a stage (routing)
-    ├── BillingError
-    │   ├── InsufficientCredit
-    │   ├── IdempotencyConflict  same idempotency key, different request
-    │   └── ReservationError     settle twice, over-settle, settle after expiry
-    └── TelephonyError
-        ├── SignatureInvalid
-        └── CallTokenInvalid
+VoxrouteError
+├── ConfigError              bad settings, unsafe environment, refused start-up
+├── InvalidInput             a request the caller can fix (maps to 400/422)
+├── NotFound                 unknown id, or another org's id (maps to 404)
+├── AuthError                no or bad credentials (401)
+├── Forbidden                authenticated but not allowed (403)
+├── Conflict                 state conflict, e.g. duplicate (409)
+├── RateLimited              too many requests from this caller (429)
+├── VaultError
+│   ├── MasterKeyError       master key missing, malformed, unsafe or retired
+│   └── DecryptionError      tampered, moved or malformed ciphertext
+├── ProviderError            a provider refused or failed (message always sanitized)
+│   ├── ProviderAuthError    401/403: permanent, the key is bad
+│   ├── ProviderRateLimited  429: try another key of the pool
+│   ├── ProviderQuotaExceeded 402/quota: the key's account is out of credit
+│   └── ProviderUnavailable  5xx, timeout, connection refused
+├── KeyNotFound              no usable key for a stage (routing)
+├── BillingError
+│   ├── InsufficientCredit
+│   ├── IdempotencyConflict  same idempotency key, different request
+│   └── ReservationError     settle twice, over-settle, settle after expiry
+└── TelephonyError
+    ├── SignatureInvalid
+    └── CallTokenInvalid
 """
 
 from __future__ import annotations

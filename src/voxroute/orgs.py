@@ -22,10 +22,24 @@ async def create_org(
     session.add(org)
     await session.flush()
     token_row, token = await issue_token(session, role=Role.OWNER, org_id=org.id, name="owner")
-    record(session, action=AuditAction.ORG_CREATED, org_id=org.id, actor=actor,
-           target_type="organization", target_id=org.id, data={"byok_enabled": byok})
-    record(session, action=AuditAction.TOKEN_CREATED, org_id=org.id, actor=actor,
-           target_type="token", target_id=token_row.id, data={"role": Role.OWNER.value})
+    record(
+        session,
+        action=AuditAction.ORG_CREATED,
+        org_id=org.id,
+        actor=actor,
+        target_type="organization",
+        target_id=org.id,
+        data={"byok_enabled": byok},
+    )
+    record(
+        session,
+        action=AuditAction.TOKEN_CREATED,
+        org_id=org.id,
+        actor=actor,
+        target_type="token",
+        target_id=token_row.id,
+        data={"role": Role.OWNER.value},
+    )
     return org, token
 
 
@@ -43,9 +57,15 @@ async def set_byok_enabled(
     if org.byok_enabled != enabled:
         org.byok_enabled = enabled
         org.use_own_keys = enabled
-        record(session, action=AuditAction.BYOK_ENABLED if enabled else AuditAction.BYOK_DISABLED,
-               org_id=org.id, actor=actor, target_type="organization", target_id=org.id,
-               data={"byok_enabled": enabled})
+        record(
+            session,
+            action=AuditAction.BYOK_ENABLED if enabled else AuditAction.BYOK_DISABLED,
+            org_id=org.id,
+            actor=actor,
+            target_type="organization",
+            target_id=org.id,
+            data={"byok_enabled": enabled},
+        )
     return org
 
 
@@ -58,10 +78,19 @@ async def set_use_own_keys(
         raise Forbidden("BYOK is not enabled for this organization by the platform")
     if org.use_own_keys != use:
         org.use_own_keys = use
-        record(session, action=AuditAction.BYOK_USE_OWN_KEYS, org_id=org.id, actor=actor,
-               target_type="organization", target_id=org.id, data={"use_own_keys": use})
+        record(
+            session,
+            action=AuditAction.BYOK_USE_OWN_KEYS,
+            org_id=org.id,
+            actor=actor,
+            target_type="organization",
+            target_id=org.id,
+            data={"use_own_keys": use},
+        )
     return org
 
 
 async def list_orgs(session: AsyncSession) -> list[Organization]:
-    return list((await session.scalars(select(Organization).order_by(Organization.created_at))).all())
+    return list(
+        (await session.scalars(select(Organization).order_by(Organization.created_at))).all()
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,6 +28,9 @@ from voxroute.settings import Settings
 from voxroute.vault import Vault
 from voxroute.vault.secret import Secret
 
+if TYPE_CHECKING:
+    from voxroute.metering import Metering
+
 log = logging.getLogger("voxroute.runtime")
 RATE_LIMIT_COOLDOWN = timedelta(seconds=60)
 
@@ -44,7 +47,7 @@ class Runtime:
     resolver: KeyResolver
     registry: CallRegistry
     base_urls: dict[str, str] = field(default_factory=dict)
-    billing: Any = None
+    billing: Metering | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     # --- CallRuntime -------------------------------------------------------------------
@@ -52,10 +55,14 @@ class Runtime:
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
         if not number.credential_id:
             raise KeyNotFound("the number has no telephony credentials")
-        cred = await self.store.get(session, org_id=number.org_id, credential_id=number.credential_id)
+        cred = await self.store.get(
+            session, org_id=number.org_id, credential_id=number.credential_id
+        )
         return (await self.store.open(session, cred))["auth_token"]
 
-    async def _org_assistant(self, session: AsyncSession, call: Call | CallInfo) -> tuple[Organization, Assistant]:
+    async def _org_assistant(
+        self, session: AsyncSession, call: Call | CallInfo
+    ) -> tuple[Organization, Assistant]:
         org = await session.get(Organization, call.org_id)
         assistant = await session.get(Assistant, call.assistant_id) if call.assistant_id else None
         if org is None or assistant is None or assistant.org_id != org.id:
@@ -73,13 +80,26 @@ class Runtime:
                     .where(Credential.org_id == org.id, Credential.id == stage.credential_id)
                     .values(last_used_at=now)
                 )
-            record(session, action=AuditAction.CREDENTIAL_USED, org_id=org.id, actor=f"call:{call.id}",
-                   target_type="credential", target_id=stage.credential_id or "managed",
-                   data={"call_id": call.id, "stage": stage.stage, "provider": stage.provider,
-                         "source": stage.source, "credential_version": stage.credential_version})
+            record(
+                session,
+                action=AuditAction.CREDENTIAL_USED,
+                org_id=org.id,
+                actor=f"call:{call.id}",
+                target_type="credential",
+                target_id=stage.credential_id or "managed",
+                data={
+                    "call_id": call.id,
+                    "stage": stage.stage,
+                    "provider": stage.provider,
+                    "source": stage.source,
+                    "credential_version": stage.credential_version,
+                },
+            )
         return stages
 
-    async def next_pool_key(self, call: CallInfo, failed: ResolvedStage, reason: str) -> ResolvedStage | None:
+    async def next_pool_key(
+        self, call: CallInfo, failed: ResolvedStage, reason: str
+    ) -> ResolvedStage | None:
         if failed.credential_id is None:
             return None
         async with self.session_factory() as session, session.begin():
@@ -91,37 +111,74 @@ class Runtime:
             org, assistant = await self._org_assistant(session, call)
             try:
                 stage = await self.resolver.resolve_stage(
-                    session, org=org, assistant=assistant, stage=failed.stage,
+                    session,
+                    org=org,
+                    assistant=assistant,
+                    stage=failed.stage,
                     exclude=frozenset({failed.credential_id}),
                 )
             except KeyNotFound:
                 return None
             if stage.source != failed.source or stage.credential_id is None:
                 return None
-            record(session, action=AuditAction.CREDENTIAL_USED, org_id=org.id, actor=f"call:{call.call_id}",
-                   target_type="credential", target_id=stage.credential_id,
-                   data={"call_id": call.call_id, "stage": stage.stage, "provider": stage.provider,
-                         "source": stage.source, "pool_failover_from": failed.credential_id})
+            record(
+                session,
+                action=AuditAction.CREDENTIAL_USED,
+                org_id=org.id,
+                actor=f"call:{call.call_id}",
+                target_type="credential",
+                target_id=stage.credential_id,
+                data={
+                    "call_id": call.call_id,
+                    "stage": stage.stage,
+                    "provider": stage.provider,
+                    "source": stage.source,
+                    "pool_failover_from": failed.credential_id,
+                },
+            )
             return stage
 
     async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
         async with self.session_factory() as session, session.begin():
             org, assistant = await self._org_assistant(session, call)
-            config = {"stt": assistant.stt_config, "llm": assistant.llm_config, "tts": assistant.tts_config}[stage]
+            config = {
+                "stt": assistant.stt_config,
+                "llm": assistant.llm_config,
+                "tts": assistant.tts_config,
+            }[stage]
             provider = str((config or {}).get("provider", ""))
             if provider not in self.managed:
                 return None
             spec = self.catalog.get(provider)
             template = ResolvedStage(
-                stage=stage, provider=provider, model=str(config.get("model") or spec.default_model(stage)),
-                source="managed", secrets={}, base_url=self.base_urls.get(provider),
-                options={k: v for k, v in config.items() if k not in ("provider", "model", "byo_providers")},
+                stage=stage,
+                provider=provider,
+                model=str(config.get("model") or spec.default_model(stage)),
+                source="managed",
+                secrets={},
+                base_url=self.base_urls.get(provider),
+                options={
+                    k: v
+                    for k, v in config.items()
+                    if k not in ("provider", "model", "byo_providers")
+                },
             )
             fallback = self.resolver.managed_fallback(template, reason)
-            record(session, action=AuditAction.CREDENTIAL_USED, org_id=org.id, actor=f"call:{call.call_id}",
-                   target_type="credential", target_id="managed",
-                   data={"call_id": call.call_id, "stage": stage, "provider": provider,
-                         "source": "managed_fallback", "fallback_reason": reason})
+            record(
+                session,
+                action=AuditAction.CREDENTIAL_USED,
+                org_id=org.id,
+                actor=f"call:{call.call_id}",
+                target_type="credential",
+                target_id="managed",
+                data={
+                    "call_id": call.call_id,
+                    "stage": stage,
+                    "provider": provider,
+                    "source": "managed_fallback",
+                    "fallback_reason": reason,
+                },
+            )
             return fallback
 
     async def report_credential_failure(
@@ -133,7 +190,8 @@ class Runtime:
         permanent = category in ("authentication", "authorization")
         values: dict[str, Any] = (
             {"status": "invalid", "last_error": detail[:500], "validation_status": "invalid"}
-            if permanent else {"cooldown_until": utcnow() + RATE_LIMIT_COOLDOWN}
+            if permanent
+            else {"cooldown_until": utcnow() + RATE_LIMIT_COOLDOWN}
         )
         async with self.session_factory() as session, session.begin():
             await session.execute(
@@ -142,10 +200,20 @@ class Runtime:
                 .values(**values)
             )
             if permanent:
-                record(session, action=AuditAction.CREDENTIAL_AUTH_FAILED, org_id=call.org_id,
-                       actor=f"call:{call.call_id}", target_type="credential", target_id=stage.credential_id,
-                       data={"call_id": call.call_id, "stage": stage.stage, "provider": stage.provider,
-                             "category": category})
+                record(
+                    session,
+                    action=AuditAction.CREDENTIAL_AUTH_FAILED,
+                    org_id=call.org_id,
+                    actor=f"call:{call.call_id}",
+                    target_type="credential",
+                    target_id=stage.credential_id,
+                    data={
+                        "call_id": call.call_id,
+                        "stage": stage.stage,
+                        "provider": stage.provider,
+                        "category": category,
+                    },
+                )
 
     def record_usage(self, event: UsageEvent) -> None:
         if self.billing is not None:

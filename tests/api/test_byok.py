@@ -34,10 +34,14 @@ async def test_post_byok_stores_a_key_that_is_never_returned(api: Api) -> None:
 
 async def test_replacing_a_key_destroys_the_old_ciphertext(api: Api) -> None:
     org = await api.new_org()
-    await org.owner.post("/byok", json={"provider": "openai", "api_key": "sk-first-key-aaaaaaaaaaaa"})
+    await org.owner.post(
+        "/byok", json={"provider": "openai", "api_key": "sk-first-key-aaaaaaaaaaaa"}
+    )
     async with api.runtime.session_factory() as session:
         first = (await session.scalars(select(CredentialSecret.ciphertext))).all()
-    second = await org.owner.post("/byok", json={"provider": "openai", "api_key": "sk-second-key-bbbbbbbbbbb"})
+    second = await org.owner.post(
+        "/byok", json={"provider": "openai", "api_key": "sk-second-key-bbbbbbbbbbb"}
+    )
     assert second.status_code == 200
     async with api.runtime.session_factory() as session:
         rows = (await session.scalars(select(CredentialSecret))).all()
@@ -50,7 +54,9 @@ async def test_delete_byok_removes_the_key_permanently(api: Api) -> None:
     org = await api.new_org()
     await org.owner.post("/byok", json={"provider": "deepgram", "api_key": "dg-key-123456789012"})
     response = await org.owner.request("DELETE", "/byok", json={"provider": "deepgram"})
-    assert response.status_code == 200 and response.json()["byok_keys"]["deepgram_secret_id"] is None
+    assert (
+        response.status_code == 200 and response.json()["byok_keys"]["deepgram_secret_id"] is None
+    )
     async with api.runtime.session_factory() as session:
         assert (await session.scalars(select(CredentialSecret))).all() == []
     again = await org.owner.request("DELETE", "/byok", json={"provider": "deepgram"})
@@ -69,7 +75,9 @@ async def test_byok_config_describes_providers(api: Api) -> None:
 async def test_members_read_but_cannot_change_keys(api: Api) -> None:
     org = await api.new_org()
     assert (await org.member.get("/byok")).status_code == 200
-    response = await org.member.post("/byok", json={"provider": "openai", "api_key": "sk-member-1234567890"})
+    response = await org.member.post(
+        "/byok", json={"provider": "openai", "api_key": "sk-member-1234567890"}
+    )
     assert response.status_code == 403
     assert (await org.owner.get("/credentials")).json() == []
 
@@ -89,13 +97,19 @@ async def test_bad_input_gets_a_clear_error_and_stores_nothing(api: Api) -> None
         ({"provider": "openai", "api_key": 12345}, 422, "string"),
         ({"provider": "openai"}, 422, "api_key"),
         ({"api_key": "sk-aaaaaaaaaaaaaaa"}, 422, "provider"),
-        ({"provider": "openai", "api_key": "sk-aaaaaaaaaaaaa", "colour": "red"}, 422, "unknown field"),
+        (
+            {"provider": "openai", "api_key": "sk-aaaaaaaaaaaaa", "colour": "red"},
+            422,
+            "unknown field",
+        ),
     ]
     for body, status, words in cases:
         response = await org.owner.post("/byok", json=body)
         assert response.status_code == status, (body, response.text)
         assert words in response.json()["error"]["message"]
-    malformed = await org.owner.post("/byok", content=b"{not json", headers={"content-type": "application/json"})
+    malformed = await org.owner.post(
+        "/byok", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert malformed.status_code == 422
     huge = await org.owner.post("/byok", json={"provider": "openai", "api_key": "x" * 200_000})
     assert huge.status_code == 413
@@ -104,7 +118,9 @@ async def test_bad_input_gets_a_clear_error_and_stores_nothing(api: Api) -> None
 
 async def test_byok_disabled_by_the_platform_refuses_org_keys(api: Api) -> None:
     org = await api.new_org(byok=False)
-    response = await org.owner.post("/byok", json={"provider": "openai", "api_key": "sk-aaaaaaaaaaaaaaaaa"})
+    response = await org.owner.post(
+        "/byok", json={"provider": "openai", "api_key": "sk-aaaaaaaaaaaaaaaaa"}
+    )
     assert response.status_code == 403
     toggle = await org.owner.put("/byok/settings", json={"use_own_keys": True})
     assert toggle.status_code == 403
@@ -116,6 +132,8 @@ async def test_platform_admin_enables_byok_and_owner_switches_use_my_keys(api: A
     assert enabled.status_code == 200 and enabled.json()["use_own_keys"] is True
     off = await org.owner.put("/byok/settings", json={"use_own_keys": False})
     assert off.json()["use_own_keys"] is False and off.json()["byok_enabled"] is True
-    assert (await org.owner.put(f"/admin/orgs/{org.id}/byok", json={"enabled": False})).status_code == 403
+    assert (
+        await org.owner.put(f"/admin/orgs/{org.id}/byok", json={"enabled": False})
+    ).status_code == 403
     actions = [e["action"] for e in (await org.owner.get("/audit-events")).json()]
     assert "byok.enabled" in actions and "byok.use_own_keys" in actions

@@ -26,9 +26,21 @@ async def dump_database(api: Api) -> str:
     chunks: list[str] = []
     async with api.runtime.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
-            names = (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars().all()
+            names = (
+                (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
+                .scalars()
+                .all()
+            )
         else:
-            names = (await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))).scalars().all()
+            names = (
+                (
+                    await conn.execute(
+                        text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                    )
+                )
+                .scalars()
+                .all()
+            )
         for name in names:
             for row in (await conn.execute(text(f'SELECT * FROM "{name}"'))).all():
                 chunks.append(repr(tuple(row)))
@@ -46,17 +58,39 @@ async def test_canary_key_never_surfaces_in_responses_logs_audit_or_database(
         await org.owner.post("/byok", json={"provider": "openai", "api_key": CANARY}),
         await org.owner.get("/byok"),
         await org.owner.get("/credentials"),
-        await org.owner.post("/assistants", json={
-            "name": "Canary", "stt_config": {"provider": "deepgram", "byo_api_keys": {"deepgram": {"api_key": CANARY + "dg"}}},
-            "llm_config": {"provider": "openai", "byo_api_keys": {"openai": {"api_key": CANARY}}},
-            "tts_config": {"provider": "cartesia"}}),
+        await org.owner.post(
+            "/assistants",
+            json={
+                "name": "Canary",
+                "stt_config": {
+                    "provider": "deepgram",
+                    "byo_api_keys": {"deepgram": {"api_key": CANARY + "dg"}},
+                },
+                "llm_config": {
+                    "provider": "openai",
+                    "byo_api_keys": {"openai": {"api_key": CANARY}},
+                },
+                "tts_config": {"provider": "cartesia"},
+            },
+        ),
         await org.owner.post("/byok", json={"provider": "openai", "api_key": CANARY + "-v2"}),
         # Wrong types and unknown fields must not echo the value back.
         await org.owner.post("/byok", json={"provider": "openai", "api_key": [CANARY]}),
-        await org.owner.post("/credentials", json={"provider": "azure", "fields": {"api_key": CANARY}}),
-        await org.owner.post("/assistants", json={"name": "x", "stt_config": {"provider": "deepgram"},
-                                                  "llm_config": {"provider": "openai", "byo_api_keys": {"openai": {"api_key": 7, "k": CANARY}}},
-                                                  "tts_config": {"provider": "cartesia"}}),
+        await org.owner.post(
+            "/credentials", json={"provider": "azure", "fields": {"api_key": CANARY}}
+        ),
+        await org.owner.post(
+            "/assistants",
+            json={
+                "name": "x",
+                "stt_config": {"provider": "deepgram"},
+                "llm_config": {
+                    "provider": "openai",
+                    "byo_api_keys": {"openai": {"api_key": 7, "k": CANARY}},
+                },
+                "tts_config": {"provider": "cartesia"},
+            },
+        ),
     ]
     aid = responses[3].json()["id"]
     responses += [

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from tests.utils.api import Api
 
-ASSISTANT = {"name": "A", "stt_config": {"provider": "deepgram"}, "llm_config": {"provider": "openai"},
-             "tts_config": {"provider": "cartesia"}}
+ASSISTANT = {
+    "name": "A",
+    "stt_config": {"provider": "deepgram"},
+    "llm_config": {"provider": "openai"},
+    "tts_config": {"provider": "cartesia"},
+}
 
 
 async def test_every_id_endpoint_answers_404_to_another_org(api: Api) -> None:
@@ -14,9 +18,16 @@ async def test_every_id_endpoint_answers_404_to_another_org(api: Api) -> None:
     await a.owner.post("/byok", json={"provider": "openai", "api_key": "sk-org-a-key-000000"})
     [cred] = (await a.owner.get("/credentials")).json()
     aid = (await a.owner.post("/assistants", json=ASSISTANT)).json()["id"]
-    nid = (await a.owner.post("/phone-numbers", json={
-        "number": "+15551239999", "assistant_id": aid,
-        "telephony": {"account_sid": "AC0123456789", "auth_token": "tok-a-000000000"}})).json()["id"]
+    nid = (
+        await a.owner.post(
+            "/phone-numbers",
+            json={
+                "number": "+15551239999",
+                "assistant_id": aid,
+                "telephony": {"account_sid": "AC0123456789", "auth_token": "tok-a-000000000"},
+            },
+        )
+    ).json()["id"]
     attempts = [
         ("GET", f"/credentials/{cred['id']}", None),
         ("PUT", f"/credentials/{cred['id']}", {"fields": {"api_key": "sk-hijack-00000000"}}),
@@ -34,9 +45,14 @@ async def test_every_id_endpoint_answers_404_to_another_org(api: Api) -> None:
         response = await b.owner.request(method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
     # B cannot point its own number at A's assistant either.
-    cross = await b.owner.post("/phone-numbers", json={
-        "number": "+15551238888", "assistant_id": aid,
-        "telephony": {"account_sid": "AC0123456789", "auth_token": "tok-b-000000000"}})
+    cross = await b.owner.post(
+        "/phone-numbers",
+        json={
+            "number": "+15551238888",
+            "assistant_id": aid,
+            "telephony": {"account_sid": "AC0123456789", "auth_token": "tok-b-000000000"},
+        },
+    )
     assert cross.status_code == 404
     after = (await a.owner.get("/credentials")).json()
     assert after == [cred]

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 from tests.utils.api import Api
 
-ASSISTANT = {"name": "A", "stt_config": {"provider": "deepgram"}, "llm_config": {"provider": "openai"},
-             "tts_config": {"provider": "cartesia"}}
+ASSISTANT = {
+    "name": "A",
+    "stt_config": {"provider": "deepgram"},
+    "llm_config": {"provider": "openai"},
+    "tts_config": {"provider": "cartesia"},
+}
 
 
 async def test_number_lifecycle_keeps_the_auth_token_write_only(api: Api) -> None:
     org = await api.new_org()
     aid = (await org.owner.post("/assistants", json=ASSISTANT)).json()["id"]
     token = "twilio-auth-token-secret-4242"
-    created = await org.owner.post("/phone-numbers", json={
-        "number": "+15551230001", "assistant_id": aid,
-        "telephony": {"provider": "twilio", "account_sid": "AC0123456789abcdef", "auth_token": token}})
+    created = await org.owner.post(
+        "/phone-numbers",
+        json={
+            "number": "+15551230001",
+            "assistant_id": aid,
+            "telephony": {
+                "provider": "twilio",
+                "account_sid": "AC0123456789abcdef",
+                "auth_token": token,
+            },
+        },
+    )
     assert created.status_code == 201, created.text
     assert token not in created.text and created.json()["auth_token_hint"] == "4242"
     nid = created.json()["id"]
     listed = await org.member.get("/phone-numbers")
     assert token not in listed.text and listed.json()[0]["number"] == "+15551230001"
-    dup = await org.owner.post("/phone-numbers", json={
-        "number": "+15551230001", "telephony": {"account_sid": "AC0123456789abcdef", "auth_token": token}})
+    dup = await org.owner.post(
+        "/phone-numbers",
+        json={
+            "number": "+15551230001",
+            "telephony": {"account_sid": "AC0123456789abcdef", "auth_token": token},
+        },
+    )
     assert dup.status_code == 409
     updated = await org.owner.patch(f"/phone-numbers/{nid}", json={"assistant_id": None})
     assert updated.json()["assistant_id"] is None
@@ -32,9 +50,16 @@ async def test_number_lifecycle_keeps_the_auth_token_write_only(api: Api) -> Non
 async def test_number_input_is_validated(api: Api) -> None:
     org = await api.new_org()
     for body in (
-        {"number": "555-1234", "telephony": {"account_sid": "AC0123456789", "auth_token": "x" * 16}},
+        {
+            "number": "555-1234",
+            "telephony": {"account_sid": "AC0123456789", "auth_token": "x" * 16},
+        },
         {"number": "+15551230002", "telephony": {"account_sid": "nope", "auth_token": "x" * 16}},
-        {"number": "+15551230002", "assistant_id": "asst_missing", "telephony": {"account_sid": "AC0123456789", "auth_token": "x" * 16}},
+        {
+            "number": "+15551230002",
+            "assistant_id": "asst_missing",
+            "telephony": {"account_sid": "AC0123456789", "auth_token": "x" * 16},
+        },
     ):
         response = await org.owner.post("/phone-numbers", json=body)
         assert response.status_code in (404, 422), response.text

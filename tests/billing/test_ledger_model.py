@@ -252,6 +252,7 @@ def test_the_ledger_behaves_like_its_in_memory_model(db_url: str) -> None:
             max_examples=25,
             stateful_step_count=25,
             deadline=timedelta(seconds=5),
+            database=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )

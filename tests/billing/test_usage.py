@@ -144,7 +144,8 @@ async def test_usage_summary_groups_by_provider_assistant_key_source_and_day(
         event(other_org, other_call, 0, quantity=999_999),
     ]
     await record_usage(session_factory, policy.pricing, events)
-    span = {"org_id": org, "start": T0 - timedelta(days=1), "end": T0 + timedelta(days=5)}
+    start, end = T0 - timedelta(days=1), T0 + timedelta(days=5)
+    span: dict[str, Any] = {"org_id": org, "start": start, "end": end}
 
     by_provider = await usage_summary(session_factory, group_by="provider", **span)
     by_source = await usage_summary(session_factory, group_by="key_source", **span)

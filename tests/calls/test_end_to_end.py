@@ -26,7 +26,7 @@ from voxroute.emulators import EmulatorSuite
 from voxroute.softphone import CallResult, place_call
 
 AUDIO = Path(__file__).parents[1] / "data" / "audio"
-HELLO = AUDIO / "utterance-01.ulaw8k.wav"
+HELLO = AUDIO / "utterance-02.ulaw8k.wav"
 SATURDAY = AUDIO / "utterance-02.pcm16k.wav"
 GOODBYE = AUDIO / "utterance-04.ulaw8k.wav"
 Factory = async_sessionmaker[AsyncSession]
@@ -38,6 +38,12 @@ class Env:
     runtime: FakeRuntime
     suite: EmulatorSuite
     factory: Factory
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """Whole calls run on the embedded default only (the webhook tests cover PostgreSQL)."""
+    return sqlite_url
 
 
 @pytest.fixture
@@ -68,7 +74,11 @@ async def env(session_factory: Factory, suite: EmulatorSuite) -> AsyncIterator[E
         yield Env(base, runtime, suite, session_factory)
 
 
+FAST = {"pause_s": 0.0, "quiet_s": 0.5, "initial_wait_s": 0.2}
+
+
 async def call(env: Env, wavs: list[Path], **options: object) -> CallResult:
+    options = {**FAST, **options}
     result = await place_call(env.base, NUMBER, CALLER, ACCOUNT_SID, AUTH_TOKEN, wavs, **options)
     await asyncio.wait_for(env.runtime.ended.wait(), 15)
     return result
@@ -105,3 +115,100 @@ async def test_marks_follow_each_bot_utterance_and_are_echoed(env: Env) -> None:
     result = await call(env, [HELLO])
     assert result.marks_received and result.marks_received[0] == "utt-1"
     assert result.marks_echoed[: len(result.marks_received)] == result.marks_received
+
+
+def hangups(env: Env) -> list[dict]:
+    return [c for c in env.suite.emulator("twilio").calls if c["status"] == "completed"]
+
+
+async def test_saying_goodbye_makes_the_assistant_hang_up_through_twilio_rest(env: Env) -> None:
+    env.suite.set_script(["Thank you, that is all. Goodbye."])
+    result = await call(env, [GOODBYE], hang_up=False, reply_timeout_s=15)
+    assert result.hung_up_by == "server", result
+    assert result.audio_received_s > 1.0
+    report = env.runtime.reports[0]
+    assert report.end_reason == "assistant_ended"
+    (hangup,) = hangups(env)
+    assert hangup["call_sid"] == report.call.provider_call_id
+    assert hangup["account_sid"] == ACCOUNT_SID
+    assert (await stored_call(env)).end_reason == "assistant_ended"
+
+
+async def test_caller_speech_over_the_bot_sends_clear(env: Env) -> None:
+    result = await call(env, [HELLO, SATURDAY, HELLO], barge_in=True)
+    assert result.ok
+    assert result.clears >= 1
+
+
+async def test_a_rejected_byo_key_under_strict_ends_the_call_without_reconnecting(
+    env: Env,
+) -> None:
+    env.runtime.stages[0] = stage("stt", "deepgram", "dg-revoked-key-0001", env.suite.base_urls["deepgram"])
+    result = await call(env, [HELLO], hang_up=False, reply_timeout_s=10)
+    report = env.runtime.reports[0]
+    assert report.end_reason == "provider_auth_failed:stt"
+    assert env.runtime.credential_failures == [("stt", "cred_stt_0001", "authentication")]
+    assert result.hung_up_by == "server"
+    assert result.audio_received_s > 0.5  # the apology was spoken through the working TTS
+    refused = [r for r in env.suite.requests("deepgram") if r.status == 401]
+    assert 1 <= len(refused) <= 2
+    assert ("managed", "stt") not in [(kind, st) for kind, st, _ in env.runtime.fallback_requests]
+    assert len(hangups(env)) == 1
+
+
+async def test_a_rate_limited_byo_llm_key_falls_back_to_managed_when_allowed(
+    session_factory: Factory, suite: EmulatorSuite
+) -> None:
+    await seed(session_factory, failure_policy="fallback_to_managed")
+    suite.register_key("openai", "sk-org-limited-0001", fault={"status": 429})
+    suite.register_key("openai", "sk-platform-managed-1")
+    async with running_server(session_factory, twilio_api_base_url=suite.base_urls["twilio"]) as (
+        base, runtime,
+    ):
+        runtime.stages = default_stages(suite)
+        runtime.stages[1] = stage("llm", "openai", "sk-org-limited-0001", suite.base_urls["openai"])
+        runtime.managed["llm"] = stage(
+            "llm", "openai", "sk-platform-managed-1", suite.base_urls["openai"], credential_id=None
+        )
+        env = Env(base, runtime, suite, session_factory)
+        result = await call(env, [HELLO])
+    assert result.ok and result.reply_latency_ms
+    (report,) = runtime.reports
+    llm = next(t for t in report.resolution if t["stage"] == "llm")
+    assert llm["source"] == "managed_fallback" and llm["fallback_reason"] == "rate_limited"
+    assert llm["previous"][0]["credential_id"] == "cred_llm_0001"
+    assert any(e.stage == "llm" and e.source == "managed_fallback" for e in runtime.usage)
+    assert ("llm", "cred_llm_0001", "rate_limit") in runtime.credential_failures
+
+
+async def test_a_rate_limited_pool_key_fails_over_to_the_next_key_of_the_pool(
+    env: Env,
+) -> None:
+    env.suite.register_key("openai", "sk-org-pool-a-0001", fault={"status": 429})
+    env.suite.register_key("openai", "sk-org-pool-b-0002")
+    base = env.suite.base_urls["openai"]
+    env.runtime.stages[1] = stage("llm", "openai", "sk-org-pool-a-0001", base)
+    env.runtime.pools["llm"] = [stage("llm", "openai", "sk-org-pool-b-0002", base)]
+    result = await call(env, [HELLO])
+    assert result.ok and result.reply_latency_ms
+    llm = next(t for t in env.runtime.reports[0].resolution if t["stage"] == "llm")
+    assert llm["source"] == "organization" and llm["credential_id"] == "cred_llm_0002"
+    assert not [r for r in env.runtime.fallback_requests if r[0] == "managed"]
+
+
+async def test_twenty_concurrent_calls_in_one_process(env: Env) -> None:
+    results = await asyncio.gather(
+        *(
+            place_call(env.base, NUMBER, CALLER, ACCOUNT_SID, AUTH_TOKEN, [HELLO], **FAST)
+            for _ in range(20)
+        )
+    )
+    for _ in range(100):
+        if len(env.runtime.reports) == 20:
+            break
+        await asyncio.sleep(0.1)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert sum(1 for r in results if r.reply_latency_ms) >= 19
+    assert len(env.runtime.reports) == 20
+    assert {r.end_reason for r in env.runtime.reports} == {"caller_hung_up"}
+    assert len({r.call.call_id for r in env.runtime.reports}) == 20

@@ -19,11 +19,13 @@ from loguru import logger as loguru_logger
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import pipecat.services.tts_service  # noqa: F401
+
     import voxroute.providers.factory  # noqa: F401
 
 from voxroute.emulators import EmulatorSuite
 from voxroute.providers import ProviderResources
 from voxroute.routing.types import ResolvedStage, Stage
+from voxroute.vault.redaction import RedactingFilter
 from voxroute.vault.secret import Secret
 
 AUDIO_DIR = Path(__file__).resolve().parents[1] / "data" / "audio"
@@ -82,7 +84,9 @@ def make_stage(suite: EmulatorSuite) -> StageFactory:
             public = {"workspace_id": "ws-test"}
         key_id = ""
         if register:
-            key_id = suite.register_key(provider, api_key, **({"region": REGION} if provider == "azure" else {}))
+            key_id = suite.register_key(
+                provider, api_key, **({"region": REGION} if provider == "azure" else {})
+            )
         resolved = ResolvedStage(
             stage=stage,
             provider=provider,
@@ -100,7 +104,12 @@ def make_stage(suite: EmulatorSuite) -> StageFactory:
 
 @pytest.fixture
 def captured_logs() -> Iterator[list[str]]:
-    """Every loguru (pipecat) and stdlib log line emitted during the test, at DEBUG."""
+    """Every loguru (pipecat) and stdlib log line emitted during the test, at DEBUG.
+
+    loguru lines are captured raw: pipecat itself must never log a key. stdlib lines pass
+    through the vault's `RedactingFilter`, as in production, because the ``websockets``
+    library logs full handshake headers (``Authorization: Token <key>``) at DEBUG.
+    """
     lines: list[str] = []
     sink_id = loguru_logger.add(lambda m: lines.append(str(m)), level="DEBUG")
 
@@ -109,6 +118,7 @@ def captured_logs() -> Iterator[list[str]]:
             lines.append(self.format(record))
 
     handler = _Collect(level=logging.DEBUG)
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)

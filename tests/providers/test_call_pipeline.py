@@ -37,16 +37,24 @@ from voxroute.providers import ProviderResources, build_llm, build_stt, build_tt
 
 from .conftest import StageFactory, read_pcm
 
+
 class _Recorder(BaseObserver):
-    """Keeps every transcription frame pushed anywhere in the pipeline."""
+    """Keeps each transcription and LLM text frame once, wherever it was pushed.
+
+    Both are consumed inside the pipeline (by the user aggregator and by the TTS), so the
+    test sink never sees them.
+    """
 
     def __init__(self, seen: list[Frame]) -> None:
         super().__init__()
         self._seen = seen
+        self._ids: set[int] = set()
 
     async def on_push_frame(self, data: FramePushed) -> None:
-        if isinstance(data.frame, TranscriptionFrame) and data.frame not in self._seen:
-            self._seen.append(data.frame)
+        frame = data.frame
+        if isinstance(frame, TranscriptionFrame | LLMTextFrame) and frame.id not in self._ids:
+            self._ids.add(frame.id)
+            self._seen.append(frame)
 
 
 UTTERANCE = "Hello, I would like to book a table for two people tonight."
@@ -102,8 +110,8 @@ async def test_an_utterance_becomes_a_transcript_a_reply_and_audio(
 
     assert not [f for f in [*down, *up] if isinstance(f, ErrorFrame)]
     # The user aggregator consumes the TranscriptionFrame; the observer saw it go by.
-    transcripts = [f.text for f in seen if isinstance(f, TranscriptionFrame) and f.text]
-    reply = "".join(f.text for f in down if isinstance(f, LLMTextFrame))
+    transcripts = [f.text for f in seen if isinstance(f, TranscriptionFrame)]
+    reply = "".join(f.text for f in seen if isinstance(f, LLMTextFrame))
     audio = b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame))
     assert transcripts == [UTTERANCE]
     assert UTTERANCE in reply

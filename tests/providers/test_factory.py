@@ -81,7 +81,9 @@ def test_deepgram_stt_restores_pipecats_client_factory_after_each_build(
     assert pipecat_deepgram_stt.AsyncDeepgramClient is original
 
 
-@pytest.mark.parametrize(("provider", "cls"), [("openai", OpenAILLMService), ("xai", GrokLLMService)])
+@pytest.mark.parametrize(
+    ("provider", "cls"), [("openai", OpenAILLMService), ("xai", GrokLLMService)]
+)
 def test_llm_services_use_the_call_key_the_v1_endpoint_and_the_shared_client(
     make_stage: StageFactory, resources: ProviderResources, provider: str, cls: type
 ) -> None:
@@ -165,7 +167,13 @@ def _stage(provider: str, stage: str = "tts", **kwargs: Any) -> ResolvedStage:
 
 @pytest.mark.parametrize(
     ("stage_name", "provider"),
-    [("stt", "deepgram"), ("llm", "openai"), ("llm", "xai"), ("tts", "cartesia"), ("tts", "inworld")],
+    [
+        ("stt", "deepgram"),
+        ("llm", "openai"),
+        ("llm", "xai"),
+        ("tts", "cartesia"),
+        ("tts", "inworld"),
+    ],
 )
 def test_a_missing_secret_raises_key_not_found_before_anything_is_built(
     resources: ProviderResources, stage_name: str, provider: str

@@ -78,7 +78,11 @@ def _assert_only_call_key(suite: EmulatorSuite, provider: str, key_id: str) -> N
     "provider", ["deepgram", "elevenlabs", "cartesia", "inworld", "resemble", "openai"]
 )
 async def test_tts_service_speaks_with_the_call_key(
-    suite: EmulatorSuite, resources: ProviderResources, make_stage: StageFactory, provider: str
+    suite: EmulatorSuite,
+    resources: ProviderResources,
+    make_stage: StageFactory,
+    captured_logs: list[str],
+    provider: str,
 ) -> None:
     stage, key_id = make_stage("tts", provider)
     service = build_tts(stage, sample_rate=16000, resources=resources)
@@ -97,6 +101,7 @@ async def test_tts_service_speaks_with_the_call_key(
     assert kinds.index(TTSStartedFrame) < kinds.index(TTSAudioRawFrame)
     assert TTSStoppedFrame in kinds
     _assert_only_call_key(suite, provider, key_id)
+    assert captured_logs and stage.api_key.reveal() not in "\n".join(captured_logs)
 
 
 @pytest.mark.parametrize("provider", ["openai", "xai"])
@@ -120,7 +125,10 @@ async def test_llm_service_streams_a_reply_with_usage_using_the_call_key(
     reply = "".join(f.text for f in down if isinstance(f, LLMTextFrame))
     assert "What time do you open?" in reply
     usage = [
-        d for f in down if isinstance(f, MetricsFrame) for d in f.data
+        d
+        for f in down
+        if isinstance(f, MetricsFrame)
+        for d in f.data
         if isinstance(d, LLMUsageMetricsData)
     ]
     assert usage and usage[0].value.prompt_tokens > 0
@@ -151,12 +159,17 @@ async def test_deepgram_stt_transcribes_telephony_audio_with_the_call_key(
     )
     finals = [f for f in down if isinstance(f, TranscriptionFrame)]
     assert rate == 16000
-    assert [f.text for f in finals] == ["Hello, I would like to book a table for two people tonight."]
+    assert [f.text for f in finals] == [
+        "Hello, I would like to book a table for two people tonight."
+    ]
     _assert_only_call_key(suite, "deepgram", key_id)
 
 
 async def test_a_revoked_key_is_refused_by_the_emulator_and_reported_as_an_error(
-    suite: EmulatorSuite, resources: ProviderResources, make_stage: StageFactory
+    suite: EmulatorSuite,
+    resources: ProviderResources,
+    make_stage: StageFactory,
+    captured_logs: list[str],
 ) -> None:
     stage, _ = make_stage("tts", "openai", register=False)
     service = build_tts(stage, sample_rate=16000, resources=resources)
@@ -169,3 +182,6 @@ async def test_a_revoked_key_is_refused_by_the_emulator_and_reported_as_an_error
     assert classify_error_frame(errors[0]) is ErrorCategory.AUTHENTICATION
     assert stage.api_key.reveal() not in provider_error_from_frame("OpenAI", errors[0]).message
     assert {r.status for r in suite.requests("openai")} == {401}
+    key = stage.api_key.reveal()
+    assert all(key not in f.error for f in errors)
+    assert key not in "\n".join(captured_logs)

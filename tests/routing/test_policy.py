@@ -18,8 +18,15 @@ def key(source: str, cid: str, **kw: object) -> Candidate:
 
 
 def run(**kw: object) -> object:
-    args: dict[str, object] = dict(stage="llm", provider="openai", assistant_keys=[], org_keys=[],
-                                   managed=MANAGED, policy="strict", now=NOW)
+    args: dict[str, object] = dict(
+        stage="llm",
+        provider="openai",
+        assistant_keys=[],
+        org_keys=[],
+        managed=MANAGED,
+        policy="strict",
+        now=NOW,
+    )
     args.update(kw)
     return decide(**args)  # type: ignore[arg-type]
 
@@ -48,7 +55,10 @@ def test_pool_prefers_highest_priority_and_skips_cooling_keys() -> None:
     d = run(org_keys=[key("organization", "lo", priority=1), cooling])
     assert d.candidate.credential_id == "lo"  # type: ignore[attr-defined]
     expired = key("organization", "hi", priority=10, cooldown_until=NOW - timedelta(seconds=1))
-    assert run(org_keys=[key("organization", "lo", priority=1), expired]).candidate.credential_id == "hi"  # type: ignore[attr-defined]
+    assert (
+        run(org_keys=[key("organization", "lo", priority=1), expired]).candidate.credential_id
+        == "hi"
+    )  # type: ignore[attr-defined]
 
 
 def test_strict_never_switches_an_invalid_byo_key_to_managed() -> None:

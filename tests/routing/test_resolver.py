@@ -8,7 +8,10 @@ from voxroute.errors import KeyNotFound
 
 ASSISTANT = {
     "name": "Mixed",
-    "stt_config": {"provider": "deepgram", "byo_api_keys": {"deepgram": {"api_key": "dg-assistant-key-0001"}}},
+    "stt_config": {
+        "provider": "deepgram",
+        "byo_api_keys": {"deepgram": {"api_key": "dg-assistant-key-0001"}},
+    },
     "llm_config": {"provider": "openai"},
     "tts_config": {"provider": "cartesia", "voice_id": "v1"},
 }
@@ -22,7 +25,9 @@ async def _load(api: Api, org_id: str, assistant_id: str) -> tuple[Organization,
         return org, assistant
 
 
-async def test_each_stage_resolves_independently_to_assistant_org_and_managed_keys(api: Api) -> None:
+async def test_each_stage_resolves_independently_to_assistant_org_and_managed_keys(
+    api: Api,
+) -> None:
     org = await api.new_org()
     await org.owner.post("/byok", json={"provider": "openai", "api_key": "sk-org-openai-key-0001"})
     created = (await org.owner.post("/assistants", json=ASSISTANT)).json()
@@ -35,7 +40,10 @@ async def test_each_stage_resolves_independently_to_assistant_org_and_managed_ke
     assert tts.api_key.reveal() == "managed-cartesia-0000000"
     assert llm.model == "gpt-4o-mini" and tts.options["voice_id"] == "v1"
     trace = [s.trace() for s in (stt, llm, tts)]
-    assert trace[0]["credential_id"] == created["stt_config"]["byo_api_keys"]["deepgram"]["credential_id"]
+    assert (
+        trace[0]["credential_id"]
+        == created["stt_config"]["byo_api_keys"]["deepgram"]["credential_id"]
+    )
     assert trace[2]["credential_id"] is None and "secret" not in str(trace)
 
 
@@ -53,7 +61,10 @@ async def test_org_keys_are_ignored_when_use_my_keys_is_off(api: Api) -> None:
 async def test_reverting_byo_keys_falls_back_to_org_then_managed(api: Api) -> None:
     org = await api.new_org()
     created = (await org.owner.post("/assistants", json=ASSISTANT)).json()
-    patched = await org.owner.patch(f"/assistants/{created['id']}", json={"stt_config": {"provider": "deepgram", "byo_api_keys": None}})
+    patched = await org.owner.patch(
+        f"/assistants/{created['id']}",
+        json={"stt_config": {"provider": "deepgram", "byo_api_keys": None}},
+    )
     assert patched.status_code == 200 and patched.json()["stt_config"]["byo_api_keys"] == {}
     o, a = await _load(api, org.id, created["id"])
     async with api.runtime.session_factory() as session:

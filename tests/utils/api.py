@@ -16,8 +16,11 @@ from voxroute.orgs import create_org
 from voxroute.runtime import Runtime
 from voxroute.settings import Settings
 
-MANAGED = {"openai": {"api_key": "sk-managed-openai-000000"}, "deepgram": {"api_key": "managed-deepgram-0000000"},
-           "cartesia": {"api_key": "managed-cartesia-0000000"}}
+MANAGED = {
+    "openai": {"api_key": "sk-managed-openai-000000"},
+    "deepgram": {"api_key": "managed-deepgram-0000000"},
+    "cartesia": {"api_key": "managed-cartesia-0000000"},
+}
 
 
 @dataclass
@@ -36,7 +39,11 @@ class Api:
 
     def client(self, token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test/api/v1", headers=headers)  # type: ignore[arg-type]
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://test/api/v1",
+            headers=headers,
+        )  # type: ignore[arg-type]
 
     async def new_org(self, name: str = "Acme", byok: bool = True) -> Org:
         async with transaction(self.runtime.session_factory) as session:
@@ -47,7 +54,11 @@ class Api:
 
 def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
-        data_dir=tmp_path, database_url=db_url, emulators="off", demo_org=False, managed_keys=MANAGED,
+        data_dir=tmp_path,
+        database_url=db_url,
+        emulators="off",
+        demo_org=False,
+        managed_keys=MANAGED,
         max_body_bytes=64 * 1024,
     )
     values.update(overrides)

@@ -51,5 +51,5 @@ class BillingPolicy:
 
     def platform_fee(self, connected_ms: int) -> tuple[int, int]:
         """(started minutes, fee): every started minute of connected time costs the fee."""
-        minutes = connected_ms // MS_PER_MINUTE
+        minutes = -(-connected_ms // MS_PER_MINUTE)
         return minutes, minutes * self.platform_fee_per_minute_micros

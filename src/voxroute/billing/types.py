@@ -109,8 +109,10 @@ class Balance:
     balance_micros: int
     reserved_micros: int
     floor_micros: int
+    available_micros: int = field(init=False)
     unit: str = "usd_micros"
 
-    @property
-    def available_micros(self) -> int:
-        return self.balance_micros - self.reserved_micros - self.floor_micros
+    def __post_init__(self) -> None:
+        # A field, not a property, so asdict()/JSON responses carry it.
+        available = self.balance_micros - self.reserved_micros - self.floor_micros
+        object.__setattr__(self, "available_micros", available)

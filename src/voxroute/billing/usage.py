@@ -211,6 +211,10 @@ class UsageRecorder:
                 )
                 await asyncio.sleep(self._retry_delay_s * attempt)
                 continue
+            except Exception:
+                # A bug must not kill the writer, or later events would pile up unwritten.
+                log.exception("usage batch of %d events failed; kept for settle", len(batch))
+                break
             self.stats.written += result.inserted
             self.stats.duplicates += result.duplicates
             self.stats.unpriced += result.unpriced

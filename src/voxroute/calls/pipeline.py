@@ -39,7 +39,7 @@ from voxroute.telephony.twilio.serializer import MarkAfterUtterance, VoxrouteTwi
 __all__ = ["SAMPLE_RATE", "AssistantConfig", "CallPipeline", "build_pipeline"]
 
 SAMPLE_RATE = 8000  # Twilio μ-law 8 kHz in and out: no resampler latency (pipecat notes §3)
-VAD_STOP_SECS = 0.3
+VAD_STOP_SECS = 0.2  # pipecat's STT latency figures assume 0.2
 END_CALL_TOOL = "end_call"
 EndCallHandler = Callable[[str | None], Awaitable[None]]
 
@@ -102,10 +102,8 @@ def build_pipeline(
             audio_out_end_silence_secs=1,
         ),
     )
-    messages: list[Any] = []
-    if assistant.system_prompt:
-        messages.append({"role": "system", "content": assistant.system_prompt})
-    context = LLMContext(messages=messages, tools=ToolsSchema(standard_tools=[_end_call_schema()]))
+    # The system prompt travels as the LLM service's `system_instruction` (build_services).
+    context = LLMContext(messages=[], tools=ToolsSchema(standard_tools=[_end_call_schema()]))
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -125,7 +123,7 @@ def build_pipeline(
         )
         await on_end_call(message if isinstance(message, str) else None)
 
-    services.llm.register_function(END_CALL_TOOL, end_call_tool, cancel_on_interruption=False)
+    services.llm.register_function(END_CALL_TOOL, end_call_tool)
 
     pipeline = Pipeline(
         [

@@ -79,7 +79,7 @@ def _build_stt(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
     )
 
 
-def _build_llm(stage: ResolvedStage) -> FrameProcessor:
+def _build_llm(stage: ResolvedStage, system_instruction: str | None = None) -> FrameProcessor:
     if stage.provider not in _OPENAI_COMPATIBLE:
         raise KeyNotFound(f"no LLM service for provider {stage.provider}")
     class _LLM(OpenAILLMService):  # type: ignore[misc]
@@ -94,7 +94,9 @@ def _build_llm(stage: ResolvedStage) -> FrameProcessor:
     return _LLM(
         api_key=_key(stage),
         base_url=_openai_base(stage),
-        settings=OpenAILLMService.Settings(model=stage.model or "gpt-4.1-mini"),
+        settings=OpenAILLMService.Settings(
+            model=stage.model or "gpt-4.1-mini", system_instruction=system_instruction or None
+        ),
     )
 
 
@@ -125,21 +127,27 @@ def _build_tts(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
     raise KeyNotFound(f"no TTS service for provider {stage.provider}")
 
 
-def build_service(stage: ResolvedStage, *, sample_rate: int) -> FrameProcessor:
+def build_service(
+    stage: ResolvedStage, *, sample_rate: int, system_instruction: str | None = None
+) -> FrameProcessor:
     if stage.stage == "stt":
         return _build_stt(stage, sample_rate)
     if stage.stage == "llm":
-        return _build_llm(stage)
+        return _build_llm(stage, system_instruction)
     return _build_tts(stage, sample_rate)
 
 
-def build_services(stages: dict[Stage, ResolvedStage], *, sample_rate: int) -> StageServices:
+def build_services(
+    stages: dict[Stage, ResolvedStage], *, sample_rate: int, system_instruction: str | None = None
+) -> StageServices:
     missing = [name for name in ("stt", "llm", "tts") if name not in stages]
     if missing:
         raise KeyNotFound(f"no resolved key for {', '.join(missing)}")
     return StageServices(
         stt=build_service(stages["stt"], sample_rate=sample_rate),
-        llm=build_service(stages["llm"], sample_rate=sample_rate),
+        llm=build_service(
+            stages["llm"], sample_rate=sample_rate, system_instruction=system_instruction
+        ),
         tts=build_service(stages["tts"], sample_rate=sample_rate),
     )
 

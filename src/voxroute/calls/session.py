@@ -115,7 +115,11 @@ class CallSession:
             max_message_bytes=self._rt.settings.max_ws_message_bytes,
             callbacks=callbacks,
         )
-        services = build_services(setup.stages, sample_rate=SAMPLE_RATE)
+        services = build_services(
+            setup.stages,
+            sample_rate=SAMPLE_RATE,
+            system_instruction=setup.assistant.system_prompt,
+        )
         self._failures = StageFailureHandler(
             runtime=self._rt,
             call=self.info,

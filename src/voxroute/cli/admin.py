@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import uuid
 from typing import Any
 
 from voxroute.auth import Role, issue_token
@@ -15,7 +16,9 @@ from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = sub.add_parser("admin", help="platform-admin operations")
     cmds = admin.add_subparsers(dest="admin_cmd", required=True)
-    create = cmds.add_parser("create-org", help="create an organization; prints org_id and owner token")
+    create = cmds.add_parser(
+        "create-org", help="create an organization; prints org_id and owner token"
+    )
     create.add_argument("name")
     create.add_argument("--byok", action="store_true", help="enable BYOK for the org")
     create.set_defaults(func=lambda a: asyncio.run(_create_org(a.name, a.byok)))
@@ -39,8 +42,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _org_view(org: Any) -> dict[str, Any]:
-    return {"id": org.id, "name": org.name, "byok_enabled": org.byok_enabled,
-            "use_own_keys": org.use_own_keys, "failure_policy": org.failure_policy}
+    return {
+        "id": org.id,
+        "name": org.name,
+        "byok_enabled": org.byok_enabled,
+        "use_own_keys": org.use_own_keys,
+        "failure_policy": org.failure_policy,
+    }
 
 
 async def _create_org(name: str, byok: bool) -> None:
@@ -52,7 +60,9 @@ async def _create_org(name: str, byok: bool) -> None:
 async def _create_token(org_id: str | None, role: str, platform: bool) -> None:
     async with database(settings_from_env()) as factory, transaction(factory) as session:
         if platform:
-            row, token = await issue_token(session, role=Role.PLATFORM_ADMIN, org_id=None, name="cli")
+            row, token = await issue_token(
+                session, role=Role.PLATFORM_ADMIN, org_id=None, name="cli"
+            )
         else:
             assert org_id is not None
             await get_org(session, org_id)
@@ -72,7 +82,13 @@ async def _list_orgs() -> None:
 
 
 async def _topup(org_id: str, amount: int, idempotency_key: str | None) -> None:
-    from voxroute.billing.cli import topup  # billing owns the ledger
+    from dataclasses import asdict
 
+    from voxroute.billing import balance, topup
+
+    key = idempotency_key or f"cli-topup-{uuid.uuid4()}"
     async with database(settings_from_env()) as factory:
-        print_json(await topup(factory, org_id=org_id, amount=amount, idempotency_key=idempotency_key))
+        async with transaction(factory) as session:
+            await get_org(session, org_id)
+        entry = await topup(factory, org_id=org_id, amount_micros=amount, idempotency_key=key)
+        print_json({"entry": asdict(entry), "balance": asdict(await balance(factory, org_id=org_id))})

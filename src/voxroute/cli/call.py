@@ -21,22 +21,38 @@ from voxroute.demo import load_demo
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     call = sub.add_parser("call", help="place a test call (softphone)")
-    call.add_argument("--url", default=None, help="voxroute base URL (default: the settings' public URL)")
+    call.add_argument(
+        "--url", default=None, help="voxroute base URL (default: the settings' public URL)"
+    )
     call.add_argument("--number", default=None, help="the called number (default: the demo number)")
     call.add_argument("--from", dest="from_number", default="+15550109999")
     call.add_argument("--account-sid", default=None)
-    call.add_argument("--auth-token", default=None, help="the number's Twilio auth token (signs the webhook)")
-    call.add_argument("--wav", action="append", type=Path, default=None,
-                      help="speech to send, one utterance per file (repeatable)")
+    call.add_argument(
+        "--auth-token", default=None, help="the number's Twilio auth token (signs the webhook)"
+    )
+    call.add_argument(
+        "--wav",
+        action="append",
+        type=Path,
+        default=None,
+        help="speech to send, one utterance per file (repeatable)",
+    )
     call.add_argument("--record", type=Path, default=Path("call-recording.wav"))
-    call.add_argument("--pause", type=float, default=3.0, help="seconds of silence after each utterance")
-    call.add_argument("--token", default=None, help="API token to fetch the call's resolution trace")
+    call.add_argument(
+        "--pause", type=float, default=3.0, help="seconds of silence after each utterance"
+    )
+    call.add_argument(
+        "--token", default=None, help="API token to fetch the call's resolution trace"
+    )
     call.set_defaults(func=_run)
 
 
 def default_clips() -> list[Path]:
     data = resources.files("voxroute.softphone").joinpath("data")
-    return [Path(str(data.joinpath(name))) for name in ("utterance-01.ulaw8k.wav", "utterance-04.ulaw8k.wav")]
+    return [
+        Path(str(data.joinpath(name)))
+        for name in ("utterance-01.ulaw8k.wav", "utterance-04.ulaw8k.wav")
+    ]
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -50,20 +66,33 @@ def _run(args: argparse.Namespace) -> None:
     auth_token = args.auth_token or (demo.auth_token if demo else None)
     api_token = args.token or (demo.token if demo else None)
     if not (number and account_sid and auth_token):
-        sys.exit("voxroute call: give --number, --account-sid and --auth-token (no demo.json found)")
+        sys.exit(
+            "voxroute call: give --number, --account-sid and --auth-token (no demo.json found)"
+        )
     url = (args.url or settings.resolved_public_url).rstrip("/")
-    result = asyncio.run(place_call(
-        url, number, args.from_number, account_sid, auth_token, args.wav or default_clips(),
-        args.record, pause_s=args.pause,
-    ))
+    result = asyncio.run(
+        place_call(
+            url,
+            number,
+            args.from_number,
+            account_sid,
+            auth_token,
+            args.wav or default_clips(),
+            args.record,
+            pause_s=args.pause,
+        )
+    )
     print(format_result(result))
     if api_token and result.call_sid:
         detail = asyncio.run(_fetch_call(url, api_token, result.call_sid))
         if detail is not None:
             print("resolution:")
             for stage in detail.get("resolution", []):
-                print(f"  {stage['stage']}: {stage['provider']} {stage['model']} via {stage['source']}"
-                      + (f" ({stage['credential_id']})" if stage.get("credential_id") else ""))
+                print(
+                    f"  {stage['stage']}: {stage['provider']} {stage['model']}"
+                    f" via {stage['source']}"
+                    + (f" ({stage['credential_id']})" if stage.get("credential_id") else "")
+                )
             print(f"end reason: {detail.get('end_reason')}")
             if "cost" in detail:
                 print("cost: " + json.dumps(detail["cost"], default=str))
@@ -78,7 +107,9 @@ async def _fetch_call(url: str, token: str, call_sid: str) -> dict[str, Any] | N
             calls = (await client.get("/api/v1/calls")).json()
             match = [c for c in calls if c.get("provider_call_id") == call_sid]
             if match and match[0].get("status") == "ended":
-                detail: dict[str, Any] = (await client.get(f"/api/v1/calls/{match[0]['id']}")).json()
+                detail: dict[str, Any] = (
+                    await client.get(f"/api/v1/calls/{match[0]['id']}")
+                ).json()
                 return detail
             await asyncio.sleep(0.25)
     return None

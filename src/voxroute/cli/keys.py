@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rotate = cmds.add_parser("rotate", help="add a master-key version and make it primary")
     rotate.add_argument("--stage-only", action="store_true", help="add without promoting")
     rotate.set_defaults(func=lambda a: asyncio.run(_rotate(not a.stage_only)))
-    rewrap = cmds.add_parser("rewrap", help="re-wrap every secret under the primary version (resumable)")
+    rewrap = cmds.add_parser(
+        "rewrap", help="re-wrap every secret under the primary version (resumable)"
+    )
     rewrap.add_argument("--batch-size", type=int, default=100)
     rewrap.set_defaults(func=lambda a: asyncio.run(_rewrap(a.batch_size)))
     retire = cmds.add_parser("retire", help="retire a version no row uses any more")
@@ -33,8 +35,15 @@ async def _rotate(promote: bool) -> None:
     provider = master_key_provider_from_settings(settings)
     result = await rotate_master_key(provider, promote=promote)
     async with database(settings) as factory, transaction(factory) as session:
-        record(session, action=AuditAction.MASTER_KEY_ROTATED, org_id=None, actor="cli",
-               target_type="master_key", target_id=provider.key_id, data=asdict(result))
+        record(
+            session,
+            action=AuditAction.MASTER_KEY_ROTATED,
+            org_id=None,
+            actor="cli",
+            target_type="master_key",
+            target_id=provider.key_id,
+            data=asdict(result),
+        )
     print_json(asdict(result))
 
 
@@ -44,9 +53,15 @@ async def _rewrap(batch_size: int) -> None:
     async with database(settings) as factory:
         report = await rewrap_all(factory, vault, batch_size)
         async with transaction(factory) as session:
-            record(session, action=AuditAction.MASTER_KEY_REWRAPPED, org_id=None, actor="cli",
-                   target_type="master_key", target_id=report.key_id,
-                   data={"rewrapped": report.rewrapped, "failed": len(report.failed_ids)})
+            record(
+                session,
+                action=AuditAction.MASTER_KEY_REWRAPPED,
+                org_id=None,
+                actor="cli",
+                target_type="master_key",
+                target_id=report.master_key_id,
+                data={"rewrapped": report.rewrapped, "failed": len(report.failed_ids)},
+            )
     print_json(asdict(report))
 
 

@@ -17,10 +17,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.set_defaults(func=lambda a: run_server(a.host, a.port))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
-    emulators = sub.add_parser("emulators", help="serve the provider emulators; prints provider → base URL")
+    emulators = sub.add_parser(
+        "emulators", help="serve the provider emulators; prints provider → base URL"
+    )
     emulators.add_argument("--host", default="127.0.0.1")
     emulators.add_argument("--port", type=int, default=None, help="first port (default: random)")
-    emulators.add_argument("--keys-file", default=None, help='JSON {"provider": ["key", …]} to register')
+    emulators.add_argument(
+        "--keys-file", default=None, help='JSON {"provider": ["key", …]} to register'
+    )
     emulators.add_argument("--latency-ms", type=int, default=0)
     emulators.set_defaults(func=lambda a: _emulators(a.host, a.port, a.keys_file, a.latency_ms))
 
@@ -38,8 +42,15 @@ def run_server(host: str | None, port: int | None) -> None:
     settings = settings_from_env()
     configure_logging(settings.log_level)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                loop="uvloop", ws_max_size=settings.max_ws_message_bytes, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        loop="uvloop",
+        ws_max_size=settings.max_ws_message_bytes,
+        access_log=False,
+    )
 
 
 async def _migrate() -> None:

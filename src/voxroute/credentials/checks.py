@@ -74,9 +74,22 @@ async def check_org_credentials(
             cred.status = "invalid"
         elif outcome.status == "ok" and cred.status == "invalid":
             cred.status = "active"
-        record(session, action=AuditAction.CREDENTIAL_VALIDATED, org_id=org_id, actor=actor,
-               target_type="credential", target_id=cred.id,
-               data={"provider": cred.provider, "status": outcome.status})
-        results.append({"credential_id": cred.id, "provider": cred.provider, "label": cred.label,
-                        "status": outcome.status, "message": outcome.message})
+        record(
+            session,
+            action=AuditAction.CREDENTIAL_VALIDATED,
+            org_id=org_id,
+            actor=actor,
+            target_type="credential",
+            target_id=cred.id,
+            data={"provider": cred.provider, "status": outcome.status},
+        )
+        results.append(
+            {
+                "credential_id": cred.id,
+                "provider": cred.provider,
+                "label": cred.label,
+                "status": outcome.status,
+                "message": outcome.message,
+            }
+        )
     return results

@@ -43,7 +43,9 @@ class CredentialStore:
         self._vault = vault
         self._catalog = catalog
 
-    def validate(self, provider: str, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    def validate(
+        self, provider: str, values: dict[str, Any]
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """Format-check submitted fields against the catalog; returns (secret, public)."""
         if provider == "twilio":
             token = values.get("auth_token")
@@ -172,7 +174,9 @@ class CredentialStore:
             query = query.where(Credential.provider == provider)
         if assistant_id is not None:
             query = query.where(Credential.assistant_id == assistant_id)
-        query = query.order_by(Credential.provider, Credential.priority.desc(), Credential.created_at)
+        query = query.order_by(
+            Credential.provider, Credential.priority.desc(), Credential.created_at
+        )
         return list((await session.scalars(query)).all())
 
     async def open(self, session: AsyncSession, credential: Credential) -> dict[str, Secret]:

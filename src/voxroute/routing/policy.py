@@ -29,7 +29,9 @@ class Candidate:
     cooldown_until: datetime | None = None
 
     def usable(self, now: datetime) -> bool:
-        return self.status == "active" and (self.cooldown_until is None or self.cooldown_until <= now)
+        return self.status == "active" and (
+            self.cooldown_until is None or self.cooldown_until <= now
+        )
 
     @property
     def rate_limited(self) -> bool:
@@ -76,4 +78,6 @@ def decide(
         )
     if managed is not None:
         return Decision(candidate=managed, source="managed")
-    raise KeyNotFound(f"{stage}: no key configured for {provider} (assistant, organization or managed)")
+    raise KeyNotFound(
+        f"{stage}: no key configured for {provider} (assistant, organization or managed)"
+    )

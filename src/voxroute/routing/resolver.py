@@ -15,7 +15,7 @@ from voxroute.db.models import Assistant, Credential, Organization
 from voxroute.errors import InvalidInput, KeyNotFound
 from voxroute.providers.catalog import Catalog
 from voxroute.routing.policy import Candidate, Decision, decide
-from voxroute.routing.types import STAGES, FailurePolicy, ResolvedStage, Stage
+from voxroute.routing.types import STAGES, FailurePolicy, KeySource, ResolvedStage, Stage
 from voxroute.vault.secret import Secret
 
 MANAGED = Candidate(source="managed", credential_id=None, version=None)
@@ -54,7 +54,11 @@ def _plain(value: Any) -> str:
 
 
 def stage_config(assistant: Assistant, stage: Stage) -> dict[str, Any]:
-    config: dict[str, Any] = {"stt": assistant.stt_config, "llm": assistant.llm_config, "tts": assistant.tts_config}[stage]
+    config: dict[str, Any] = {
+        "stt": assistant.stt_config,
+        "llm": assistant.llm_config,
+        "tts": assistant.tts_config,
+    }[stage]
     return config or {}
 
 
@@ -66,7 +70,9 @@ def effective_policy(org: Organization, assistant: Assistant) -> FailurePolicy:
 
 
 def _candidate(credential: Credential) -> Candidate:
-    source = "assistant" if credential.scope == CredentialScope.ASSISTANT.value else "organization"
+    source: KeySource = (
+        "assistant" if credential.scope == CredentialScope.ASSISTANT.value else "organization"
+    )
     return Candidate(
         source=source,
         credential_id=credential.id,

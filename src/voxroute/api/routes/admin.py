@@ -24,7 +24,9 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 @router.post("/orgs", response_model=OrgCreated, status_code=status.HTTP_201_CREATED)
 async def admin_create_org(principal: AdminDep, session: SessionDep, body: OrgCreate) -> Any:
     """Create an organization and return its owner token once."""
-    org, token = await create_org(session, name=body.name, byok=body.byok_enabled, actor=principal.actor)
+    org, token = await create_org(
+        session, name=body.name, byok=body.byok_enabled, actor=principal.actor
+    )
     return {"org_id": org.id, "org": OrgPublic.model_validate(org), "token": token}
 
 
@@ -35,14 +37,20 @@ async def admin_list_orgs(_: AdminDep, session: SessionDep) -> Any:
 
 
 @router.put("/orgs/{org_id}/byok", response_model=OrgPublic)
-async def admin_set_byok(principal: AdminDep, session: SessionDep, org_id: str, body: ByokToggle) -> Any:
+async def admin_set_byok(
+    principal: AdminDep, session: SessionDep, org_id: str, body: ByokToggle
+) -> Any:
     """Enable or disable BYOK for an organization."""
     org = await get_org(session, org_id)
     return await set_byok_enabled(session, org, body.enabled, actor=principal.actor)
 
 
-@router.post("/orgs/{org_id}/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
-async def admin_create_token(principal: AdminDep, session: SessionDep, org_id: str, body: TokenCreate) -> Any:
+@router.post(
+    "/orgs/{org_id}/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED
+)
+async def admin_create_token(
+    principal: AdminDep, session: SessionDep, org_id: str, body: TokenCreate
+) -> Any:
     """Issue an owner or member token for an organization."""
     org = await get_org(session, org_id)
     row, token = await issue_token(session, role=Role(body.role), org_id=org.id, name=body.name)

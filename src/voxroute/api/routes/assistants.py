@@ -23,9 +23,14 @@ ServiceDep = Annotated[AssistantService, Depends(get_service)]
 
 
 @router.get("")
-async def list_assistants(principal: ReaderDep, session: SessionDep, service: ServiceDep) -> list[dict[str, Any]]:
+async def list_assistants(
+    principal: ReaderDep, session: SessionDep, service: ServiceDep
+) -> list[dict[str, Any]]:
     """All assistants of the org (keys shown as hints)."""
-    return [await service.public_view(session, a) for a in await service.list(session, org_id=principal.require_org())]
+    return [
+        await service.public_view(session, a)
+        for a in await service.list(session, org_id=principal.require_org())
+    ]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -34,24 +39,37 @@ async def create_assistant(
 ) -> dict[str, Any]:
     """Create an assistant; `byo_api_keys` in a stage config are vaulted, never returned."""
     assistant = await service.create(
-        session, org_id=principal.require_org(), data=body.model_dump(exclude_unset=False), actor=principal.actor
+        session,
+        org_id=principal.require_org(),
+        data=body.model_dump(exclude_unset=False),
+        actor=principal.actor,
     )
     return await service.public_view(session, assistant)
 
 
 @router.get("/{assistant_id}")
-async def get_assistant(principal: ReaderDep, session: SessionDep, service: ServiceDep, assistant_id: str) -> dict[str, Any]:
+async def get_assistant(
+    principal: ReaderDep, session: SessionDep, service: ServiceDep, assistant_id: str
+) -> dict[str, Any]:
     """One assistant."""
-    assistant = await service.get(session, org_id=principal.require_org(), assistant_id=assistant_id)
+    assistant = await service.get(
+        session, org_id=principal.require_org(), assistant_id=assistant_id
+    )
     return await service.public_view(session, assistant)
 
 
 @router.patch("/{assistant_id}")
 async def update_assistant(
-    principal: OwnerDep, session: SessionDep, service: ServiceDep, assistant_id: str, body: AssistantUpdate
+    principal: OwnerDep,
+    session: SessionDep,
+    service: ServiceDep,
+    assistant_id: str,
+    body: AssistantUpdate,
 ) -> dict[str, Any]:
     """Change fields; a stage's `byo_api_keys: null` or `{}` reverts it to org/managed keys."""
-    assistant = await service.get(session, org_id=principal.require_org(), assistant_id=assistant_id)
+    assistant = await service.get(
+        session, org_id=principal.require_org(), assistant_id=assistant_id
+    )
     data = body.model_dump(exclude_unset=True)
     for field in ("stt_config", "llm_config", "tts_config"):
         stage = getattr(body, field)
@@ -62,33 +80,50 @@ async def update_assistant(
 
 
 @router.delete("/{assistant_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_assistant(principal: OwnerDep, session: SessionDep, service: ServiceDep, assistant_id: str) -> None:
+async def delete_assistant(
+    principal: OwnerDep, session: SessionDep, service: ServiceDep, assistant_id: str
+) -> None:
     """Delete the assistant and destroy its keys."""
-    assistant = await service.get(session, org_id=principal.require_org(), assistant_id=assistant_id)
+    assistant = await service.get(
+        session, org_id=principal.require_org(), assistant_id=assistant_id
+    )
     await service.delete(session, assistant, actor=principal.actor)
 
 
 @router.get("/{assistant_id}/export", response_model=AssistantExport)
-async def export_assistant(principal: ReaderDep, session: SessionDep, service: ServiceDep, assistant_id: str) -> Any:
+async def export_assistant(
+    principal: ReaderDep, session: SessionDep, service: ServiceDep, assistant_id: str
+) -> Any:
     """A portable definition without any key material."""
-    assistant = await service.get(session, org_id=principal.require_org(), assistant_id=assistant_id)
+    assistant = await service.get(
+        session, org_id=principal.require_org(), assistant_id=assistant_id
+    )
     return service.export(assistant)
 
 
 @router.post("/import", status_code=status.HTTP_201_CREATED)
 async def import_assistant(
-    principal: OwnerDep, session: SessionDep, service: ServiceDep, body: Annotated[dict[str, Any], Body()]
+    principal: OwnerDep,
+    session: SessionDep,
+    service: ServiceDep,
+    body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Create an assistant from an export. Keys are never imported: add them separately."""
     for field in ("stt_config", "llm_config", "tts_config"):
         stage = body.get(field)
         if isinstance(stage, dict) and stage.get("byo_api_keys"):
-            raise InvalidInput("imports never carry keys: remove byo_api_keys and add keys separately")
+            raise InvalidInput(
+                "imports never carry keys: remove byo_api_keys and add keys separately"
+            )
     try:
         parsed = AssistantExport.model_validate(body)
         create = AssistantCreate.model_validate(parsed.model_dump(exclude={"format"}))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
         raise InvalidInput(f"invalid assistant export: {problems}") from None
-    assistant = await service.create(session, org_id=principal.require_org(), data=create.model_dump(), actor=principal.actor)
+    assistant = await service.create(
+        session, org_id=principal.require_org(), data=create.model_dump(), actor=principal.actor
+    )
     return await service.public_view(session, assistant)

@@ -30,7 +30,9 @@ async def _byok_keys(runtime: RuntimeDep, session: SessionDep, org_id: str) -> d
 
 
 @router.get("")
-async def get_byok(principal: ReaderDep, runtime: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+async def get_byok(
+    principal: ReaderDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
     """The org's BYOK key ids per provider (null when none) and its BYOK switches."""
     org = await get_org(session, principal.require_org())
     return {
@@ -66,8 +68,12 @@ async def put_byok(
         await runtime.store.replace(session, existing[0], fields, actor=principal.actor)
     else:
         await runtime.store.create(
-            session, org_id=org.id, provider=provider, values=fields,
-            scope=CredentialScope.ORGANIZATION, actor=principal.actor,
+            session,
+            org_id=org.id,
+            provider=provider,
+            values=fields,
+            scope=CredentialScope.ORGANIZATION,
+            actor=principal.actor,
         )
     return {"success": True, "byok_keys": await _byok_keys(runtime, session, org.id)}
 
@@ -102,9 +108,7 @@ async def byok_config(_: ReaderDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.put("/settings", response_model=OrgPublic)
-async def update_settings(
-    principal: OwnerDep, session: SessionDep, body: OrgSettingsUpdate
-) -> Any:
+async def update_settings(principal: OwnerDep, session: SessionDep, body: OrgSettingsUpdate) -> Any:
     """The owner's 'use my keys' switch and the org's default failure policy."""
     org = await get_org(session, principal.require_org())
     if body.use_own_keys is not None:

@@ -39,14 +39,18 @@ async def list_calls(
 ) -> Any:
     """Newest first; each with its id and the telephony provider's call id (Twilio CallSid)."""
     query = (
-        select(Call).where(Call.org_id == principal.require_org())
-        .order_by(Call.started_at.desc(), Call.id).limit(limit)
+        select(Call)
+        .where(Call.org_id == principal.require_org())
+        .order_by(Call.started_at.desc(), Call.id)
+        .limit(limit)
     )
     return list((await session.scalars(query)).all())
 
 
 @router.get("/{call_id}")
-async def get_call(principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, call_id: str) -> dict[str, Any]:
+async def get_call(
+    principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, call_id: str
+) -> dict[str, Any]:
     """One call with its key-resolution trace, latency figures and (when billed) cost breakdown."""
     org_id = principal.require_org()
     call = await runtime.find_call(session, org_id=org_id, call_id=call_id)
@@ -57,7 +61,9 @@ async def get_call(principal: ReaderDep, runtime: RuntimeDep, session: SessionDe
 
 
 @router.post("/{call_id}/hangup")
-async def hangup_call(principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, call_id: str) -> dict[str, Any]:
+async def hangup_call(
+    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, call_id: str
+) -> dict[str, Any]:
     """End a live call served by this worker (polite end, Twilio hang-up)."""
     call = await runtime.find_call(session, org_id=principal.require_org(), call_id=call_id)
     ended = await runtime.registry.hang_up(call.id, reason="hung_up_by_api")

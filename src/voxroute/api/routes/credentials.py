@@ -39,9 +39,14 @@ async def create_credential(
         raise Forbidden("BYOK is not enabled for this organization by the platform")
     runtime.catalog.get(body.provider)
     return await runtime.store.create(
-        session, org_id=org.id, provider=body.provider, values=body.fields,
-        scope=CredentialScope.ORGANIZATION, actor=principal.actor,
-        label=body.label, priority=body.priority,
+        session,
+        org_id=org.id,
+        provider=body.provider,
+        values=body.fields,
+        scope=CredentialScope.ORGANIZATION,
+        actor=principal.actor,
+        label=body.label,
+        priority=body.priority,
     )
 
 
@@ -50,26 +55,38 @@ async def get_credential(
     principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, credential_id: str
 ) -> Any:
     """One key's metadata."""
-    return await runtime.store.get(session, org_id=principal.require_org(), credential_id=credential_id)
+    return await runtime.store.get(
+        session, org_id=principal.require_org(), credential_id=credential_id
+    )
 
 
 @router.put("/{credential_id}", response_model=CredentialPublic)
 async def replace_credential(
-    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, credential_id: str,
+    principal: OwnerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    credential_id: str,
     body: CredentialReplace,
 ) -> Any:
     """Rotate the key's secret: new version, old ciphertext destroyed."""
-    cred = await runtime.store.get(session, org_id=principal.require_org(), credential_id=credential_id)
+    cred = await runtime.store.get(
+        session, org_id=principal.require_org(), credential_id=credential_id
+    )
     return await runtime.store.replace(session, cred, body.fields, actor=principal.actor)
 
 
 @router.patch("/{credential_id}", response_model=CredentialPublic)
 async def update_credential(
-    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, credential_id: str,
+    principal: OwnerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    credential_id: str,
     body: CredentialUpdate,
 ) -> Any:
     """Change label, priority or enable/disable the key."""
-    cred = await runtime.store.get(session, org_id=principal.require_org(), credential_id=credential_id)
+    cred = await runtime.store.get(
+        session, org_id=principal.require_org(), credential_id=credential_id
+    )
     if body.label is not None:
         cred.label = body.label
     if body.priority is not None:
@@ -84,5 +101,7 @@ async def delete_credential(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, credential_id: str
 ) -> None:
     """Destroy the key permanently."""
-    cred = await runtime.store.get(session, org_id=principal.require_org(), credential_id=credential_id)
+    cred = await runtime.store.get(
+        session, org_id=principal.require_org(), credential_id=credential_id
+    )
     await runtime.store.delete(session, cred, actor=principal.actor)

@@ -32,10 +32,18 @@ async def _get(session: SessionDep, org_id: str, number_id: str) -> PhoneNumber:
 async def _view(session: SessionDep, number: PhoneNumber) -> dict[str, Any]:
     hint = None
     if number.credential_id:
-        hint = await session.scalar(select(Credential.hint).where(Credential.id == number.credential_id))
+        hint = await session.scalar(
+            select(Credential.hint).where(Credential.id == number.credential_id)
+        )
     return PhoneNumberPublic.model_validate(
-        {**{c: getattr(number, c) for c in PhoneNumberPublic.model_fields if c != "auth_token_hint"},
-         "auth_token_hint": hint}
+        {
+            **{
+                c: getattr(number, c)
+                for c in PhoneNumberPublic.model_fields
+                if c != "auth_token_hint"
+            },
+            "auth_token_hint": hint,
+        }
     ).model_dump()
 
 
@@ -43,7 +51,9 @@ async def _view(session: SessionDep, number: PhoneNumber) -> dict[str, Any]:
 async def list_numbers(principal: ReaderDep, session: SessionDep) -> list[dict[str, Any]]:
     """The org's numbers."""
     rows = await session.scalars(
-        select(PhoneNumber).where(PhoneNumber.org_id == principal.require_org()).order_by(PhoneNumber.created_at)
+        select(PhoneNumber)
+        .where(PhoneNumber.org_id == principal.require_org())
+        .order_by(PhoneNumber.created_at)
     )
     return [await _view(session, n) for n in rows.all()]
 
@@ -61,12 +71,21 @@ async def create_number(
     if await session.scalar(select(PhoneNumber.id).where(PhoneNumber.number == body.number)):
         raise Conflict("this number is already registered")
     cred = await runtime.store.create(
-        session, org_id=org_id, provider="twilio", values={"auth_token": body.telephony.auth_token},
-        scope=CredentialScope.TELEPHONY, actor=principal.actor, label=body.number,
+        session,
+        org_id=org_id,
+        provider="twilio",
+        values={"auth_token": body.telephony.auth_token},
+        scope=CredentialScope.TELEPHONY,
+        actor=principal.actor,
+        label=body.number,
     )
     number = PhoneNumber(
-        id=new_id("num"), org_id=org_id, number=body.number, assistant_id=body.assistant_id,
-        telephony_provider=body.telephony.provider, account_sid=body.telephony.account_sid,
+        id=new_id("num"),
+        org_id=org_id,
+        number=body.number,
+        assistant_id=body.assistant_id,
+        telephony_provider=body.telephony.provider,
+        account_sid=body.telephony.account_sid,
         credential_id=cred.id,
     )
     session.add(number)
@@ -74,8 +93,15 @@ async def create_number(
         await session.flush()
     except IntegrityError:
         raise Conflict("this number is already registered") from None
-    record(session, action=AuditAction.NUMBER_CREATED, org_id=org_id, actor=principal.actor,
-           target_type="phone_number", target_id=number.id, data={"number": number.number})
+    record(
+        session,
+        action=AuditAction.NUMBER_CREATED,
+        org_id=org_id,
+        actor=principal.actor,
+        target_type="phone_number",
+        target_id=number.id,
+        data={"number": number.number},
+    )
     return await _view(session, number)
 
 
@@ -87,7 +113,11 @@ async def get_number(principal: ReaderDep, session: SessionDep, number_id: str) 
 
 @router.patch("/{number_id}")
 async def update_number(
-    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, number_id: str, body: PhoneNumberUpdate
+    principal: OwnerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    number_id: str,
+    body: PhoneNumberUpdate,
 ) -> dict[str, Any]:
     """Route the number to another assistant, or replace its telephony credentials."""
     org_id = principal.require_org()
@@ -101,17 +131,28 @@ async def update_number(
     if body.telephony is not None:
         number.account_sid = body.telephony.account_sid
         if number.credential_id:
-            cred = await runtime.store.get(session, org_id=org_id, credential_id=number.credential_id)
-            await runtime.store.replace(session, cred, {"auth_token": body.telephony.auth_token},
-                                        actor=principal.actor)
+            cred = await runtime.store.get(
+                session, org_id=org_id, credential_id=number.credential_id
+            )
+            await runtime.store.replace(
+                session, cred, {"auth_token": body.telephony.auth_token}, actor=principal.actor
+            )
     number.updated_at = utcnow()
-    record(session, action=AuditAction.NUMBER_UPDATED, org_id=org_id, actor=principal.actor,
-           target_type="phone_number", target_id=number.id)
+    record(
+        session,
+        action=AuditAction.NUMBER_UPDATED,
+        org_id=org_id,
+        actor=principal.actor,
+        target_type="phone_number",
+        target_id=number.id,
+    )
     return await _view(session, number)
 
 
 @router.delete("/{number_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_number(principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, number_id: str) -> None:
+async def delete_number(
+    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, number_id: str
+) -> None:
     """Detach the number and destroy its telephony token."""
     org_id = principal.require_org()
     number = await _get(session, org_id, number_id)
@@ -121,5 +162,11 @@ async def delete_number(principal: OwnerDep, runtime: RuntimeDep, session: Sessi
     if credential_id:
         cred = await runtime.store.get(session, org_id=org_id, credential_id=credential_id)
         await runtime.store.delete(session, cred, actor=principal.actor)
-    record(session, action=AuditAction.NUMBER_DELETED, org_id=org_id, actor=principal.actor,
-           target_type="phone_number", target_id=number_id)
+    record(
+        session,
+        action=AuditAction.NUMBER_DELETED,
+        org_id=org_id,
+        actor=principal.actor,
+        target_type="phone_number",
+        target_id=number_id,
+    )

@@ -26,6 +26,13 @@ async def create_token(principal: OwnerDep, session: SessionDep, body: TokenCrea
     """Owners issue member (or owner) tokens; the value is shown once."""
     org_id = principal.require_org()
     row, token = await issue_token(session, role=Role(body.role), org_id=org_id, name=body.name)
-    record(session, action=AuditAction.TOKEN_CREATED, org_id=org_id, actor=principal.actor,
-           target_type="token", target_id=row.id, data={"role": row.role})
+    record(
+        session,
+        action=AuditAction.TOKEN_CREATED,
+        org_id=org_id,
+        actor=principal.actor,
+        target_type="token",
+        target_id=row.id,
+        data={"role": row.role},
+    )
     return {"id": row.id, "role": row.role, "prefix": row.prefix, "token": token}

@@ -1,0 +1,92 @@
+"""Credits (balance, ledger, top-ups) and usage reports. Money is integer micro-USD."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import PlainTextResponse
+from pydantic import Field
+
+from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.schemas.common import StrictModel
+from voxroute.billing import balance, entries, topup, usage_csv, usage_summary
+from voxroute.orgs import get_org
+
+router = APIRouter(tags=["billing"])
+
+
+class CreditTopup(StrictModel):
+    org_id: str = Field(max_length=40)
+    amount: int = Field(gt=0, le=10**13, description="micro-USD")
+    description: str = Field(default="", max_length=200)
+
+
+def _balance_view(b: Any) -> dict[str, Any]:
+    return {"balance": b.balance_micros, "reserved": b.reserved_micros,
+            "available": b.available_micros, "unit": b.unit}
+
+
+@router.post("/billing/credits", status_code=status.HTTP_201_CREATED)
+async def add_credits(
+    principal: AdminDep, runtime: RuntimeDep, session: SessionDep, body: CreditTopup,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Platform admin tops up an org; `Idempotency-Key` makes retries safe."""
+    await get_org(session, body.org_id)
+    key = idempotency_key or f"topup-{principal.token_id}-{datetime.now(UTC).isoformat()}"
+    entry = await topup(runtime.session_factory, org_id=body.org_id, amount_micros=body.amount,
+                        idempotency_key=key, description=body.description)
+    current = await balance(runtime.session_factory, org_id=body.org_id)
+    return {"entry": dataclasses.asdict(entry), **_balance_view(current)}
+
+
+@router.get("/billing/balance")
+async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """Balance, reserved and available credit, in integer micro-USD."""
+    return _balance_view(await balance(runtime.session_factory, org_id=principal.require_org()))
+
+
+@router.get("/billing/ledger")
+async def get_ledger(
+    principal: ReaderDep, runtime: RuntimeDep,
+    limit: int = Query(default=50, ge=1, le=500), before_seq: int | None = None,
+) -> dict[str, Any]:
+    """Append-only ledger entries, newest first."""
+    page = await entries(runtime.session_factory, org_id=principal.require_org(), limit=limit,
+                         before_seq=before_seq)
+    return dataclasses.asdict(page)
+
+
+def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    return start, end
+
+
+@router.get("/usage")
+async def get_usage(
+    principal: ReaderDep, runtime: RuntimeDep,
+    group_by: Literal["provider", "assistant", "key_source", "day"] = "provider",
+    start: datetime | None = None, end: datetime | None = None,
+) -> dict[str, Any]:
+    """Usage and cost grouped by provider, assistant, key source or day."""
+    start, end = _period(start, end)
+    rows = await usage_summary(runtime.session_factory, org_id=principal.require_org(),
+                               start=start, end=end, group_by=group_by)
+    return {"start": start, "end": end, "group_by": group_by,
+            "rows": [dataclasses.asdict(r) for r in rows]}
+
+
+@router.get("/usage.csv", response_class=PlainTextResponse)
+async def get_usage_csv(
+    principal: ReaderDep, runtime: RuntimeDep, start: datetime | None = None, end: datetime | None = None
+) -> PlainTextResponse:
+    """Every usage row of the period as CSV (no secrets, only ids and key sources)."""
+    start, end = _period(start, end)
+    text = await usage_csv(runtime.session_factory, org_id=principal.require_org(), start=start, end=end)
+    return PlainTextResponse(text, media_type="text/csv")
+
+
