@@ -14,12 +14,12 @@ from voxroute import __version__
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
-from voxroute.billing import BillingPolicy
+from voxroute.billing import BillingPolicy, topup
 from voxroute.calls.registry import CallRegistry
 from voxroute.credentials import CredentialStore
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
-from voxroute.demo import demo_managed_keys, ensure_demo
+from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
 from voxroute.providers.catalog import load_catalog
 from voxroute.metering import Metering
 from voxroute.routing import KeyResolver, ManagedKeys
@@ -99,7 +99,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             base_urls=dict(settings.provider_base_urls),
         )
         runtime.billing = Metering(runtime.session_factory, BillingPolicy.from_settings(settings))
-        await runtime.billing.start()
+        await runtime.billing.start(hang_up=runtime.registry.hang_up)
         stack.push_async_callback(runtime.billing.stop)
         await runtime.registry.start()
         stack.push_async_callback(runtime.registry.stop)
@@ -114,6 +114,11 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                     session, data_dir=settings.data_dir, store=store, catalog=catalog
                 )
             runtime.extras["demo"] = demo
+            # Idempotent: the demo org gets its starting credit once, whatever the restarts.
+            await topup(
+                runtime.session_factory, org_id=demo.org_id, amount_micros=DEMO_CREDIT_MICROS,
+                idempotency_key=f"demo-initial-credit-{demo.org_id}", description="demo credit",
+            )
             if suite is not None:
                 suite.register_key("twilio", demo.auth_token, account_sid=demo.account_sid)
             log.warning(

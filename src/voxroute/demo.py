@@ -26,6 +26,7 @@ from voxroute.providers.catalog import Catalog
 DEMO_ORG_NAME = "Demo"
 DEMO_NUMBER = "+15550100000"
 DEMO_CALLER = "+15550109999"
+DEMO_CREDIT_MICROS = 5_000_000  # $5 of platform credit for test calls
 DEMO_ASSISTANT = {
     "name": "Demo receptionist",
     "system_prompt": "You are a friendly receptionist. Keep answers short.",

@@ -1,75 +1,210 @@
-"""Glue between live calls and billing: usage events from the pipeline go to the recorder.
+"""Glue between live calls and billing: holds, usage, settlement, the sweeper.
 
-The call side reports float deltas (seconds, tokens, characters); billing stores integers
-(milliseconds for audio). Conversion and per-(call, stage, unit) sequence numbers live here so
-a replayed batch is stored once.
+- At call start `reserve_call` holds credit (refused with `InsufficientCredit`).
+- While it runs, a ticker extends every live call's hold; when it cannot, the call is ended
+  politely with reason `insufficient_credit`.
+- Usage deltas from the pipeline go to the bounded `UsageRecorder` (durable while the call
+  runs) *and* are kept per call in memory, so settlement passes the complete list: the billing
+  store is idempotent per (call, stage, unit, seq), so nothing is lost or doubled.
+- At the end the connected time is recorded as `transport_seconds` (the platform fee's clock)
+  and the call is settled exactly once; a call whose process died is settled by the sweeper
+  from what was recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voxroute.billing import BillingPolicy, UsageEvent, UsageRecorder, call_cost_breakdown
+from voxroute.billing import (
+    BillingPolicy,
+    CallCostBreakdown,
+    UsageEvent,
+    UsageRecorder,
+    call_cost_breakdown,
+    extend,
+    reserve,
+    settle,
+    sweep,
+)
 from voxroute.billing.types import KeySource, MeteredStage, Unit
 from voxroute.calls.runtime import CallReport
 from voxroute.calls.runtime import UsageEvent as CallUsageEvent
+from voxroute.calls.tasks import TaskGroup
+from voxroute.db.base import utcnow
+from voxroute.errors import BillingError
 
 log = logging.getLogger("voxroute.metering")
-MILLI_UNITS = {"stt_seconds"}
+MILLI_UNITS = {"stt_seconds", "transport_seconds"}
+HangUp = Callable[[str, str], Awaitable[bool]]
 
 
 class Metering:
-    """Owns the usage recorder for this process; `record_usage` never blocks the audio path."""
+    """Billing for the live calls of this process. Nothing here runs on the audio path."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], policy: BillingPolicy) -> None:
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        policy: BillingPolicy,
+        *,
+        hold_micros: int = 100_000,
+        extend_every_s: float = 30.0,
+        sweep_every_s: float = 30.0,
+    ) -> None:
         self._factory = factory
         self.policy = policy
+        self.hold_micros = max(hold_micros, policy.min_call_balance_micros)
+        self._extend_every_s = extend_every_s
+        self._sweep_every_s = sweep_every_s
         self.recorder = UsageRecorder(factory, policy.pricing)
         self._seq: dict[tuple[str, str, str], itertools.count[int]] = defaultdict(itertools.count)
+        self._events: dict[str, list[UsageEvent]] = {}
+        self._held: dict[str, str] = {}  # call_id -> org_id
+        self._tasks = TaskGroup("metering")
+        self._hang_up: HangUp | None = None
 
-    async def start(self) -> None:
+    async def start(self, hang_up: HangUp | None = None) -> None:
+        self._hang_up = hang_up
         await self.recorder.start()
+        self._tasks.spawn(self._every(self._extend_every_s, self.extend_all), "extend-holds")
+        self._tasks.spawn(self._every(self._sweep_every_s, self.sweep_once), "sweeper")
 
     async def stop(self) -> None:
+        await self._tasks.cancel_all(timeout=5.0)
         unwritten = await self.recorder.stop()
         if unwritten:
             log.error("%d usage events could not be written at shutdown", len(unwritten))
+
+    async def reserve_call(self, *, org_id: str, call_id: str) -> None:
+        await reserve(
+            self._factory,
+            org_id=org_id,
+            call_id=call_id,
+            amount_micros=self.hold_micros,
+            policy=self.policy,
+        )
+        self._held[call_id] = org_id
+        self._events.setdefault(call_id, [])
 
     def record_usage(self, event: CallUsageEvent) -> None:
         scale = 1000 if event.unit in MILLI_UNITS else 1
         quantity = round(event.quantity * scale)
         if quantity <= 0:
             return
-        seq = next(self._seq[(event.call_id, event.stage, event.unit)])
-        accepted = self.recorder.try_record(
-            UsageEvent(
-                org_id=event.org_id,
-                call_id=event.call_id,
-                stage=cast(MeteredStage, event.stage),
-                provider=event.provider,
-                model=event.model,
-                key_source=cast(KeySource, event.source),
-                unit=cast(Unit, event.unit),
-                quantity=quantity,
-                seq=seq,
-                credential_id=event.credential_id,
-                occurred_at=event.at,
-            )
+        usage = self._usage(
+            event.org_id,
+            event.call_id,
+            event.stage,
+            event.provider,
+            event.model,
+            event.source,
+            event.credential_id,
+            event.unit,
+            quantity,
+            event.at,
         )
-        if not accepted:
-            log.warning("usage queue full; event for call %s deferred", event.call_id)
+        self._events.setdefault(event.call_id, []).append(usage)
+        if not self.recorder.try_record(usage):
+            log.warning("usage queue full; call %s keeps its events for settlement", event.call_id)
+
+    def _usage(
+        self,
+        org_id: str,
+        call_id: str,
+        stage: str,
+        provider: str,
+        model: str,
+        source: str,
+        credential_id: str | None,
+        unit: str,
+        quantity: int,
+        at: datetime | None = None,
+    ) -> UsageEvent:
+        return UsageEvent(
+            org_id=org_id,
+            call_id=call_id,
+            stage=cast(MeteredStage, stage),
+            provider=provider,
+            model=model,
+            key_source=cast(KeySource, source),
+            unit=cast(Unit, unit),
+            quantity=quantity,
+            seq=next(self._seq[(call_id, stage, unit)]),
+            credential_id=credential_id,
+            occurred_at=at or utcnow(),
+        )
 
     async def settle_call(self, report: CallReport) -> None:
-        """Forget the call's sequence counters; settlement runs through billing's sweeper."""
-        for key in [k for k in self._seq if k[0] == report.call.call_id]:
+        """Record connected time, then settle once; failures are left to the sweeper."""
+        call = report.call
+        events = self._events.pop(call.call_id, [])
+        org_id = self._held.pop(call.call_id, None)
+        connected_ms = round(report.duration_s * 1000) if report.connected_at else 0
+        if connected_ms > 0:
+            events.append(
+                self._usage(
+                    call.org_id,
+                    call.call_id,
+                    "transport",
+                    "twilio",
+                    "media-stream",
+                    "organization",  # the org's own Twilio account carries the call
+                    None,
+                    "transport_seconds",
+                    connected_ms,
+                )
+            )
+        for key in [k for k in self._seq if k[0] == call.call_id]:
             del self._seq[key]
+        if org_id is None:
+            return  # never held (refused before the hold): nothing to settle
+        try:
+            await settle(
+                self._factory, org_id=org_id, call_id=call.call_id, policy=self.policy, usage=events
+            )
+        except BillingError as exc:
+            log.warning(
+                "call %s not settled now (%s); the sweeper will settle it", call.call_id, exc.code
+            )
 
-    async def cost_breakdown(self, *, org_id: str, call_id: str) -> object:
+    async def extend_all(self) -> None:
+        for call_id, org_id in list(self._held.items()):
+            try:
+                ok = await extend(
+                    self._factory,
+                    org_id=org_id,
+                    call_id=call_id,
+                    amount_micros=self.hold_micros,
+                    policy=self.policy,
+                )
+            except BillingError:
+                ok = False
+            if not ok and self._hang_up is not None:
+                log.info("call %s: credit exhausted, ending politely", call_id)
+                await self._hang_up(call_id, "insufficient_credit")
+
+    async def sweep_once(self) -> None:
+        report = await sweep(self._factory, policy=self.policy, now=utcnow())
+        if report.settled or report.released:
+            log.info("sweeper: %s", report)
+
+    async def cost_breakdown(self, *, org_id: str, call_id: str) -> CallCostBreakdown:
         return await call_cost_breakdown(
             self._factory, org_id=org_id, call_id=call_id, policy=self.policy
         )
+
+    @staticmethod
+    async def _every(interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await action()
+            except (BillingError, OSError) as exc:  # keep ticking; the next run retries
+                log.warning("metering task failed: %s", exc)

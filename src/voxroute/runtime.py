@@ -72,6 +72,9 @@ class Runtime:
     async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
         org, assistant = await self._org_assistant(session, call)
         stages = await self.resolver.resolve(session, org=org, assistant=assistant)
+        if self.billing is not None:
+            # Hold credit before any provider is touched; InsufficientCredit refuses the call.
+            await self.billing.reserve_call(org_id=org.id, call_id=call.id)
         now = utcnow()
         for stage in stages:
             if stage.credential_id:

@@ -163,3 +163,13 @@ def test_a_usage_event_refuses_inconsistent_fields(change: dict[str, object]) ->
     }
     with pytest.raises(InvalidInput):
         UsageEvent(**(fields | change))  # type: ignore[arg-type]
+
+
+def test_the_billing_package_exports_exactly_its_curated_api() -> None:
+    import voxroute.billing as billing
+
+    public = {name for name in dir(billing) if not name.startswith("_")}
+    modules = {"ledger", "policy", "pricing", "reports", "reservations", "types", "usage"}
+    assert set(billing.__all__) == public - modules
+    core = {"topup", "debit", "balance", "entries", "reserve", "extend", "settle", "sweep"}
+    assert core <= public

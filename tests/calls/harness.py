@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.db.base import new_id
@@ -74,7 +75,9 @@ async def seed(
     return Seeded(org_id, assistant_id, number_id, number)
 
 
-def stage(stage_name: Stage, provider: str, key: str, base_url: str | None, **kw: Any) -> ResolvedStage:
+def stage(
+    stage_name: Stage, provider: str, key: str, base_url: str | None, **kw: Any
+) -> ResolvedStage:
     model = {"stt": "nova-3-general", "llm": "gpt-4.1-mini", "tts": "sonic-2"}[stage_name]
     return ResolvedStage(
         stage=stage_name,
@@ -157,11 +160,10 @@ async def running_server(
     """A real uvicorn server on 127.0.0.1 with the Twilio router and a FakeRuntime."""
     sock = free_socket()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = load_settings(
-        public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings
-    )
+    config = load_settings(public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings)
     registry = CallRegistry(max_calls=max_calls, loop_lag_limit_ms=config.loop_lag_limit_ms)
     runtime = FakeRuntime(settings=config, session_factory=factory, registry=registry)
+    warm_up()
     app = FastAPI()
     app.include_router(router)
     app.state.runtime = runtime

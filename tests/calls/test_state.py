@@ -27,7 +27,9 @@ def test_a_ringing_call_may_end_directly() -> None:
         (CallState.ENDED, CallState.ENDED),
     ],
 )
-def test_a_call_never_moves_backwards_or_repeats_a_state(start: CallState, target: CallState) -> None:
+def test_a_call_never_moves_backwards_or_repeats_a_state(
+    start: CallState, target: CallState
+) -> None:
     machine = StateMachine(start)
     with pytest.raises(IllegalTransition):
         machine.transition(target)

@@ -17,7 +17,9 @@ from voxroute.emulators import EmulatorSuite
 # attributed to <frozen abc>, which pyproject's "ignore::DeprecationWarning:pipecat.*" filter
 # does not match, so import it once here with that one warning silenced.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=".*AudioContextTTSService.*", category=DeprecationWarning)
+    warnings.filterwarnings(
+        "ignore", message=".*AudioContextTTSService.*", category=DeprecationWarning
+    )
     import pipecat.services.tts_service  # noqa: F401
 
 AUDIO_DIR = Path(__file__).resolve().parents[1] / "data" / "audio"

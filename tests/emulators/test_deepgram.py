@@ -40,8 +40,12 @@ async def test_sdk_live_listen_gets_a_final_transcript(suite: EmulatorSuite) -> 
     clip = read_clip("utterance-01.pcm16k.wav")
     results: list[ListenV1Results] = []
     async with sdk(suite).listen.v1.connect(
-        model="nova-3", encoding="linear16", sample_rate="16000", interim_results="true",
-        vad_events="true", utterance_end_ms="1000",
+        model="nova-3",
+        encoding="linear16",
+        sample_rate="16000",
+        interim_results="true",
+        vad_events="true",
+        utterance_end_ms="1000",
     ) as socket:
         await stream_clip(socket, clip.data, 640, silence=60)  # 1.2 s of trailing silence
         await socket.send_close_stream()
@@ -83,7 +87,9 @@ async def test_raw_listen_sends_speech_started_utterance_end_and_metadata(
     assert kinds[0] == "SpeechStarted"
     finals = [m for m in messages if m["type"] == "Results" and m["is_final"]]
     assert [m["channel"]["alternatives"][0]["transcript"] for m in finals] == [
-        "first phrase", "second phrase"]
+        "first phrase",
+        "second phrase",
+    ]
     assert finals[1]["from_finalize"] is True
     assert "UtteranceEnd" in kinds and kinds[-1] == "Metadata"
     assert messages[-1]["duration"] == pytest.approx(2 * len(clip.data) / 8000 + 2, abs=0.02)
@@ -91,12 +97,17 @@ async def test_raw_listen_sends_speech_started_utterance_end_and_metadata(
 
 async def test_finalize_without_speech_answers_an_empty_final(suite: EmulatorSuite) -> None:
     suite.register_key("deepgram", KEY)
-    url = suite.base_urls["deepgram"].replace("http", "ws") + "/v1/listen?encoding=linear16&sample_rate=8000"
+    url = (
+        suite.base_urls["deepgram"].replace("http", "ws")
+        + "/v1/listen?encoding=linear16&sample_rate=8000"
+    )
     async with websockets.connect(url, additional_headers={"Authorization": f"Token {KEY}"}) as ws:
         await ws.send(b"\x00" * 1600)
         await ws.send(json.dumps({"type": "Finalize"}))
         reply = json.loads(await ws.recv())
-    assert reply["from_finalize"] is True and reply["channel"]["alternatives"][0]["transcript"] == ""
+    assert (
+        reply["from_finalize"] is True and reply["channel"]["alternatives"][0]["transcript"] == ""
+    )
 
 
 async def test_sdk_raises_api_error_401_for_an_unknown_key(suite: EmulatorSuite) -> None:
@@ -111,8 +122,9 @@ async def test_sdk_raises_api_error_401_for_an_unknown_key(suite: EmulatorSuite)
 async def test_upgrade_refusal_carries_the_invalid_auth_body(
     suite: EmulatorSuite, http: aiohttp.ClientSession
 ) -> None:
-    async with http.get(suite.base_urls["deepgram"] + "/v1/projects",
-                        headers={"Authorization": "Token nope"}) as response:
+    async with http.get(
+        suite.base_urls["deepgram"] + "/v1/projects", headers={"Authorization": "Token nope"}
+    ) as response:
         assert response.status == 401
         assert (await response.json())["err_code"] == "INVALID_AUTH"
 
@@ -131,8 +143,9 @@ async def test_speak_rest_returns_raw_audio_of_the_requested_format(
 ) -> None:
     suite.register_key("deepgram", KEY)
     url = suite.base_urls["deepgram"] + "/v1/speak?encoding=mulaw&sample_rate=8000&container=none"
-    async with http.post(url, json={"text": "Hi there"},
-                         headers={"Authorization": f"Token {KEY}"}) as response:
+    async with http.post(
+        url, json={"text": "Hi there"}, headers={"Authorization": f"Token {KEY}"}
+    ) as response:
         audio = await response.read()
     assert response.status == 200
     assert len(audio) == round(0.06 * 8 * 8000)  # 1 byte per μ-law sample
@@ -140,7 +153,10 @@ async def test_speak_rest_returns_raw_audio_of_the_requested_format(
 
 async def test_speak_websocket_flushes_clears_and_closes(suite: EmulatorSuite) -> None:
     suite.register_key("deepgram", KEY)
-    url = suite.base_urls["deepgram"].replace("http", "ws") + "/v1/speak?encoding=linear16&sample_rate=16000"
+    url = (
+        suite.base_urls["deepgram"].replace("http", "ws")
+        + "/v1/speak?encoding=linear16&sample_rate=16000"
+    )
     async with websockets.connect(url, additional_headers={"Authorization": f"Token {KEY}"}) as ws:
         assert json.loads(await ws.recv())["type"] == "Metadata"
         await ws.send(json.dumps({"type": "Speak", "text": "Hello"}))

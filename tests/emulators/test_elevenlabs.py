@@ -1,9 +1,14 @@
-"""The ElevenLabs emulator against the official SDK and the websocket protocol."""
+"""The ElevenLabs emulator against the official SDK and the websocket protocol.
+
+The SDK client is synchronous, so its calls run in a thread while the emulator serves on the
+test's event loop.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+from asyncio import to_thread
 
 import pytest
 import websockets
@@ -27,28 +32,39 @@ def ws_url(suite: EmulatorSuite, path: str) -> str:
 async def test_sdk_reads_user_voices_and_models(suite: EmulatorSuite) -> None:
     key_id = suite.register_key("elevenlabs", KEY)
     client = sdk(suite)
-    assert client.user.get().subscription.tier == "creator"
-    assert [v.voice_id for v in client.voices.get_all().voices][0] == VOICE
-    assert "eleven_flash_v2_5" in [m.model_id for m in client.models.list()]
+    assert (await to_thread(client.user.get)).subscription.tier == "creator"
+    assert [v.voice_id for v in (await to_thread(client.voices.get_all)).voices][0] == VOICE
+    assert "eleven_flash_v2_5" in [m.model_id for m in await to_thread(client.models.list)]
     assert {r.key_id for r in suite.requests("elevenlabs")} == {key_id}
 
 
 async def test_sdk_text_to_speech_returns_pcm_of_the_right_length(suite: EmulatorSuite) -> None:
     suite.register_key("elevenlabs", KEY)
-    audio = b"".join(sdk(suite).text_to_speech.convert(
-        VOICE, text="Good morning", model_id="eleven_flash_v2_5", output_format="pcm_16000"))
+    audio = await to_thread(
+        lambda: b"".join(
+            sdk(suite).text_to_speech.convert(
+                VOICE, text="Good morning", model_id="eleven_flash_v2_5", output_format="pcm_16000"
+            )
+        )
+    )
     assert len(audio) == round(0.06 * 12 * 16000) * 2
-    timed = sdk(suite).text_to_speech.convert_with_timestamps(
-        VOICE, text="Hi you", output_format="ulaw_8000")
+    timed = await to_thread(
+        sdk(suite).text_to_speech.convert_with_timestamps,
+        VOICE,
+        text="Hi you",
+        output_format="ulaw_8000",
+    )
     assert timed.alignment is not None and timed.alignment.characters == list("Hi you")
     assert len(base64.b64decode(timed.audio_base_64)) == round(0.36 * 8000)
 
 
 async def test_sdk_raises_api_error_401_for_an_unknown_key(suite: EmulatorSuite) -> None:
     with pytest.raises(ApiError) as caught:
-        sdk(suite, "el-unknown").user.get()
+        await to_thread(sdk(suite, "el-unknown").user.get)
     assert caught.value.status_code == 401
-    assert caught.value.body == {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
+    assert caught.value.body == {
+        "detail": {"status": "invalid_api_key", "message": "Invalid API key"}
+    }
 
 
 async def test_a_restricted_key_gets_missing_permissions_on_user_but_can_speak(
@@ -56,16 +72,20 @@ async def test_a_restricted_key_gets_missing_permissions_on_user_but_can_speak(
 ) -> None:
     suite.register_key("elevenlabs", KEY, restricted=True)
     with pytest.raises(ApiError) as caught:
-        sdk(suite).user.get()
+        await to_thread(sdk(suite).user.get)
     assert caught.value.status_code == 401
     assert caught.value.body["detail"]["status"] == "missing_permissions"
-    assert sdk(suite).voices.get_all().voices
+    assert (await to_thread(sdk(suite).voices.get_all)).voices
 
 
 async def test_mp3_output_is_refused_clearly(suite: EmulatorSuite) -> None:
     suite.register_key("elevenlabs", KEY)
     with pytest.raises(ApiError) as caught:
-        b"".join(sdk(suite).text_to_speech.convert(VOICE, text="x", output_format="mp3_44100_128"))
+        await to_thread(
+            lambda: b"".join(
+                sdk(suite).text_to_speech.convert(VOICE, text="x", output_format="mp3_44100_128")
+            )
+        )
     assert caught.value.status_code == 400
 
 

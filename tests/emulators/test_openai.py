@@ -19,7 +19,9 @@ END_CALL_TOOL = {
 
 
 def client(suite: EmulatorSuite, key: str = KEY) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key=key, base_url=suite.base_urls["openai"] + "/v1", max_retries=0)
+    return openai.AsyncOpenAI(
+        api_key=key, base_url=suite.base_urls["openai"] + "/v1", max_retries=0
+    )
 
 
 async def test_streamed_chat_echoes_the_user_and_reports_true_usage(suite: EmulatorSuite) -> None:
@@ -29,7 +31,9 @@ async def test_streamed_chat_echoes_the_user_and_reports_true_usage(suite: Emula
         {"role": "user", "content": "Book a table for two"},
     ]
     stream = await client(suite).chat.completions.create(
-        model="gpt-4o-mini", messages=messages, stream=True,
+        model="gpt-4o-mini",
+        messages=messages,
+        stream=True,
         stream_options={"include_usage": True},
     )
     text, usage, finish = "", None, None
@@ -48,7 +52,11 @@ async def test_streamed_chat_echoes_the_user_and_reports_true_usage(suite: Emula
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     [record] = suite.requests("openai")
     assert (record.method, record.path, record.key_id, record.status) == (
-        "POST", "/v1/chat/completions", key_id, 200)
+        "POST",
+        "/v1/chat/completions",
+        key_id,
+        200,
+    )
     assert key_id == key_id_for(KEY)
 
 
@@ -77,9 +85,17 @@ async def test_a_tool_result_gets_a_closing_sentence(suite: EmulatorSuite) -> No
         model="gpt-4o-mini",
         messages=[
             {"role": "user", "content": "goodbye"},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function",
-                 "function": {"name": "end_call", "arguments": "{}"}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "end_call", "arguments": "{}"},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
         ],
         tools=[END_CALL_TOOL],
@@ -145,7 +161,8 @@ async def test_malformed_json_gets_a_400_not_a_crash(
 async def test_a_mid_stream_disconnect_breaks_the_sdk_stream(suite: EmulatorSuite) -> None:
     suite.register_key("openai", KEY, fault={"disconnect": True})
     stream = await client(suite).chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "hello there friend"}],
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hello there friend"}],
         stream=True,
     )
     with pytest.raises(openai.APIError):

@@ -32,10 +32,15 @@ def test_signature_accepts_list_of_pairs_as_sent_in_a_form() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://mycompany.com:443/myapp.php?foo=1&bar=2", "https://mycompany.com/myapp.php?foo=1&bar=2"],
+    [
+        "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+        "https://mycompany.com/myapp.php?foo=1&bar=2",
+    ],
 )
 def test_signature_tolerates_the_default_port_added_or_removed(url: str) -> None:
-    signed_with_port = compute_signature("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", PARAMS)
+    signed_with_port = compute_signature(
+        "12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", PARAMS
+    )
     validate_signature(Secret("12345"), url, PARAMS, signed_with_port)
     validate_signature(Secret("12345"), url, PARAMS, EXPECTED)
 

@@ -21,7 +21,9 @@ LIMIT = 64 * 1024
 
 
 def test_stream_url_is_wss_for_https_and_ws_for_http() -> None:
-    assert stream_url("https://voice.example.com") == "wss://voice.example.com/telephony/twilio/stream"
+    assert (
+        stream_url("https://voice.example.com") == "wss://voice.example.com/telephony/twilio/stream"
+    )
     assert stream_url("http://127.0.0.1:9000/") == "ws://127.0.0.1:9000/telephony/twilio/stream"
 
 
@@ -61,13 +63,19 @@ def test_parse_start_reads_custom_parameters_and_ids() -> None:
 
 def test_parse_media_decodes_the_payload() -> None:
     payload = base64.b64encode(b"\xff" * 160).decode()
-    media = parse_message(_msg(event="media", streamSid="MZ1", media={"payload": payload}), max_bytes=LIMIT)
+    media = parse_message(
+        _msg(event="media", streamSid="MZ1", media={"payload": payload}), max_bytes=LIMIT
+    )
     assert isinstance(media, Media) and media.payload == b"\xff" * 160
 
 
 def test_parse_mark_dtmf_and_stop() -> None:
-    assert parse_message(_msg(event="mark", streamSid="MZ", mark={"name": "u1"}), max_bytes=LIMIT) == Mark("MZ", "u1")
-    assert parse_message(_msg(event="dtmf", streamSid="MZ", dtmf={"digit": "5"}), max_bytes=LIMIT) == Dtmf("MZ", "5")
+    assert parse_message(
+        _msg(event="mark", streamSid="MZ", mark={"name": "u1"}), max_bytes=LIMIT
+    ) == Mark("MZ", "u1")
+    assert parse_message(
+        _msg(event="dtmf", streamSid="MZ", dtmf={"digit": "5"}), max_bytes=LIMIT
+    ) == Dtmf("MZ", "5")
     assert parse_message(_msg(event="stop", streamSid="MZ", stop={}), max_bytes=LIMIT) == Stop("MZ")
 
 
@@ -81,8 +89,18 @@ def test_parse_mark_dtmf_and_stop() -> None:
         (_msg(event="media", streamSid="MZ", media={}), "base64 string"),
         (_msg(event="dtmf", streamSid="MZ", dtmf={"digit": "x"}), "keypad"),
         (_msg(event="teleport"), "unknown event"),
-        (_msg(event="start", start={"callSid": "CA", "accountSid": "AC", "streamSid": "MZ",
-                                    "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000}}), "mulaw"),
+        (
+            _msg(
+                event="start",
+                start={
+                    "callSid": "CA",
+                    "accountSid": "AC",
+                    "streamSid": "MZ",
+                    "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000},
+                },
+            ),
+            "mulaw",
+        ),
     ],
 )
 def test_malformed_messages_are_rejected_without_echoing_them(raw: str, problem: str) -> None:

@@ -32,9 +32,15 @@ def _params(call_sid: str = "CA" + "1" * 32, to: str = NUMBER, **extra: str) -> 
     }
 
 
-async def _post(base: str, params: dict[str, str], *, token: str = AUTH_TOKEN,
-                signature: str | None = "compute", path: str = "/telephony/twilio/voice",
-                signed_url: str | None = None) -> tuple[int, str]:
+async def _post(
+    base: str,
+    params: dict[str, str],
+    *,
+    token: str = AUTH_TOKEN,
+    signature: str | None = "compute",
+    path: str = "/telephony/twilio/voice",
+    signed_url: str | None = None,
+) -> tuple[int, str]:
     url = base + path
     headers = {}
     if signature == "compute":
@@ -52,7 +58,9 @@ def _stream(twiml: str) -> tuple[str, str]:
     return str(stream.get("url")), str(param.get("value"))
 
 
-async def test_signed_webhook_answers_a_stream_with_a_single_use_token(session_factory: Factory) -> None:
+async def test_signed_webhook_answers_a_stream_with_a_single_use_token(
+    session_factory: Factory,
+) -> None:
     await seed(session_factory)
     async with running_server(session_factory) as (base, _):
         status, body = await _post(base, _params())
@@ -67,7 +75,9 @@ async def test_signed_webhook_answers_a_stream_with_a_single_use_token(session_f
 
 async def test_default_port_in_the_signed_url_is_tolerated(session_factory: Factory) -> None:
     await seed(session_factory)
-    async with running_server(session_factory, ) as (base, _):
+    async with running_server(
+        session_factory,
+    ) as (base, _):
         status, _ = await _post(base, _params())
     assert status == 200
 
@@ -129,13 +139,19 @@ async def test_status_callback_is_idempotent_and_monotonic(session_factory: Fact
 
 def _start(token: str | None, call_sid: str = "CA" + "1" * 32) -> str:
     params = {"call_token": token} if token is not None else {}
-    return json.dumps({
-        "event": "start",
-        "streamSid": "MZ1",
-        "start": {"streamSid": "MZ1", "callSid": call_sid, "accountSid": ACCOUNT_SID,
-                  "customParameters": params,
-                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
-    })
+    return json.dumps(
+        {
+            "event": "start",
+            "streamSid": "MZ1",
+            "start": {
+                "streamSid": "MZ1",
+                "callSid": call_sid,
+                "accountSid": ACCOUNT_SID,
+                "customParameters": params,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+    )
 
 
 async def _closed_with(url: str, *messages: str) -> int | None:
@@ -159,7 +175,9 @@ async def test_a_stream_without_a_valid_call_token_is_closed(
         url, token = _stream(body)
         if case == "expired":
             async with session_factory() as s:
-                await s.execute(update(Call).values(call_token_expires_at=utcnow() - timedelta(seconds=1)))
+                await s.execute(
+                    update(Call).values(call_token_expires_at=utcnow() - timedelta(seconds=1))
+                )
                 await s.commit()
         first = {
             "missing": _start(None),

@@ -14,7 +14,7 @@ Pure and synchronous, so it is tested without a pipeline. Categories follow pipe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from pipecat.frames.frames import ErrorFrame
 from pipecat.utils.errors import ErrorCategory, classify_http_exception
@@ -31,7 +31,7 @@ from voxroute.routing.types import FailurePolicy, ResolvedStage
 __all__ = ["Action", "Decision", "FailureKind", "classify", "classify_error_frame", "decide"]
 
 
-class FailureKind(str, Enum):
+class FailureKind(StrEnum):
     AUTH = "auth"
     RATE_LIMIT = "rate_limit"
     QUOTA = "quota"
@@ -94,7 +94,7 @@ def classify_error_frame(frame: ErrorFrame) -> FailureKind:
     return classify(frame.exception, frame.category, frame.error or "")
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     IGNORE = "ignore"  # transient: the service keeps going
     NEXT_POOL_KEY = "next_pool_key"
     MANAGED_FALLBACK = "managed_fallback"

@@ -158,8 +158,8 @@ class StageFailureHandler:
         out: list[dict[str, Any]] = []
         for name in ("stt", "llm", "tts"):
             if name in self.stages:
-                trace = self.stages[name].trace()  # type: ignore[index]
+                trace = self.stages[name].trace()
                 if name in self._previous:
-                    trace["previous"] = self._previous[name]  # type: ignore[index]
+                    trace["previous"] = self._previous[name]
                 out.append(trace)
         return out

@@ -28,7 +28,7 @@ __all__ = ["LatencyObserver", "UsageObserver"]
 _SEEN_LIMIT = 4096
 
 
-class UsageObserver(BaseObserver):  # type: ignore[misc]
+class UsageObserver(BaseObserver):
     """Turns `MetricsFrame`s into `UsageEvent`s for the sink, and collects TTFBs.
 
     A MetricsFrame is seen once per hop, so each is counted once (by frame id). The stage of
@@ -100,7 +100,7 @@ def _units(item: Any) -> list[tuple[str, float]]:
     return []
 
 
-class LatencyObserver(BaseObserver):  # type: ignore[misc]
+class LatencyObserver(BaseObserver):
     """Per-turn latency: end of caller speech → first bot audio out.
 
     The VAD reports a stop `vad_stop_secs` after speech really ended, so that delay is

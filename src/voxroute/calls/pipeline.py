@@ -72,9 +72,7 @@ def _end_call_schema() -> FunctionSchema:
             "End the phone call. Call this when the caller says goodbye or the conversation "
             "is over."
         ),
-        properties={
-            "message": {"type": "string", "description": "A short goodbye to say first."}
-        },
+        properties={"message": {"type": "string", "description": "A short goodbye to say first."}},
         required=[],
     )
 

@@ -43,7 +43,9 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
         if assistant is None or assistant.org_id != call.org_id:
             raise KeyNotFound("the number has no assistant")
         org = await session.get(Organization, call.org_id)
-        number = await session.get(PhoneNumber, call.phone_number_id) if call.phone_number_id else None
+        number = (
+            await session.get(PhoneNumber, call.phone_number_id) if call.phone_number_id else None
+        )
         if number is not None and number.account_sid and number.account_sid != account_sid:
             raise CallTokenInvalid("stream account does not own the number")
         token = await runtime.open_telephony_secret(session, number) if number else None

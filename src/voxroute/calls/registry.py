@@ -55,7 +55,7 @@ class CallRegistry:
             self._tasks.spawn(self._watch_loop_lag(), "loop-lag-watchdog")
 
     async def stop(self) -> None:
-        await self._tasks.cancel_all(timeout=2.0)
+        await self._tasks.cancel_all(grace_s=2.0)
 
     async def _watch_loop_lag(self) -> None:
         while True:

@@ -24,6 +24,7 @@ with warnings.catch_warnings():
     from pipecat.services.cartesia.tts import CartesiaTTSService
     from pipecat.services.deepgram.stt import DeepgramSTTService
     from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
+    from pipecat.services.llm_service import LLMService
     from pipecat.services.openai.llm import OpenAILLMService
 
 from voxroute.errors import KeyNotFound
@@ -37,7 +38,7 @@ _OPENAI_COMPATIBLE = {"openai", "xai", "groq"}
 @dataclass(slots=True)
 class StageServices:
     stt: FrameProcessor
-    llm: FrameProcessor
+    llm: LLMService[Any]
     tts: FrameProcessor
 
     def by_stage(self) -> dict[Stage, FrameProcessor]:
@@ -79,11 +80,20 @@ def _build_stt(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
     )
 
 
-def _build_llm(stage: ResolvedStage, system_instruction: str | None = None) -> FrameProcessor:
+def _build_llm(stage: ResolvedStage, system_instruction: str | None = None) -> LLMService[Any]:
     if stage.provider not in _OPENAI_COMPATIBLE:
         raise KeyNotFound(f"no LLM service for provider {stage.provider}")
-    class _LLM(OpenAILLMService):  # type: ignore[misc]
-        def create_client(self, api_key: Any = None, base_url: Any = None, **kw: Any) -> Any:
+
+    class _LLM(OpenAILLMService):
+        def create_client(
+            self,
+            api_key: Any = None,
+            base_url: Any = None,
+            organization: Any = None,
+            project: Any = None,
+            default_headers: Any = None,
+            **kw: Any,
+        ) -> Any:
             return AsyncOpenAI(
                 api_key=api_key,
                 base_url=base_url,
@@ -103,9 +113,11 @@ def _build_llm(stage: ResolvedStage, system_instruction: str | None = None) -> F
 def _build_tts(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
     voice = str(stage.options.get("voice_id") or stage.options.get("voice") or "")
     if stage.provider == "cartesia":
-        url = f"{stage.base_url.rstrip('/').replace('http', 'ws', 1)}/tts/websocket" if (
-            stage.base_url
-        ) else "wss://api.cartesia.ai/tts/websocket"
+        url = (
+            f"{stage.base_url.rstrip('/').replace('http', 'ws', 1)}/tts/websocket"
+            if (stage.base_url)
+            else "wss://api.cartesia.ai/tts/websocket"
+        )
         return CartesiaTTSService(
             api_key=_key(stage),
             url=url,
@@ -113,8 +125,10 @@ def _build_tts(stage: ResolvedStage, sample_rate: int) -> FrameProcessor:
             settings=CartesiaTTSService.Settings(model=stage.model or "sonic-2", voice=voice),
         )
     if stage.provider == "elevenlabs":
-        url = stage.base_url.replace("http", "ws", 1) if stage.base_url else (
-            "wss://api.elevenlabs.io"
+        url = (
+            stage.base_url.replace("http", "ws", 1)
+            if stage.base_url
+            else ("wss://api.elevenlabs.io")
         )
         return ElevenLabsTTSService(
             api_key=_key(stage),
@@ -145,9 +159,7 @@ def build_services(
         raise KeyNotFound(f"no resolved key for {', '.join(missing)}")
     return StageServices(
         stt=build_service(stages["stt"], sample_rate=sample_rate),
-        llm=build_service(
-            stages["llm"], sample_rate=sample_rate, system_instruction=system_instruction
-        ),
+        llm=_build_llm(stages["llm"], system_instruction),
         tts=build_service(stages["tts"], sample_rate=sample_rate),
     )
 
@@ -160,9 +172,7 @@ async def rekey(service: FrameProcessor, stage: ResolvedStage, *, sample_rate: i
     """
     fresh: Any = build_service(stage, sample_rate=sample_rate)
     target: Any = service
-    if stage.stage == "llm":
-        target._client = fresh._client
-    elif hasattr(fresh, "_client") and stage.stage == "stt":
+    if stage.stage == "llm" or hasattr(fresh, "_client") and stage.stage == "stt":
         target._client = fresh._client
     else:
         target._api_key = fresh._api_key

@@ -8,6 +8,7 @@ audio flows: reads happen before the pipeline starts, the final write after it s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -79,7 +80,7 @@ class CallSession:
         try:
             await self._run_admitted()
         finally:
-            await self._tasks.cancel_all(timeout=STOP_TIMEOUT_S)
+            await self._tasks.cancel_all(grace_s=STOP_TIMEOUT_S)
             self._rt.registry.release(self.info.call_id)
 
     async def _run_admitted(self) -> None:
@@ -214,14 +215,16 @@ class CallSession:
     async def _refuse(self, reason: str, code: int = 1008) -> None:
         self.end_reason = reason
         self.state.try_transition(CallState.ENDED)
-        try:
+        with contextlib.suppress(RuntimeError):  # the peer closed first
             await self._ws.close(code=code)
-        except RuntimeError:
-            pass  # the peer closed first
         try:
             await write_call_end(
-                self._rt, self.info.call_id, reason=reason, ended_at=utcnow(),
-                resolution=None, latency={},
+                self._rt,
+                self.info.call_id,
+                reason=reason,
+                ended_at=utcnow(),
+                resolution=None,
+                latency={},
             )
         except SQLAlchemyError:
             log.exception("call %s: could not record refusal", self.info.call_id)
@@ -242,8 +245,12 @@ class CallSession:
         resolution = self._failures.resolution() if self._failures else None
         try:
             await write_call_end(
-                self._rt, self.info.call_id, reason=self.end_reason, ended_at=ended_at,
-                resolution=resolution, latency=latency,
+                self._rt,
+                self.info.call_id,
+                reason=self.end_reason,
+                ended_at=ended_at,
+                resolution=resolution,
+                latency=latency,
             )
         except SQLAlchemyError:
             log.exception("call %s: could not record the end", self.info.call_id)

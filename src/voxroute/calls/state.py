@@ -11,14 +11,14 @@ late Twilio status callbacks cannot move a call backwards.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from voxroute.errors import Conflict
 
 __all__ = ["CallState", "EndReason", "IllegalTransition", "StateMachine", "can_transition"]
 
 
-class CallState(str, Enum):
+class CallState(StrEnum):
     RINGING = "ringing"
     CONNECTED = "connected"
     ENDING = "ending"
@@ -32,7 +32,7 @@ class CallState(str, Enum):
 _ORDER = (CallState.RINGING, CallState.CONNECTED, CallState.ENDING, CallState.ENDED)
 
 
-class EndReason(str, Enum):
+class EndReason(StrEnum):
     """Why a call ended; stored in `calls.end_reason` (stage failures append `:<stage>`)."""
 
     CALLER_HUNG_UP = "caller_hung_up"

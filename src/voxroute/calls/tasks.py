@@ -44,14 +44,14 @@ class TaskGroup:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def cancel_all(self, timeout: float = 5.0) -> None:
-        """Cancel every task still running and wait up to `timeout` for them to finish."""
+    async def cancel_all(self, grace_s: float = 5.0) -> None:
+        """Cancel every task still running and wait up to `grace_s` for them to finish."""
         self._closed = True
         current = asyncio.current_task()
         pending = [t for t in self._tasks if t is not current and not t.done()]
         for task in pending:
             task.cancel()
         if pending:
-            _, still = await asyncio.wait(pending, timeout=timeout)
+            _, still = await asyncio.wait(pending, timeout=grace_s)
             for task in still:
-                log.error("task %s did not stop within %.1fs", task.get_name(), timeout)
+                log.error("task %s did not stop within %.1fs", task.get_name(), grace_s)

@@ -29,7 +29,7 @@ def _shared_session() -> Any:
             from importlib import resources
 
             path = str(resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx"))
-            _session = SileroOnnxModel(path, force_onnx_cpu=True).session
+            _session = SileroOnnxModel(path, force_onnx_cpu=True).session  # type: ignore[no-untyped-call]
         return _session
 
 
@@ -38,14 +38,14 @@ def preload_vad() -> None:
     _shared_session()
 
 
-class _SharedSessionModel(SileroOnnxModel):  # type: ignore[misc]
+class _SharedSessionModel(SileroOnnxModel):
     def __init__(self, session: Any) -> None:  # no super(): it would load another session
         self.session = session
-        self.reset_states()
+        self.reset_states()  # type: ignore[no-untyped-call]
         self.sample_rates = [8000, 16000]
 
 
-class SharedSileroVADAnalyzer(SileroVADAnalyzer):  # type: ignore[misc]
+class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
         self._model = _SharedSessionModel(_shared_session())

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from voxroute import __version__
-from voxroute.cli import admin, call, keys, serve
+from voxroute.cli import admin, call, keys, loadtest, serve
 from voxroute.errors import VoxrouteError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(sub)
     keys.register(sub)
     call.register(sub)
+    loadtest.register(sub)
     return parser
 
 

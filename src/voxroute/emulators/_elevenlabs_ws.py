@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -46,7 +46,6 @@ class OutputFormat:
 class _Context:
     text: str = ""
     opened: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TtsSocket:
@@ -60,7 +59,6 @@ class TtsSocket:
         *,
         multi: bool,
         inactivity_s: float,
-        sync_alignment: bool = True,
     ) -> None:
         self._ws, self._ex, self._fmt, self._multi = ws, exchange, fmt, multi
         self._inactivity_s = inactivity_s

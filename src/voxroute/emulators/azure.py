@@ -14,8 +14,14 @@ Keys are registered with their region; a known key used in another region gets t
 401 as an unknown key ("invalid subscription key or wrong API endpoint"), as Azure answers.
 ``Authorization: Bearer <token>`` works with tokens this emulator issued for that region.
 
-Azure speech-to-text is not emulated: see :mod:`voxroute.emulators.azure_usp` for the result
-of the USP spike.
+The native Speech SDK (STT and TTS) speaks USP over a websocket, served here too (see
+:mod:`voxroute.emulators._usp` for the spike result)::
+
+    SpeechConfig(subscription=KEY, endpoint=f"ws://{host}/{region}/speech/recognition/conversation/cognitiveservices/v1")
+    SpeechConfig(subscription=KEY, endpoint=f"ws://{host}/{region}/cognitiveservices/websocket/v1")
+    SpeechConfig(subscription=KEY, host=f"ws://{host}")   # no region in the path: any region
+
+(pipecat's ``AzureSTTService``/``AzureTTSService(private_endpoint=…)`` pass such an endpoint.)
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from aiohttp import web
 from ._audio import chunk_bytes, encode, tone, wav_header
 from ._base import Emulator, exchange_of
 from ._core import BadInput, KeyRecord
+from ._usp import SttSession, TtsSession
 
 __all__ = ["AzureEmulator", "parse_output_format"]
 
@@ -99,6 +106,12 @@ class AzureEmulator(Emulator):
         router.add_post(region + "/sts/v1.0/issuetoken", self.issue_token)
         router.add_post(region + "/cognitiveservices/v1", self.synthesize)
         router.add_get(region + "/cognitiveservices/voices/list", self.voices)
+        for prefix in ("", region):
+            stt = prefix + "/speech/recognition/{mode:interactive|conversation|dictation}"
+            router.add_get(stt + "/cognitiveservices/v1", self.usp_stt)
+            for tts in ("/cognitiveservices/websocket/v1", "/tts/cognitiveservices/websocket/v1"):
+                router.add_get(prefix + tts, self.usp_tts)
+        router.add_get(region + "/cognitiveservices/v1", self.usp_tts)
 
     def register_extra(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Requires a lowercase ``region`` such as ``eastus``."""
@@ -126,8 +139,9 @@ class AzureEmulator(Emulator):
         return super().resolve_key(request)
 
     def key_matches(self, request: web.Request, key: KeyRecord) -> bool:
-        """The key only works in its own region."""
-        return request.match_info.get("region") == key.extra.get("region")
+        """The key only works in its own region (a path without a region accepts any)."""
+        region = request.match_info.get("region")
+        return region is None or region == key.extra.get("region")
 
     def auth_error(self, request: web.Request, presented: str | None) -> web.Response:
         """401 with Azure's wording (same for an unknown key and a wrong region)."""
@@ -209,3 +223,31 @@ class AzureEmulator(Emulator):
             await exchange.write(response, chunk)
         await response.write_eof()
         return response
+
+    async def _usp(self, request: web.Request) -> tuple[web.WebSocketResponse, Any]:
+        ws = web.WebSocketResponse(protocols=("USP",))
+        if not ws.can_prepare(request).ok:
+            raise BadInput("this endpoint is a websocket (USP)")
+        exchange = exchange_of(request)
+        await exchange.upgrade(ws)
+        self.track(ws)
+        return ws, exchange
+
+    async def usp_stt(self, request: web.Request) -> web.StreamResponse:
+        """Speech SDK recognition over USP."""
+        ws, exchange = await self._usp(request)
+        once = request.match_info["mode"] == "interactive"
+        try:
+            await SttSession(ws, exchange, list(self.script), once).run()
+        finally:
+            self.untrack(ws)
+        return ws
+
+    async def usp_tts(self, request: web.Request) -> web.StreamResponse:
+        """Speech SDK synthesis over USP."""
+        ws, exchange = await self._usp(request)
+        try:
+            await TtsSession(ws, exchange, parse_output_format).run()
+        finally:
+            self.untrack(ws)
+        return ws

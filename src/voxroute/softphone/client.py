@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -88,9 +89,10 @@ async def _webhook(plan: CallPlan, result: CallResult) -> tuple[str, dict[str, s
     }
     headers = {"X-Twilio-Signature": compute_signature(plan.auth_token, signed, params)}
     timeout = aiohttp.ClientTimeout(total=plan.connect_timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as http, http.post(
-        plan.base_url.rstrip("/") + path, data=params, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        http.post(plan.base_url.rstrip("/") + path, data=params, headers=headers) as response,
+    ):
         result.webhook_status = response.status
         body = await response.text()
     if response.status != 200:
@@ -196,16 +198,17 @@ class _Line:
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), seconds)
-            except TimeoutError:
-                pass
 
     async def _play(self, audio: bytes) -> float:
         self._drained.clear()
         self._outgoing.extend(frames_of(audio))
         await asyncio.wait(
-            [asyncio.ensure_future(self._drained.wait()), asyncio.ensure_future(self._closed.wait())],
+            [
+                asyncio.ensure_future(self._drained.wait()),
+                asyncio.ensure_future(self._closed.wait()),
+            ],
             return_when=asyncio.FIRST_COMPLETED,
         )
         end = time.monotonic()
@@ -215,10 +218,8 @@ class _Line:
 
     async def _wait_first_audio(self, since: float) -> None:
         self._awaiting_reply_since = since
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_reply.wait(), self.plan.reply_timeout_s)
-        except TimeoutError:
-            pass
 
     async def _wait_reply(self, since: float) -> None:
         """Until audio arrived after `since` and then stopped for `quiet_s` (or timeout)."""

@@ -59,8 +59,7 @@ def format_result(result: CallResult) -> str:
         f"  duration {result.duration_s:.1f} s; setup {_fmt(result.setup_ms)}",
         f"  sent {result.media_frames_sent} frames; received {result.media_frames_received} "
         f"frames ({result.audio_received_s:.1f} s of audio)",
-        "  reply latency: "
-        + (", ".join(_fmt(v) for v in result.reply_latency_ms) or "no replies"),
+        "  reply latency: " + (", ".join(_fmt(v) for v in result.reply_latency_ms) or "no replies"),
         f"  outbound frame gaps: p50 {_fmt(_pct(result.outbound_gaps_ms, 0.5))}, "
         f"p99 {_fmt(result.gap_p99_ms)}, max {_fmt(max(result.outbound_gaps_ms, default=None))}",
         f"  marks: {len(result.marks_received)} received, {len(result.marks_echoed)} echoed; "

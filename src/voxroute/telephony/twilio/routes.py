@@ -47,7 +47,9 @@ async def _twilio_request(request: Request, runtime: CallRuntime) -> TwilioReque
     url = public_request_url(
         runtime.settings.resolved_public_url, request.url.path, request.url.query
     )
-    return TwilioRequest(url=url, params=params, signature=request.headers.get("x-twilio-signature"))
+    return TwilioRequest(
+        url=url, params=params, signature=request.headers.get("x-twilio-signature")
+    )
 
 
 def _refusal(exc: InvalidInput | SignatureInvalid) -> Response:

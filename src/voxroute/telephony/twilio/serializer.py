@@ -59,7 +59,7 @@ class StreamCallbacks:
     on_rejected: Callable[[str], None] | None = None
 
 
-class VoxrouteTwilioSerializer(TwilioFrameSerializer):  # type: ignore[misc]
+class VoxrouteTwilioSerializer(TwilioFrameSerializer):
     def __init__(
         self,
         *,
@@ -144,7 +144,7 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):  # type: ignore[misc]
         return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
 
 
-class MarkAfterUtterance(FrameProcessor):  # type: ignore[misc]
+class MarkAfterUtterance(FrameProcessor):
     """Queues a Twilio `mark` after each bot utterance, in order with its audio.
 
     Sits just before the output transport: the `OutputTransportMessageFrame` travels through

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -74,7 +75,5 @@ async def serve_media_stream(websocket: WebSocket, runtime: CallRuntime) -> None
 
 
 async def _close(websocket: WebSocket, code: int = POLICY_VIOLATION) -> None:
-    try:
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed by the peer
         await websocket.close(code=code)
-    except (RuntimeError, WebSocketDisconnect):
-        pass  # already closed by the peer

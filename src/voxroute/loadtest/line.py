@@ -1,0 +1,324 @@
+"""One simulated call's media stream, lean enough to run hundreds in one process.
+
+It speaks Twilio Media Streams exactly as `voxroute.softphone` does (the webhook and the
+audio helpers are the softphone's own), but it is clocked by the shared `FrameClock`, loops
+over its clips until a deadline, builds media messages from a template instead of
+`json.dumps`, and never decodes received audio (only its length matters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import secrets
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from voxroute.loadtest.clock import FRAME_S, FrameClock
+from voxroute.softphone import CallPlan, CallResult
+from voxroute.softphone.audio import SILENCE_FRAME, frames_of, load_ulaw
+from voxroute.softphone.client import _webhook  # see the report: should become public
+
+__all__ = ["BURST_GAP_S", "Clip", "LineStats", "run_line"]
+
+BURST_GAP_S = 0.5  # a longer silence between two frames ends an utterance (as the softphone)
+UNDERRUN_S = 0.02  # the caller would hear this much silence mid-utterance
+_MEDIA = (
+    '{"event":"media","sequenceNumber":"%d","streamSid":"%s","media":'
+    '{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One utterance as base64 payloads, 20 ms each, encoded once for every call."""
+
+    payloads: tuple[str, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> Clip:
+        return cls(tuple(base64.b64encode(f).decode() for f in frames_of(load_ulaw(path))))
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.payloads) * FRAME_S
+
+
+_SILENCE = base64.b64encode(SILENCE_FRAME).decode()
+
+
+@dataclass(slots=True)
+class LineStats:
+    """The softphone's `CallResult` plus what only a load test cares about."""
+
+    result: CallResult
+    index: int
+    started_at: float = 0.0  # on the run's clock, seconds
+    deadline: float = 0.0
+    underruns: int = 0
+    utterances: int = 0
+    dropped: bool = False  # the server ended a call that had been set up
+    refused: str = ""  # why the server would not take the call ("busy", close code …)
+    live: bool = False
+    recent_gaps_ms: list[float] = field(default_factory=list)  # drained by the progress line
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result.error) or self.dropped or not self.result.ok
+
+
+async def run_line(
+    plan: CallPlan, clips: Sequence[Clip], clock: FrameClock, stats: LineStats, deadline: float
+) -> None:
+    """Place one call and talk until `deadline` (monotonic); fills `stats`."""
+    result = stats.result
+    t0 = time.monotonic()
+    try:
+        answer = await _webhook(plan, result)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        result.error = f"webhook failed: {type(exc).__name__}"
+        stats.refused = result.error
+        return
+    if answer is None:
+        # 200 without <Connect><Stream> is the busy/reject TwiML of admission control.
+        stats.refused = "busy" if result.webhook_status == 200 else f"HTTP {result.webhook_status}"
+        return
+    stream_url, parameters = answer
+    line = _Line(plan, clips, stats, t0, deadline)
+    try:
+        async with connect(
+            stream_url, max_size=2**20, open_timeout=plan.connect_timeout_s, compression=None
+        ) as ws:
+            await line.run(ws, clock, parameters)
+    except (OSError, ConnectionClosed, TimeoutError) as exc:
+        result.error = result.error or f"media stream failed: {type(exc).__name__}"
+    result.duration_s = round(time.monotonic() - t0, 3)
+
+
+class _Line:
+    def __init__(
+        self,
+        plan: CallPlan,
+        clips: Sequence[Clip],
+        stats: LineStats,
+        t0: float,
+        deadline: float,
+    ) -> None:
+        self.plan, self.clips, self.stats, self.t0 = plan, clips, stats, t0
+        self.result = stats.result
+        self.deadline = deadline
+        self.stream_sid = "MZ" + secrets.token_hex(16)
+        self.result.stream_sid = self.stream_sid
+        self._ws: ClientConnection | None = None
+        self._outgoing: deque[str] = deque()
+        self._drained = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._hung_up = False
+        self._seq = 0
+        self._chunk = 0
+        self._play_end = 0.0
+        self._last_audio_at: float | None = None
+        self._awaiting_reply_since: float | None = None
+        self._pending_marks: deque[tuple[float, str]] = deque()
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def run(
+        self, ws: ClientConnection, clock: FrameClock, parameters: dict[str, str]
+    ) -> None:
+        plan = self.plan
+        self._ws = ws
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        start = {
+            "streamSid": self.stream_sid,
+            "accountSid": plan.account_sid,
+            "callSid": plan.call_sid,
+            "tracks": ["inbound"],
+            "customParameters": parameters,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        }
+        await ws.send(
+            json.dumps(
+                {
+                    "event": "start",
+                    "sequenceNumber": str(self._next_seq()),
+                    "streamSid": self.stream_sid,
+                    "start": start,
+                }
+            )
+        )
+        receiver = asyncio.create_task(self._receive_loop(ws), name="loadtest-receiver")
+        handle = clock.add(self._tick)
+        self.stats.live = True
+        try:
+            await self._script(ws)
+        finally:
+            self.stats.live = False
+            clock.remove(handle)
+            if not self._closed.is_set():
+                await ws.close()
+            await asyncio.wait_for(asyncio.gather(receiver, return_exceptions=True), 5.0)
+
+    # -- script --------------------------------------------------------------------------
+    async def _script(self, ws: ClientConnection) -> None:
+        plan = self.plan
+        await self._sleep(plan.initial_wait_s)
+        await self._wait_reply(since=self.t0)  # the greeting
+        index = 0
+        while not self._closed.is_set():
+            clip = self.clips[index % len(self.clips)]
+            if time.monotonic() + clip.duration_s + plan.quiet_s > self.deadline:
+                break
+            index += 1
+            end = await self._play(clip)
+            self.stats.utterances += 1
+            await self._wait_reply(since=end)
+            await self._sleep(min(plan.pause_s, max(0.0, self.deadline - time.monotonic())))
+        if self._closed.is_set():
+            if self.result.setup_ms is not None and time.monotonic() < self.deadline:
+                self.stats.dropped = True
+                self.result.error = self.result.error or (
+                    f"server ended the call early (close code {self.result.close_code})"
+                )
+            elif self.result.setup_ms is None:
+                self.stats.refused = f"closed before any audio ({self.result.close_code})"
+                self.result.error = self.result.error or self.stats.refused
+            return
+        if self.result.media_frames_received == 0:
+            self.result.error = "no audio from the server"
+        stop = {"accountSid": plan.account_sid, "callSid": plan.call_sid}
+        self._hung_up = True
+        self.result.hung_up_by = "caller"
+        message = {
+            "event": "stop",
+            "sequenceNumber": str(self._next_seq()),
+            "streamSid": self.stream_sid,
+            "stop": stop,
+        }
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(message))
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), seconds)
+
+    async def _play(self, clip: Clip) -> float:
+        self._drained.clear()
+        self._outgoing.extend(clip.payloads)
+        closed = asyncio.ensure_future(self._closed.wait())
+        drained = asyncio.ensure_future(self._drained.wait())
+        try:
+            await asyncio.wait([drained, closed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            drained.cancel()
+        end = time.monotonic()
+        self._awaiting_reply_since = end
+        return end
+
+    async def _wait_reply(self, since: float) -> None:
+        """Until audio arrived after `since` and then stopped for `quiet_s` (or timeout)."""
+        deadline = time.monotonic() + self.plan.reply_timeout_s
+        while not self._closed.is_set() and time.monotonic() < deadline:
+            last = self._last_audio_at
+            if last is not None and last > since and time.monotonic() - last >= self.plan.quiet_s:
+                return
+            await self._sleep(0.05)
+
+    # -- wire ----------------------------------------------------------------------------
+    async def _tick(self, now: float) -> None:
+        """One 20 ms frame (speech or silence), then any marks whose audio has played."""
+        ws = self._ws
+        if ws is None or self._closed.is_set() or self._hung_up:
+            return
+        if self._outgoing:
+            payload = self._outgoing.popleft()
+            if not self._outgoing:
+                self._drained.set()
+        else:
+            payload = _SILENCE
+        self._chunk += 1
+        message = _MEDIA % (
+            self._next_seq(),
+            self.stream_sid,
+            self._chunk,
+            self._chunk * 20,
+            payload,
+        )
+        try:
+            await ws.send(message)
+            self.result.media_frames_sent += 1
+            while self._pending_marks and self._pending_marks[0][0] <= now:
+                _, name = self._pending_marks.popleft()
+                mark = {
+                    "event": "mark",
+                    "sequenceNumber": str(self._next_seq()),
+                    "streamSid": self.stream_sid,
+                    "mark": {"name": name},
+                }
+                await ws.send(json.dumps(mark))
+                self.result.marks_echoed.append(name)
+        except ConnectionClosed:
+            self._closed.set()
+
+    async def _receive_loop(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                self._on_message(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            if not self.result.hung_up_by:
+                self.result.hung_up_by = "server"
+            self.result.close_code = ws.close_code
+            self._closed.set()
+
+    def _on_message(self, raw: str | bytes) -> None:
+        now = time.monotonic()
+        result = self.result
+        if result.setup_ms is None:
+            result.setup_ms = round((now - self.t0) * 1000, 1)
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            result.other_events.append("invalid-json")
+            return
+        event = msg.get("event") if isinstance(msg, dict) else None
+        if event == "media":
+            payload = msg.get("media", {}).get("payload", "")
+            size = len(payload) * 3 // 4 - payload.count("=", -2)  # μ-law bytes, not decoded
+            result.media_frames_received += 1
+            result.audio_received_s += size / 8000
+            if self._last_audio_at is not None and now - self._last_audio_at < BURST_GAP_S:
+                gap = (now - self._last_audio_at) * 1000
+                result.outbound_gaps_ms.append(gap)
+                self.stats.recent_gaps_ms.append(gap)
+                if now - self._play_end > UNDERRUN_S:
+                    self.stats.underruns += 1
+            self._last_audio_at = now
+            self._play_end = max(now, self._play_end) + size / 8000
+            if self._awaiting_reply_since is not None:
+                result.reply_latency_ms.append(round((now - self._awaiting_reply_since) * 1000, 1))
+                self._awaiting_reply_since = None
+        elif event == "mark":
+            name = str(msg.get("mark", {}).get("name", ""))
+            result.marks_received.append(name)
+            self._pending_marks.append((max(now, self._play_end), name))
+        elif event == "clear":
+            result.clears += 1
+            self._play_end = now
+            self._pending_marks = deque((now, name) for _, name in self._pending_marks)
+        else:
+            result.other_events.append(str(event))
