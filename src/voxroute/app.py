@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,6 +16,7 @@ from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
 from voxroute.billing import BillingPolicy, topup
+from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
 from voxroute.credentials import CredentialStore
 from voxroute.db.migrate import upgrade
@@ -101,6 +103,8 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         runtime.billing = Metering(runtime.session_factory, BillingPolicy.from_settings(settings))
         await runtime.billing.start(hang_up=runtime.registry.hang_up)
         stack.push_async_callback(runtime.billing.stop)
+        # Pay pipecat's imports and the VAD model load now, not on the first call.
+        await asyncio.to_thread(warm_up)
         await runtime.registry.start()
         stack.push_async_callback(runtime.registry.stop)
         stack.push_async_callback(runtime.registry.hang_up_all)

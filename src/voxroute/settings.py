@@ -15,6 +15,10 @@ from voxroute.errors import ConfigError
 # Provider SDKs read these silently when a key is None; a call server must never have them.
 FORBIDDEN_PROVIDER_ENV = (
     "OPENAI_API_KEY",
+    "OPENAI_ADMIN_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
     "DEEPGRAM_API_KEY",
     "ELEVENLABS_API_KEY",
     "CARTESIA_API_KEY",

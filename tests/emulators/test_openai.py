@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import openai
@@ -18,10 +19,23 @@ END_CALL_TOOL = {
 }
 
 
+_clients: list[openai.AsyncOpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    """Close SDK clients on the test's loop (their finalizers would run after it closed)."""
+    yield
+    while _clients:
+        await _clients.pop().close()
+
+
 def client(suite: EmulatorSuite, key: str = KEY) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
+    made = openai.AsyncOpenAI(
         api_key=key, base_url=suite.base_urls["openai"] + "/v1", max_retries=0
     )
+    _clients.append(made)
+    return made
 
 
 async def test_streamed_chat_echoes_the_user_and_reports_true_usage(suite: EmulatorSuite) -> None:
@@ -134,6 +148,7 @@ async def test_injected_500_is_not_retried_by_the_sdk(suite: EmulatorSuite) -> N
     suite.register_key("openai", KEY)
     suite.set_fault("openai", {"status": 500}, count=1)
     retrying = openai.AsyncOpenAI(api_key=KEY, base_url=suite.base_urls["openai"] + "/v1")
+    _clients.append(retrying)
     with pytest.raises(openai.InternalServerError):
         await retrying.models.list()
     assert [r.status for r in suite.requests("openai")] == [500]

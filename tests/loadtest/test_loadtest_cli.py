@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-VOXROUTE = [sys.executable, "-m", "voxroute.cli"]
+VOXROUTE = [str(Path(sys.executable).with_name("voxroute"))]
 TIMINGS = ("setup_ms", "reply_latency_ms", "frame_gap_ms")
 
 
@@ -74,8 +74,19 @@ def test_ten_calls_for_fifteen_seconds_complete_with_a_well_formed_report(
     url, workdir = server
     report_path = workdir / "report.json"
     done = subprocess.run(
-        [*VOXROUTE, "loadtest", "--url", url, "--calls", "10", "--duration", "15",
-         "--json", str(report_path), "--quiet"],
+        [
+            *VOXROUTE,
+            "loadtest",
+            "--url",
+            url,
+            "--calls",
+            "10",
+            "--duration",
+            "15",
+            "--json",
+            str(report_path),
+            "--quiet",
+        ],
         cwd=workdir,  # the demo credentials are read from ./.voxroute/demo.json
         capture_output=True,
         text=True,

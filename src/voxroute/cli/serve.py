@@ -1,4 +1,10 @@
-"""`voxroute serve`, `voxroute migrate` and `voxroute emulators`."""
+"""`voxroute serve`, `voxroute migrate` and `voxroute emulators`.
+
+`serve --workers N` runs N uvicorn worker processes (default: one per core) on one port, each
+an uvloop event loop serving many calls. State that must exist once per machine is made by
+the parent before any worker starts (`voxroute.cli._workers`): the database migration, the
+demo organisation and, on the embedded default, one emulator process shared by all workers.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,25 @@ import argparse
 import asyncio
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from voxroute.cli._common import database, settings_from_env
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the voxroute server")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.set_defaults(func=lambda a: run_server(a.host, a.port))
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: VOXROUTE_WORKERS, or one per core)",
+    )
+    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
     emulators = sub.add_parser(
@@ -29,10 +45,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     emulators.set_defaults(func=lambda a: _emulators(a.host, a.port, a.keys_file, a.latency_ms))
 
 
-def run_server(host: str | None, port: int | None) -> None:
+def worker_count(requested: int | None, configured: int) -> int:
+    """--workers, else VOXROUTE_WORKERS, else one per core (0 means "one per core")."""
+    count = requested if requested is not None else configured
+    if count <= 0:
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        count = count or os.cpu_count() or 1
+    return count
+
+
+def run_server(host: str | None, port: int | None, workers: int | None = None) -> None:
     import uvicorn
 
-    from voxroute.app import create_app
+    from voxroute.cli._workers import shared_state
     from voxroute.logs import configure_logging
 
     if host:
@@ -41,16 +66,42 @@ def run_server(host: str | None, port: int | None) -> None:
         os.environ["VOXROUTE_PORT"] = str(port)
     settings = settings_from_env()
     configure_logging(settings.log_level)
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        loop="uvloop",
-        ws_max_size=settings.max_ws_message_bytes,
-        access_log=False,
-    )
+    count = worker_count(workers, settings.workers)
+    # Workers read their settings from the environment the parent prepares here.
+    with shared_state(settings):
+        settings = settings_from_env()
+        uvicorn.run(
+            "voxroute.cli.serve:worker_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=count if count > 1 else None,
+            log_level=settings.log_level.lower(),
+            loop="uvloop",
+            ws_max_size=settings.max_ws_message_bytes,
+            access_log=False,
+            # A worker imports pipecat and loads the VAD before it can answer the
+            # supervisor's ping; under N parallel starts that takes well over uvicorn's 5 s.
+            timeout_worker_healthcheck=120,
+        )
+
+
+def worker_app() -> FastAPI:
+    """uvicorn's factory, run once in each worker process before its event loop serves.
+
+    Heavy shared resources are loaded here, once per worker: pipecat and the provider SDKs
+    (≈1-2 s of imports, which would otherwise block the loop on the first call and trip the
+    lag watchdog) and the VAD model session that every call shares.
+    """
+    import voxroute.calls.session  # noqa: F401 - import cost paid at start-up
+    from voxroute.app import create_app
+    from voxroute.calls.vad import preload_vad
+    from voxroute.logs import configure_logging
+
+    settings = settings_from_env()
+    configure_logging(settings.log_level)
+    preload_vad()
+    return create_app(settings)
 
 
 async def _migrate() -> None:
