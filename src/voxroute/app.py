@@ -18,18 +18,21 @@ from voxroute.api.router import api_router
 from voxroute.billing import BillingPolicy, topup
 from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
+from voxroute.calls.slots import create_org_slots
 from voxroute.credentials import CredentialStore
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
-from voxroute.providers.catalog import load_catalog
 from voxroute.metering import Metering
+from voxroute.providers import ProviderResources
+from voxroute.providers.catalog import load_catalog
 from voxroute.routing import KeyResolver, ManagedKeys
 from voxroute.runtime import Runtime
 from voxroute.settings import Settings, check_environment, load_settings
 from voxroute.telephony.twilio.routes import router as twilio_router
 from voxroute.vault import Vault
 from voxroute.vault.master.factory import master_key_provider_from_settings
+from voxroute.web import mount_web
 
 if TYPE_CHECKING:
     from voxroute.emulators import EmulatorSuite
@@ -83,6 +86,13 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         catalog = load_catalog()
         store = CredentialStore(vault, catalog)
         managed = ManagedKeys(managed_raw, catalog)
+        # calls: one set of provider HTTP pools / SSL context per worker, closed last.
+        provider_resources = await ProviderResources.create()
+        stack.push_async_callback(provider_resources.aclose)
+        # calls: per-org concurrency slots, across nodes when VOXROUTE_REDIS_URL is set.
+        org_slots = create_org_slots(settings.redis_url, lease_s=settings.org_slot_lease_s)
+        await org_slots.start()
+        stack.push_async_callback(org_slots.aclose)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -98,6 +108,8 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 max_calls=settings.max_calls_per_worker,
                 loop_lag_limit_ms=settings.loop_lag_limit_ms,
             ),
+            provider_resources=provider_resources,
+            org_slots=org_slots,
             base_urls=dict(settings.provider_base_urls),
         )
         runtime.billing = Metering(runtime.session_factory, BillingPolicy.from_settings(settings))
@@ -149,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(twilio_router)
+    mount_web(app)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -81,7 +82,10 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Prin
     )
     if row is None or row.revoked_at is not None:
         raise AuthError("invalid or revoked token")
-    await session.execute(
-        update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow())
-    )
+    now = utcnow()
+    # Throttled: one write per token per minute, not one per request.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+        )
     return Principal(token_id=row.id, role=Role(row.role), org_id=row.org_id)

@@ -77,7 +77,7 @@ class Metering:
         self._tasks.spawn(self._every(self._sweep_every_s, self.sweep_once), "sweeper")
 
     async def stop(self) -> None:
-        await self._tasks.cancel_all(timeout=5.0)
+        await self._tasks.cancel_all(grace_s=5.0)
         unwritten = await self.recorder.stop()
         if unwritten:
             log.error("%d usage events could not be written at shutdown", len(unwritten))

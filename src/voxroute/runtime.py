@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxroute.audit import AuditAction, record
+from voxroute.billing import balance
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
@@ -29,7 +30,9 @@ from voxroute.vault import Vault
 from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
+    from voxroute.calls.slots import OrgSlots
     from voxroute.metering import Metering
+    from voxroute.providers import ProviderResources
 
 log = logging.getLogger("voxroute.runtime")
 RATE_LIMIT_COOLDOWN = timedelta(seconds=60)
@@ -46,6 +49,10 @@ class Runtime:
     managed: ManagedKeys
     resolver: KeyResolver
     registry: CallRegistry
+    # calls: one per worker process, shared by every call's provider services.
+    provider_resources: ProviderResources
+    # calls: per-org concurrency slots (Redis when settings.redis_url is set).
+    org_slots: OrgSlots
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -59,6 +66,14 @@ class Runtime:
             session, org_id=number.org_id, credential_id=number.credential_id
         )
         return (await self.store.open(session, cred))["auth_token"]
+
+    async def admit_call(self, call: Call) -> str | None:
+        """calls: refuse at the webhook when the org cannot cover the call's credit hold."""
+        if self.billing is None:
+            return None
+        available = (await balance(self.session_factory, org_id=call.org_id)).available_micros
+        needed = max(self.billing.hold_micros, self.settings.min_call_balance_micros)
+        return "insufficient_credit" if available < needed else None
 
     async def _org_assistant(
         self, session: AsyncSession, call: Call | CallInfo
@@ -74,6 +89,8 @@ class Runtime:
         stages = await self.resolver.resolve(session, org=org, assistant=assistant)
         if self.billing is not None:
             # Hold credit before any provider is touched; InsufficientCredit refuses the call.
+            # It must run before this session writes anything: on SQLite the hold's own
+            # transaction would otherwise wait for ours (one writer at a time).
             await self.billing.reserve_call(org_id=org.id, call_id=call.id)
         now = utcnow()
         for stage in stages:

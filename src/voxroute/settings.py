@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     call_token_ttl_s: int = Field(default=60, ge=5)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
     min_call_balance_micros: int = Field(default=50_000, ge=0)
+    # Per-org concurrency slot lease (renewed every third of it while a call runs).
+    org_slot_lease_s: float = Field(default=30.0, gt=0)
 
     @field_validator("public_url", "twilio_api_base_url", "aws_endpoint_url")
     @classmethod

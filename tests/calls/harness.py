@@ -9,20 +9,26 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
+from voxroute.calls.slots import InProcessOrgSlots, OrgSlots
 from voxroute.db.base import new_id
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
-from voxroute.errors import KeyNotFound
+from voxroute.emulators import EmulatorSuite
+from voxroute.errors import KeyNotFound, NotFound
+from voxroute.providers import ProviderResources
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings, load_settings
+from voxroute.softphone import CallResult, place_call
 from voxroute.telephony.twilio.routes import router
 from voxroute.vault.secret import Secret
 
@@ -30,6 +36,9 @@ ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-test-auth-token-0001"
 NUMBER = "+15550001000"
 CALLER = "+15557770000"
+AUDIO = Path(__file__).parents[1] / "data" / "audio"
+HELLO = AUDIO / "utterance-02.ulaw8k.wav"
+Factory = async_sessionmaker[AsyncSession]
 
 
 @dataclass
@@ -98,6 +107,9 @@ class FakeRuntime:
     settings: Settings
     session_factory: async_sessionmaker[AsyncSession]
     registry: CallRegistry
+    provider_resources: ProviderResources
+    org_slots: OrgSlots = field(default_factory=InProcessOrgSlots)
+    refusal: str | None = None  # what admit_call answers
     auth_token: str = AUTH_TOKEN
     stages: list[ResolvedStage] = field(default_factory=list)
     pools: dict[Stage, list[ResolvedStage]] = field(default_factory=dict)
@@ -108,6 +120,16 @@ class FakeRuntime:
     fallback_requests: list[tuple[str, str, str]] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     on_report: Callable[[CallReport], None] | None = None
+    billing: Any = None  # what the calls API route reads for a cost breakdown
+
+    async def find_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> Call:
+        call = await session.scalar(select(Call).where(Call.org_id == org_id, Call.id == call_id))
+        if call is None:
+            raise NotFound("call not found")
+        return call
+
+    async def admit_call(self, call: Call) -> str | None:
+        return self.refusal
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
         return Secret(self.auth_token)
@@ -155,6 +177,9 @@ async def running_server(
     *,
     twilio_api_base_url: str = "",
     max_calls: int = 150,
+    org_slots: OrgSlots | None = None,
+    routers: tuple[APIRouter, ...] = (),
+    runtime_class: type[FakeRuntime] = FakeRuntime,
     **settings: Any,
 ) -> AsyncIterator[tuple[str, FakeRuntime]]:
     """A real uvicorn server on 127.0.0.1 with the Twilio router and a FakeRuntime."""
@@ -162,10 +187,23 @@ async def running_server(
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = load_settings(public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings)
     registry = CallRegistry(max_calls=max_calls, loop_lag_limit_ms=config.loop_lag_limit_ms)
-    runtime = FakeRuntime(settings=config, session_factory=factory, registry=registry)
+    resources = await ProviderResources.create()
+    runtime = runtime_class(
+        settings=config,
+        session_factory=factory,
+        registry=registry,
+        provider_resources=resources,
+        org_slots=org_slots or InProcessOrgSlots(lease_s=config.org_slot_lease_s),
+    )
     warm_up()
     app = FastAPI()
     app.include_router(router)
+    if routers:
+        from voxroute.api.errors import install_error_handlers
+
+        install_error_handlers(app)
+        for extra in routers:
+            app.include_router(extra, prefix="/api/v1")
     app.state.runtime = runtime
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
@@ -181,3 +219,44 @@ async def running_server(
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
+        await resources.aclose()
+
+
+@dataclass
+class Env:
+    base: str
+    runtime: FakeRuntime
+    suite: EmulatorSuite
+    factory: Factory
+
+
+ORG_KEYS = {
+    "deepgram": "dg-org-key-000001",
+    "openai": "sk-org-key-000001",
+    "cartesia": "ca-org-key-000001",
+}
+
+
+def default_stages(suite: EmulatorSuite) -> list[ResolvedStage]:
+    return [
+        stage("stt", "deepgram", ORG_KEYS["deepgram"], suite.base_urls["deepgram"]),
+        stage("llm", "openai", ORG_KEYS["openai"], suite.base_urls["openai"]),
+        stage("tts", "cartesia", ORG_KEYS["cartesia"], suite.base_urls["cartesia"]),
+    ]
+
+
+FAST = {"pause_s": 0.0, "quiet_s": 0.5, "initial_wait_s": 0.2}
+
+
+async def call(env: Env, wavs: list[Path], **options: object) -> CallResult:
+    """One softphone call; returns once the session reported its end."""
+    options = {**FAST, **options}
+    result = await place_call(env.base, NUMBER, CALLER, ACCOUNT_SID, AUTH_TOKEN, wavs, **options)
+    await asyncio.wait_for(env.runtime.ended.wait(), 15)
+    return result
+
+
+async def stored_call(env: Env, call_id: str | None = None) -> Call:
+    async with env.factory() as s:
+        query = select(Call) if call_id is None else select(Call).where(Call.id == call_id)
+        return (await s.execute(query)).scalar_one()

@@ -6,91 +6,27 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.calls.harness import (
     ACCOUNT_SID,
+    AUDIO,
     AUTH_TOKEN,
-    CALLER,
+    HELLO,
     NUMBER,
-    FakeRuntime,
+    Env,
+    Factory,
+    call,
+    default_stages,
     running_server,
     seed,
     stage,
+    stored_call,
 )
-from voxroute.db.models import Call
 from voxroute.emulators import EmulatorSuite
-from voxroute.softphone import CallResult, place_call
 
-AUDIO = Path(__file__).parents[1] / "data" / "audio"
-HELLO = AUDIO / "utterance-02.ulaw8k.wav"
 SATURDAY = AUDIO / "utterance-02.pcm16k.wav"
 GOODBYE = AUDIO / "utterance-04.ulaw8k.wav"
-Factory = async_sessionmaker[AsyncSession]
-
-
-@dataclass
-class Env:
-    base: str
-    runtime: FakeRuntime
-    suite: EmulatorSuite
-    factory: Factory
-
-
-@pytest.fixture
-def db_url(sqlite_url: str) -> str:
-    """Whole calls run on the embedded default only (the webhook tests cover PostgreSQL)."""
-    return sqlite_url
-
-
-@pytest.fixture
-async def suite() -> AsyncIterator[EmulatorSuite]:
-    async with EmulatorSuite.start() as started:
-        started.register_key("deepgram", "dg-org-key-000001")
-        started.register_key("openai", "sk-org-key-000001")
-        started.register_key("cartesia", "ca-org-key-000001")
-        started.register_key("twilio", AUTH_TOKEN, account_sid=ACCOUNT_SID)
-        yield started
-
-
-def default_stages(suite: EmulatorSuite) -> list:
-    return [
-        stage("stt", "deepgram", "dg-org-key-000001", suite.base_urls["deepgram"]),
-        stage("llm", "openai", "sk-org-key-000001", suite.base_urls["openai"]),
-        stage("tts", "cartesia", "ca-org-key-000001", suite.base_urls["cartesia"]),
-    ]
-
-
-@pytest.fixture
-async def env(session_factory: Factory, suite: EmulatorSuite) -> AsyncIterator[Env]:
-    await seed(session_factory, max_duration_s=60, idle_timeout_s=20)
-    async with running_server(session_factory, twilio_api_base_url=suite.base_urls["twilio"]) as (
-        base,
-        runtime,
-    ):
-        runtime.stages = default_stages(suite)
-        yield Env(base, runtime, suite, session_factory)
-
-
-FAST = {"pause_s": 0.0, "quiet_s": 0.5, "initial_wait_s": 0.2}
-
-
-async def call(env: Env, wavs: list[Path], **options: object) -> CallResult:
-    options = {**FAST, **options}
-    result = await place_call(env.base, NUMBER, CALLER, ACCOUNT_SID, AUTH_TOKEN, wavs, **options)
-    await asyncio.wait_for(env.runtime.ended.wait(), 15)
-    return result
-
-
-async def stored_call(env: Env) -> Call:
-    async with env.factory() as s:
-        return (await s.execute(select(Call))).scalar_one()
 
 
 async def test_a_caller_utterance_gets_a_spoken_reply_and_usage_is_metered(

@@ -30,9 +30,12 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_principal(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    return await authenticate(session, authorization)
+    """Authenticate in a short transaction of its own, so the `last_used_at` write never holds
+    a write lock for the rest of the request (SQLite allows one writer at a time)."""
+    async with runtime.session_factory() as session, session.begin():
+        return await authenticate(session, authorization)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

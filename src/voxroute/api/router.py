@@ -12,8 +12,10 @@ from voxroute.api.routes import (
     credentials,
     numbers,
     org,
+    web_calls,
 )
 
 api_router = APIRouter()
-for module in (admin, org, byok, credentials, assistants, numbers, calls, billing, audit):
+ROUTERS = (admin, org, byok, credentials, assistants, numbers, web_calls, calls, billing, audit)
+for module in ROUTERS:
     api_router.include_router(module.router)

@@ -138,7 +138,12 @@ class StageFailureHandler:
             return False
         service = self._services.by_stage()[old.stage]
         try:
-            await rekey(service, new, sample_rate=self._sample_rate)
+            await rekey(
+                service,
+                new,
+                sample_rate=self._sample_rate,
+                resources=self._runtime.provider_resources,
+            )
         except Exception:  # a failed switch falls through to the next action of the plan
             log.exception("call %s: switching %s key failed", self._call.call_id, old.stage)
             return False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    InputDTMFFrame,
     MetricsFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -23,7 +25,9 @@ from voxroute.calls.runtime import CallInfo, UsageEvent
 from voxroute.db.base import utcnow
 from voxroute.routing.types import ResolvedStage, Stage
 
-__all__ = ["LatencyObserver", "UsageObserver"]
+__all__ = ["FirstPushFanOut", "LatencyObserver", "UsageObserver"]
+
+log = logging.getLogger(__name__)
 
 _SEEN_LIMIT = 4096
 
@@ -101,27 +105,36 @@ def _units(item: Any) -> list[tuple[str, float]]:
 
 
 class LatencyObserver(BaseObserver):
-    """Per-turn latency: end of caller speech → first bot audio out.
+    """Per-turn latency: end of caller speech → first bot audio out; DTMF keys pressed.
 
     The VAD reports a stop `vad_stop_secs` after speech really ended, so that delay is
-    added back to the measured interval.
+    added back to the measured interval. DTMF is counted, never stored or logged by digit:
+    callers type PINs and card numbers.
     """
 
-    def __init__(self, vad_stop_secs: float) -> None:
+    def __init__(self, vad_stop_secs: float, call_id: str = "") -> None:
         super().__init__()
         self._vad_stop_secs = vad_stop_secs
         self._user_stopped_at: float | None = None
         self._seen: set[int] = set()
         self.turns_ms: list[float] = []
         self.first_bot_audio_at: float | None = None
+        self.dtmf_count = 0
+        self._call_id = call_id
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
-        if not isinstance(frame, (VADUserStoppedSpeakingFrame, BotStartedSpeakingFrame)):
+        if not isinstance(
+            frame, (VADUserStoppedSpeakingFrame, BotStartedSpeakingFrame, InputDTMFFrame)
+        ):
             return
         if frame.id in self._seen:
             return
         self._seen.add(frame.id)
+        if isinstance(frame, InputDTMFFrame):
+            self.dtmf_count += 1
+            log.info("call %s: DTMF key received (%d so far)", self._call_id, self.dtmf_count)
+            return
         now = time.monotonic()
         if isinstance(frame, VADUserStoppedSpeakingFrame):
             self._user_stopped_at = now - self._vad_stop_secs
@@ -131,6 +144,24 @@ class LatencyObserver(BaseObserver):
         if self._user_stopped_at is not None:
             self.turns_ms.append(round((now - self._user_stopped_at) * 1000, 1))
             self._user_stopped_at = None
+
+
+class FirstPushFanOut(BaseObserver):
+    """One pipecat observer slot for several observers, told of each frame's first push only.
+
+    pipecat gives every observer its own queue and task, and by default
+    (`observe_every_push=True`) enqueues a frame at every hop of the pipeline, i.e. about
+    eight times per audio frame per observer. Usage and latency need each frame once, so
+    they share one slot and see only first pushes: one queue hop per frame instead of ~16.
+    """
+
+    def __init__(self, *observers: BaseObserver) -> None:
+        super().__init__(observe_every_push=False)
+        self._observers = observers
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        for observer in self._observers:
+            await observer.on_push_frame(data)
 
 
 def summarize(turns_ms: list[float], ttfb_ms: Mapping[str, list[float]]) -> dict[str, Any]:

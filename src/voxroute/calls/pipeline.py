@@ -13,14 +13,16 @@ from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import FunctionCallResultProperties
+from pipecat.frames.frames import Frame, FunctionCallResultProperties, InputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
+    LLMUserAggregator,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
@@ -29,7 +31,7 @@ from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUser
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from voxroute.calls.observers import LatencyObserver, UsageObserver
+from voxroute.calls.observers import FirstPushFanOut, LatencyObserver, UsageObserver
 from voxroute.calls.runtime import CallInfo, UsageEvent
 from voxroute.calls.services import StageServices
 from voxroute.calls.vad import SharedSileroVADAnalyzer
@@ -77,6 +79,27 @@ def _end_call_schema() -> FunctionSchema:
     )
 
 
+def _end_input_audio_here(aggregator: LLMUserAggregator) -> None:
+    """Caller audio stops at the user aggregator (its VAD is the last thing that needs it).
+
+    pipecat forwards every 20 ms `InputAudioRawFrame` on through the LLM, TTS, marks,
+    output transport and assistant aggregator, each a queue hop and task switch that does
+    nothing with it: ~6 of the ~9 hops an input frame makes. The aggregator's own
+    `process_frame` calls `self.push_frame`, so an instance-level wrapper is enough; the
+    pair (`LLMContextAggregatorPair`) keeps building and wiring the aggregators.
+    """
+    push = aggregator.push_frame
+
+    async def push_frame(
+        frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
+    ) -> None:
+        if direction is FrameDirection.DOWNSTREAM and isinstance(frame, InputAudioRawFrame):
+            return
+        await push(frame, direction)
+
+    aggregator.push_frame = push_frame  # type: ignore[method-assign]
+
+
 def build_pipeline(
     *,
     websocket: WebSocket,
@@ -100,7 +123,7 @@ def build_pipeline(
             audio_out_end_silence_secs=1,
         ),
     )
-    # The system prompt travels as the LLM service's `system_instruction` (build_services).
+    # The system prompt is composed into the LLM's system instruction (build_services).
     context = LLMContext(messages=[], tools=ToolsSchema(standard_tools=[_end_call_schema()]))
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
@@ -113,6 +136,8 @@ def build_pipeline(
             ),
         ),
     )
+
+    _end_input_audio_here(user_aggregator)
 
     async def end_call_tool(params: Any) -> None:
         message = params.arguments.get("message") if params.arguments else None
@@ -136,7 +161,7 @@ def build_pipeline(
         ]
     )
     usage = UsageObserver(call, stage_of, usage_sink)
-    latency = LatencyObserver(VAD_STOP_SECS)
+    latency = LatencyObserver(VAD_STOP_SECS, call.call_id)
     worker = PipelineWorker(
         pipeline,
         name=f"call-{call.call_id}",
@@ -151,7 +176,9 @@ def build_pipeline(
         # what "idle" does (a polite goodbye), instead of a silent cancel.
         idle_timeout_secs=float(assistant.idle_timeout_s) if assistant.idle_timeout_s else None,
         cancel_on_idle_timeout=False,
-        observers=[usage, latency],
+        observers=[FirstPushFanOut(usage, latency)],
+        # Unused here, and every observer costs a queue hop per frame per processor.
+        enable_turn_tracking=False,
         check_dangling_tasks=False,
     )
     return CallPipeline(

@@ -20,6 +20,8 @@ from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
     from voxroute.calls.registry import CallRegistry
+    from voxroute.calls.slots import OrgSlots
+    from voxroute.providers import ProviderResources
 
 __all__ = ["CallInfo", "CallReport", "CallRuntime", "UsageEvent"]
 
@@ -87,6 +89,21 @@ class CallRuntime(Protocol):
 
     @property
     def registry(self) -> CallRegistry: ...
+
+    @property
+    def provider_resources(self) -> ProviderResources:
+        """The worker's shared SSL context and HTTP pools for building provider services."""
+        ...
+
+    @property
+    def org_slots(self) -> OrgSlots:
+        """Per-org concurrency slots (in-process, or Redis across nodes)."""
+        ...
+
+    async def admit_call(self, call: Call) -> str | None:
+        """Whether the org may start `call` now (e.g. enough credit); a short refusal
+        reason (an `EndReason` value such as `insufficient_credit`) or None."""
+        ...
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
         """The Twilio auth token of the number's org (from the vault); raise if missing."""

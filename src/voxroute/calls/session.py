@@ -25,11 +25,12 @@ from voxroute.calls.records import CallSetup, load_call_setup, write_call_end
 from voxroute.calls.registry import AdmissionRefused
 from voxroute.calls.runtime import CallInfo, CallReport, CallRuntime
 from voxroute.calls.services import build_services
+from voxroute.calls.slots import SlotsUnavailable
 from voxroute.calls.state import CallState, EndReason, StateMachine
 from voxroute.calls.tasks import TaskGroup
 from voxroute.db.base import utcnow
 from voxroute.db.models import Call
-from voxroute.errors import CallTokenInvalid, KeyNotFound, VoxrouteError
+from voxroute.errors import CallTokenInvalid, InsufficientCredit, KeyNotFound, VoxrouteError
 from voxroute.telephony.twilio.protocol import Start
 from voxroute.telephony.twilio.serializer import StreamCallbacks, VoxrouteTwilioSerializer
 
@@ -64,6 +65,7 @@ class CallSession:
         )
         self.state = StateMachine(CallState.RINGING)
         self.end_reason: str | None = None
+        self._pending_end: str | None = None  # asked to end while still setting up
         self._tasks = TaskGroup(f"call-{call.id}")
         self._pipeline: CallPipeline | None = None
         self._serializer: VoxrouteTwilioSerializer | None = None
@@ -78,15 +80,34 @@ class CallSession:
             await self._refuse("rejected_capacity", code=1013)
             return
         try:
+            await self._hold_org_slot()
             await self._run_admitted()
         finally:
             await self._tasks.cancel_all(grace_s=STOP_TIMEOUT_S)
             self._rt.registry.release(self.info.call_id)
+            await self._release_org_slot()
+
+    async def _hold_org_slot(self) -> None:
+        """The webhook took the org's slot; keep its lease alive while the call runs."""
+        try:
+            await self._rt.org_slots.hold(self.info.org_id, self.info.call_id)
+        except SlotsUnavailable:  # the call goes on; its pending lease may expire early
+            log.warning("call %s: could not renew its org slot", self.info.call_id)
+
+    async def _release_org_slot(self) -> None:
+        try:
+            await self._rt.org_slots.release(self.info.org_id, self.info.call_id)
+        except SlotsUnavailable:  # the lease expires on its own
+            log.warning("call %s: could not release its org slot", self.info.call_id)
 
     async def _run_admitted(self) -> None:
         try:
             setup = await load_call_setup(self._rt, self._call_row, self._start.account_sid)
             self._build(setup)
+        except InsufficientCredit:
+            log.info("call %s: refused, the org cannot cover the credit hold", self.info.call_id)
+            await self._refuse(EndReason.INSUFFICIENT_CREDIT.value)
+            return
         except (KeyNotFound, CallTokenInvalid) as exc:
             reason = EndReason.KEY_NOT_FOUND.value if isinstance(exc, KeyNotFound) else "refused"
             await self._refuse(reason)
@@ -94,6 +115,12 @@ class CallSession:
         except (VoxrouteError, SQLAlchemyError, ValueError) as exc:
             log.warning("call %s: set-up failed: %s", self.info.call_id, type(exc).__name__)
             await self._refuse(EndReason.SETUP_FAILED.value)
+            return
+        if self._pending_end is not None:  # e.g. the hang-up API during set-up: no audio
+            self.end_reason = self._pending_end
+            with contextlib.suppress(RuntimeError):
+                await self._ws.close(code=1000)
+            await self._finish(setup)
             return
         self.state.transition(CallState.CONNECTED)
         assert self._pipeline is not None
@@ -119,6 +146,7 @@ class CallSession:
         services = build_services(
             setup.stages,
             sample_rate=SAMPLE_RATE,
+            resources=self._rt.provider_resources,
             system_instruction=setup.assistant.system_prompt,
         )
         self._failures = StageFailureHandler(
@@ -165,7 +193,11 @@ class CallSession:
     # -- ending --------------------------------------------------------------------------
     def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
         """End the call once; later calls are ignored. Graceful: speak `say`, flush, hang up
-        through Twilio REST; otherwise cancel at once. Never blocks the caller."""
+        through Twilio REST; otherwise cancel at once. Never blocks the caller. During
+        set-up the end is remembered and applied before the pipeline starts."""
+        if self.state.state is CallState.RINGING:
+            self._pending_end = self._pending_end or reason
+            return True
         if self.state.state is not CallState.CONNECTED or not self.state.try_transition(
             CallState.ENDING
         ):
@@ -240,6 +272,7 @@ class CallSession:
         if pipeline is not None:
             latency = summarize(pipeline.latency.turns_ms, pipeline.usage.ttfb_ms)
             usage = dict(pipeline.usage.totals)
+            latency["dtmf_count"] = pipeline.latency.dtmf_count
             if self._serializer is not None:
                 latency["rejected_messages"] = self._serializer.stats.rejected
         resolution = self._failures.resolution() if self._failures else None

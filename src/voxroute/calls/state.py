@@ -44,6 +44,8 @@ class EndReason(StrEnum):
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     KEY_NOT_FOUND = "key_not_found"
     SETUP_FAILED = "setup_failed"
+    INSUFFICIENT_CREDIT = "insufficient_credit"
+    ORG_CONCURRENCY_LIMIT = "org_concurrency_limit"
     SERVER_SHUTDOWN = "server_shutdown"
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"

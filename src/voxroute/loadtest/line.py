@@ -69,6 +69,7 @@ class LineStats:
     dropped: bool = False  # the server ended a call that had been set up
     refused: str = ""  # why the server would not take the call ("busy", close code …)
     live: bool = False
+    jitter_ms: list[float] = field(default_factory=list)  # gap minus the previous frame's length
     recent_gaps_ms: list[float] = field(default_factory=list)  # drained by the progress line
 
     @property
@@ -127,6 +128,7 @@ class _Line:
         self._chunk = 0
         self._play_end = 0.0
         self._last_audio_at: float | None = None
+        self._last_frame_s = 0.0
         self._awaiting_reply_since: float | None = None
         self._pending_marks: deque[tuple[float, str]] = deque()
 
@@ -305,9 +307,11 @@ class _Line:
                 gap = (now - self._last_audio_at) * 1000
                 result.outbound_gaps_ms.append(gap)
                 self.stats.recent_gaps_ms.append(gap)
+                self.stats.jitter_ms.append(gap - self._last_frame_s * 1000)
                 if now - self._play_end > UNDERRUN_S:
                     self.stats.underruns += 1
             self._last_audio_at = now
+            self._last_frame_s = size / 8000
             self._play_end = max(now, self._play_end) + size / 8000
             if self._awaiting_reply_since is not None:
                 result.reply_latency_ms.append(round((now - self._awaiting_reply_since) * 1000, 1))

@@ -27,6 +27,7 @@ def build_report(run: LoadRun) -> dict[str, Any]:
     setup = [s.result.setup_ms for s in lines if s.result.setup_ms is not None]
     replies = [v for s in lines for v in s.result.reply_latency_ms]
     gaps = [v for s in lines for v in s.result.outbound_gaps_ms]
+    jitter = [v for s in lines for v in s.jitter_ms]
     frames_in = sum(s.result.media_frames_received for s in lines)
     audio_in = sum(s.result.audio_received_s for s in lines)
     return {
@@ -50,6 +51,9 @@ def build_report(run: LoadRun) -> dict[str, Any]:
         "setup_ms": summary(setup),
         "reply_latency_ms": summary(replies),
         "frame_gap_ms": summary(gaps),
+        # Lateness of a frame against the length of the one before: framing-independent
+        # (pipecat sends 40 ms frames by default, Twilio's own are 20 ms).
+        "frame_jitter_ms": summary(jitter),
         "frame_ms": round(audio_in / frames_in * 1000, 1) if frames_in else None,
         "underruns": sum(s.underruns for s in lines),
         "utterances": sum(s.utterances for s in lines),
@@ -109,6 +113,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"  reply latency  {_fmt(report['reply_latency_ms'])}  ({report['replies']} replies)",
         f"  frame gap      {_fmt(report['frame_gap_ms'])}  (frames of "
         f"{report['frame_ms'] or '-'} ms; underruns {report['underruns']})",
+        f"  frame jitter   {_fmt(report['frame_jitter_ms'])}",
         f"  load-side lag  {_fmt(lag)}"
         + ("  ← the load generator is saturated" if (lag.get("p99") or 0) > 10 else ""),
     ]

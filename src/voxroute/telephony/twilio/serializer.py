@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.audio.utils import ulaw_to_pcm
@@ -48,6 +48,8 @@ class StreamStats:
     rejected: int = 0
     marks_received: int = 0
     last_rejection: str = ""
+    # Distinct reasons seen (a small fixed set: `ProtocolError` messages never carry input).
+    rejection_reasons: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -92,10 +94,19 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         self._hangup_attempted = True
 
     def _reject(self, reason: str) -> None:
-        self.stats.rejected += 1
-        self.stats.last_rejection = reason
-        if self.stats.rejected <= 5 or self.stats.rejected % 100 == 0:
-            log.info("media stream %s: dropped a message (%s)", self.stream_sid, reason)
+        stats = self.stats
+        stats.rejected += 1
+        stats.last_rejection = reason
+        # Every new kind of problem once, then a reminder every 100 drops: a misbehaving
+        # peer cannot flood the log, and no kind of bad frame goes unreported.
+        if reason not in stats.rejection_reasons or stats.rejected % 100 == 0:
+            stats.rejection_reasons.add(reason)
+            log.info(
+                "media stream %s: dropped a message (%s; %d dropped so far)",
+                self.stream_sid,
+                reason,
+                stats.rejected,
+            )
         if self._callbacks.on_rejected is not None:
             self._callbacks.on_rejected(reason)
 

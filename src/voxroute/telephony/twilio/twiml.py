@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["STREAM_PATH", "hangup_twiml", "reject_twiml", "stream_twiml", "stream_url"]
+__all__ = [
+    "STREAM_PATH",
+    "hangup_twiml",
+    "reject_twiml",
+    "say_hangup_twiml",
+    "stream_twiml",
+    "stream_url",
+]
 
 STREAM_PATH = "/telephony/twilio/stream"
 
@@ -41,3 +48,11 @@ def reject_twiml(reason: str = "busy") -> str:
 
 def hangup_twiml() -> str:
     return '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+
+
+def say_hangup_twiml(message: str) -> str:
+    """Answer, speak `message` (Twilio's own TTS: no provider key involved), hang up."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Say>{escape(message)}</Say><Hangup/></Response>"
+    )

@@ -11,19 +11,28 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.calls.runtime import CallRuntime
+from voxroute.calls.slots import SlotsUnavailable
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import new_id, utcnow
-from voxroute.db.models import Call, PhoneNumber
+from voxroute.db.models import Call, Organization, PhoneNumber
 from voxroute.errors import SignatureInvalid
 from voxroute.telephony.twilio.signature import validate_signature
 from voxroute.telephony.twilio.tokens import issue_call_token
-from voxroute.telephony.twilio.twiml import hangup_twiml, reject_twiml, stream_twiml, stream_url
+from voxroute.telephony.twilio.twiml import (
+    hangup_twiml,
+    reject_twiml,
+    say_hangup_twiml,
+    stream_twiml,
+    stream_url,
+)
 
 __all__ = ["TwilioRequest", "WebhookAnswer", "handle_status_callback", "handle_voice_webhook"]
 
 log = logging.getLogger(__name__)
 _FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
 _MAX_FIELD = 64
+# Said to the caller (a member of the public): polite, and no word about the tenant's billing.
+REFUSAL_MESSAGE = "Sorry, we cannot take your call right now. Please try again later. Goodbye."
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,8 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             return WebhookAnswer(hangup_twiml(), call_id=existing)
         if runtime.registry.refusal_reason() is not None:
             return WebhookAnswer(reject_twiml("busy"))
+        org = await session.get(Organization, number.org_id)
+        max_concurrent = org.max_concurrent_calls if org is not None else 0
         call = Call(
             id=new_id("call"),
             org_id=number.org_id,
@@ -112,8 +123,46 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             # The same webhook raced itself: the other request created the call.
             await session.rollback()
             return WebhookAnswer(hangup_twiml())
+    refusal = await runtime.admit_call(call)
+    if refusal is not None:
+        log.info("call %s refused at the webhook: %s", call.id, refusal)
+        await _end_refused(runtime, call.id, refusal)
+        return WebhookAnswer(say_hangup_twiml(REFUSAL_MESSAGE), call_id=call.id)
+    if not await _take_org_slot(runtime, call, max_concurrent):
+        await _end_refused(runtime, call.id, EndReason.ORG_CONCURRENCY_LIMIT.value)
+        return WebhookAnswer(reject_twiml("busy"), call_id=call.id)
     url = stream_url(runtime.settings.resolved_public_url)
     return WebhookAnswer(stream_twiml(url, {"call_token": token}), call_id=call.id)
+
+
+async def _take_org_slot(runtime: CallRuntime, call: Call, limit: int) -> bool:
+    """One of the org's concurrency slots, leased until the media stream takes it over
+    (the lease outlives the call token, so a stream that never comes frees it)."""
+    settings = runtime.settings
+    try:
+        taken = await runtime.org_slots.acquire(
+            call.org_id,
+            call.id,
+            limit=limit,
+            ttl_s=settings.call_token_ttl_s + settings.org_slot_lease_s,
+        )
+    except SlotsUnavailable as exc:  # fail closed: the cap is a per-tenant guarantee
+        log.warning("call %s refused: %s", call.id, exc.message)
+        return False
+    if not taken:
+        log.info("call %s refused: org %s is at its concurrency cap", call.id, call.org_id)
+    return taken
+
+
+async def _end_refused(runtime: CallRuntime, call_id: str, reason: str) -> None:
+    async with runtime.session_factory() as session:
+        await session.execute(
+            update(Call)
+            .where(Call.id == call_id, Call.status != CallState.ENDED.value)
+            .values(status=CallState.ENDED.value, end_reason=reason, ended_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
 
 
 async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> str | None:

@@ -1,0 +1,362 @@
+"""Side-by-side capacity: voxroute vs the pipecat-example reference bot, per core.
+
+One invocation runs the same load ladder against (a) `voxroute serve --workers 1` and
+(b) `scripts/baseline_bot.py`, each pinned to one core (`taskset`), with the provider
+emulators and `voxroute loadtest` pinned to the other core. For each server it reports, per
+step, the server's measured CPU and RSS, the load side's CPU, and the loadtest figures; then
+the largest number of concurrent calls that passes:
+
+* zero failed calls (refused or dropped included);
+* outbound frame jitter p99 ≤ 10 ms — the issue's "frame gap p99 ≤ 30 ms" written for
+  Twilio's 20 ms frames; both servers send pipecat's default 40 ms frames, so the bound is
+  applied to the lateness of a frame against the length of the one before it;
+* reply latency p99 ≤ (the same server's reply latency p50 with one call) + 50 ms — the
+  one-call figure is the emulators' latency plus the turn-taking delays of the pipeline.
+
+Usage:
+    .venv/bin/python scripts/bench_capacity.py --out bench-out --plot BENCHMARKS-capacity.png
+
+Every load is bounded: the ladder and the per-step duration are fixed; each step is killed
+after ramp + duration + 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+VOXROUTE = str(BIN / "voxroute")
+PROVIDERS = ("deepgram", "openai", "cartesia")
+JITTER_P99_MAX_MS = 10.0
+REPLY_MARGIN_MS = 50.0
+DEFAULT_LADDER = "1,10,20,30,40,50,60,80,100,120,140,160"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") else argv
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("server did not become healthy")
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class Step:
+    calls: int
+    report: dict[str, Any]
+    server_cpu_pct: float
+    load_cpu_pct: float
+    server_rss_mb: float
+    passed: bool = False
+    why: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        r = self.report
+        return {
+            "calls": self.calls,
+            "passed": self.passed,
+            "why": self.why,
+            "server_cpu_pct": round(self.server_cpu_pct, 1),
+            "load_cpu_pct": round(self.load_cpu_pct, 1),
+            "server_rss_mb": round(self.server_rss_mb, 1),
+            "calls_completed": r["calls_completed"],
+            "calls_failed": r["calls_failed"],
+            "setup_ms": r["setup_ms"],
+            "reply_latency_ms": r["reply_latency_ms"],
+            "frame_gap_ms": r["frame_gap_ms"],
+            "frame_jitter_ms": r["frame_jitter_ms"],
+            "underruns": r["underruns"],
+            "load_lag_ms": r["load_lag_ms"],
+        }
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.emulators: subprocess.Popen[str] | None = None
+        self.base_urls: dict[str, str] = {}
+        self.keys = {p: f"{p}-bench-{os.getpid()}-0000000000000001" for p in PROVIDERS}
+
+    # -- emulators, on the load core -------------------------------------------------------
+    def start_emulators(self) -> None:
+        keys_file = self.work / "emulator-keys.json"
+        keys_file.write_text(json.dumps({p: [k] for p, k in self.keys.items()}))
+        self.emulators = subprocess.Popen(
+            pinned(self.args.load_cpu, [VOXROUTE, "emulators", "--keys-file", str(keys_file)]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.emulators.stdout is not None
+        self.base_urls = json.loads(self.emulators.stdout.readline())
+
+    # -- servers, on the server core -------------------------------------------------------
+    def voxroute_env(self, port: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
+        env.update(
+            VOXROUTE_DATA_DIR=str(self.work / "voxroute"),
+            VOXROUTE_PORT=str(port),
+            VOXROUTE_LOG_LEVEL="WARNING",
+            VOXROUTE_EMULATORS="off",
+            VOXROUTE_PROVIDER_BASE_URLS=json.dumps(self.base_urls),
+            VOXROUTE_TWILIO_API_BASE_URL=self.base_urls["twilio"],
+            VOXROUTE_MANAGED_KEYS=json.dumps({p: {"api_key": k} for p, k in self.keys.items()}),
+            VOXROUTE_MAX_CALLS_PER_WORKER=str(self.args.max_calls_per_worker),
+        )
+        return env
+
+    def start_voxroute(self, port: int) -> subprocess.Popen[bytes]:
+        log = (self.work / "voxroute.log").open("ab")
+        return subprocess.Popen(
+            pinned(self.args.server_cpu, [VOXROUTE, "serve", "--workers", "1"]),
+            env=self.voxroute_env(port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
+        config = self.work / "baseline-providers.json"
+        config.write_text(
+            json.dumps(
+                {p: {"base_url": self.base_urls[p], "api_key": k} for p, k in self.keys.items()}
+            )
+        )
+        log = (self.work / "baseline.log").open("ab")
+        script = str(ROOT / "scripts" / "baseline_bot.py")
+        return subprocess.Popen(
+            pinned(
+                self.args.server_cpu,
+                [sys.executable, script, "--port", str(port), "--config", str(config)],
+            ),
+            env={k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    # -- one load step ---------------------------------------------------------------------
+    def load(self, name: str, url: str, pid: int, calls: int, duration: float) -> Step:
+        out = self.work / f"{name}-{calls:04d}.json"
+        argv = [
+            VOXROUTE,
+            "loadtest",
+            "--url",
+            url,
+            "--calls",
+            str(calls),
+            "--duration",
+            str(duration),
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+        env = self.voxroute_env(0) if name == "voxroute" else dict(os.environ)
+        if name != "voxroute":  # the reference bot does not check the signature
+            argv += [
+                "--number",
+                "+15550100000",
+                "--account-sid",
+                "AC" + "0" * 32,
+                "--auth-token",
+                "unused",
+            ]
+        ramp = max(1.0, calls * 0.05)
+        proc = subprocess.Popen(
+            pinned(self.args.load_cpu, argv),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        # Measure the steady part: every call started, none yet hung up.
+        time.sleep(2.0 + ramp + 1.0)
+        pids = {"server": pid, "load": proc.pid, "emulators": self.emulators.pid}  # type: ignore[union-attr]
+        t0 = time.monotonic()
+        before = {k: cpu_seconds(p) for k, p in pids.items()}
+        time.sleep(max(1.0, duration - 3.0))
+        wall = time.monotonic() - t0
+        after = {k: cpu_seconds(p) for k, p in pids.items()}
+        rss = rss_mb(pid)
+        try:
+            stdout, _ = proc.communicate(timeout=ramp + duration + 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, _ = proc.communicate()
+        if not out.exists():
+            raise RuntimeError(f"loadtest wrote no report: {stdout.decode()[-2000:]}")
+        report = json.loads(out.read_text())
+        pct = {k: (after[k] - before[k]) / wall * 100 for k in pids}
+        step = Step(calls, report, pct["server"], pct["load"] + pct["emulators"], rss)
+        print(
+            f"  {name:9s} N={calls:4d}  server CPU {step.server_cpu_pct:5.1f}%  "
+            f"load CPU {step.load_cpu_pct:5.1f}%  RSS {rss:6.1f} MB  "
+            f"failed {report['calls_failed']}  "
+            f"jitter p99 {report['frame_jitter_ms']['p99']}  "
+            f"gap p99 {report['frame_gap_ms']['p99']}  "
+            f"reply p50/p99 {report['reply_latency_ms']['p50']}/"
+            f"{report['reply_latency_ms']['p99']}  "
+            f"setup p99 {report['setup_ms']['p99']}",
+            flush=True,
+        )
+        return step
+
+    def ladder(self, name: str) -> dict[str, Any]:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = self.start_voxroute(port) if name == "voxroute" else self.start_baseline(port)
+        try:
+            wait_healthy(url, proc)
+            time.sleep(2.0)
+            print(f"{name}: warm-up", flush=True)
+            self.load(name, url, proc.pid, 2, 10.0)
+            time.sleep(3.0)
+            idle_rss = rss_mb(proc.pid)
+            steps: list[Step] = []
+            floor: float | None = None
+            for calls in [int(n) for n in self.args.ladder.split(",")]:
+                step = self.load(name, url, proc.pid, calls, self.args.duration)
+                steps.append(step)
+                judge(step, floor)
+                if floor is None:
+                    floor = step.report["reply_latency_ms"]["p50"]
+                print(
+                    f"    → {'PASS' if step.passed else 'FAIL: ' + '; '.join(step.why)}", flush=True
+                )
+                time.sleep(4.0)  # let the server finish tearing the calls down
+                if not step.passed and calls > 1:
+                    break
+        finally:
+            stop(proc)
+        passing = [s for s in steps if s.passed]
+        best = max(passing, key=lambda s: s.calls) if passing else None
+        return {
+            "server": name,
+            "reply_floor_ms": floor,
+            "idle_rss_mb": round(idle_rss, 1),
+            "capacity_calls_per_core": best.calls if best else 0,
+            "at_capacity": best.row() if best else None,
+            "steps": [s.row() for s in steps],
+        }
+
+
+def judge(step: Step, floor: float | None) -> None:
+    r = step.report
+    if r["calls_failed"]:
+        step.why.append(f"{r['calls_failed']} failed")
+    jitter = r["frame_jitter_ms"]["p99"]
+    if jitter is None or jitter > JITTER_P99_MAX_MS:
+        step.why.append(f"jitter p99 {jitter} > {JITTER_P99_MAX_MS}")
+    reply = r["reply_latency_ms"]["p99"]
+    limit = (floor if floor is not None else r["reply_latency_ms"]["p50"]) + REPLY_MARGIN_MS
+    if reply is None or reply > limit:
+        step.why.append(f"reply p99 {reply} > {limit:.0f}")
+    step.passed = not step.why
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ladder", default=DEFAULT_LADDER, help="concurrent calls per step")
+    parser.add_argument("--duration", type=float, default=25.0, help="seconds per step")
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--load-cpu", type=int, default=1)
+    parser.add_argument("--max-calls-per-worker", type=int, default=150)
+    parser.add_argument("--only", choices=("voxroute", "baseline"), default=None)
+    parser.add_argument("--out", type=Path, default=Path("bench-out"))
+    parser.add_argument("--plot", type=Path, default=None, help="write the PNG plot here")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname())},
+        "command": " ".join(sys.argv),
+        "criteria": {"jitter_p99_max_ms": JITTER_P99_MAX_MS, "reply_margin_ms": REPLY_MARGIN_MS},
+        "servers": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
+        bench = Bench(args, Path(tmp))
+        bench.start_emulators()
+        try:
+            for name in ("voxroute", "baseline"):
+                if args.only in (None, name):
+                    results["servers"][name] = bench.ladder(name)
+        finally:
+            if bench.emulators is not None:
+                stop(bench.emulators)
+            for log in Path(tmp).glob("*.log"):
+                shutil.copy(log, args.out / log.name)
+            for report in Path(tmp).glob("*-*.json"):
+                shutil.copy(report, args.out / report.name)
+    servers = results["servers"]
+    if "voxroute" in servers and "baseline" in servers:
+        vx = servers["voxroute"]["capacity_calls_per_core"]
+        bl = servers["baseline"]["capacity_calls_per_core"]
+        results["ratio"] = round(vx / bl, 2) if bl else None
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    for name, server in servers.items():
+        print(
+            f"{name}: {server['capacity_calls_per_core']} concurrent calls per core "
+            f"(reply floor {server['reply_floor_ms']} ms)"
+        )
+    if "ratio" in results:
+        print(f"ratio voxroute/baseline: {results['ratio']}")
+    if args.plot is not None:
+        from plot_capacity import plot  # scripts/plot_capacity.py
+
+        plot(results, args.plot)
+        print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Insufficient credit (security-bar case 28) with real billing: refused politely at the
+webhook, or — when the credit went between webhook and stream — ended at set-up."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.calls.harness import (
+    Env,
+    Factory,
+    FakeRuntime,
+    default_stages,
+    running_server,
+    seed,
+    stored_call,
+)
+from tests.calls.wire import new_call_sid, open_stream, stream_of, voice_webhook
+from voxroute.billing import BillingPolicy, balance, debit, topup
+from voxroute.db.models import Call
+from voxroute.emulators import EmulatorSuite
+from voxroute.metering import Metering
+from voxroute.routing.types import ResolvedStage
+from voxroute.runtime import Runtime
+
+
+@dataclass
+class BillingRuntime(FakeRuntime):
+    """The fake runtime with the real credit checks: `Runtime.admit_call` at the webhook and
+    `Metering.reserve_call` in key resolution, as `Runtime.resolve_stages` does."""
+
+    async def admit_call(self, call: Call) -> str | None:
+        return await Runtime.admit_call(self, call)  # type: ignore[arg-type]
+
+    async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
+        await self.billing.reserve_call(org_id=call.org_id, call_id=call.id)
+        return list(self.stages)
+
+
+@dataclass
+class Billed:
+    env: Env
+    org_id: str
+
+
+@pytest.fixture
+async def billed(session_factory: Factory, suite: EmulatorSuite) -> AsyncIterator[Billed]:
+    seeded = await seed(session_factory)  # a new org: zero balance
+    async with running_server(
+        session_factory,
+        twilio_api_base_url=suite.base_urls["twilio"],
+        runtime_class=BillingRuntime,
+    ) as (base, runtime):
+        runtime.billing = Metering(session_factory, BillingPolicy.from_settings(runtime.settings))
+        runtime.stages = default_stages(suite)
+        yield Billed(Env(base, runtime, suite, session_factory), seeded.org_id)
+
+
+async def test_an_org_without_credit_is_refused_politely_at_the_webhook(billed: Billed) -> None:
+    status, twiml = await voice_webhook(billed.env.base, new_call_sid())
+
+    assert status == 200
+    root = ET.fromstring(twiml)
+    assert root.find("./Connect") is None  # no media stream, no provider touched
+    say = root.find("./Say")
+    assert say is not None and "try again later" in (say.text or "")
+    assert root.find("./Hangup") is not None
+    assert "credit" not in twiml.lower()  # the caller is not told the tenant's billing state
+    stored = await stored_call(billed.env)
+    assert stored.status == "ended" and stored.end_reason == "insufficient_credit"
+    assert not billed.env.suite.requests("deepgram")
+
+
+async def test_an_org_with_credit_is_answered_with_a_media_stream(billed: Billed) -> None:
+    await topup(
+        billed.env.factory, org_id=billed.org_id, amount_micros=5_000_000, idempotency_key="t1"
+    )
+    status, twiml = await voice_webhook(billed.env.base, new_call_sid())
+    assert status == 200 and stream_of(twiml) is not None
+    assert (await stored_call(billed.env)).status == "ringing"
+
+
+async def test_credit_gone_between_webhook_and_stream_ends_the_call_with_that_reason(
+    billed: Billed,
+) -> None:
+    factory = billed.env.factory
+    await topup(factory, org_id=billed.org_id, amount_micros=200_000, idempotency_key="t2")
+    call_sid = new_call_sid()
+    status, twiml = await voice_webhook(billed.env.base, call_sid)
+    stream = stream_of(twiml)
+    assert status == 200 and stream is not None
+    # Another call (or an API debit) spends the credit before Twilio opens the stream.
+    available = (await balance(factory, org_id=billed.org_id)).available_micros
+    await debit(factory, org_id=billed.org_id, amount_micros=available, idempotency_key="d1")
+
+    async with open_stream(stream, call_sid) as line:
+        await line.closed.wait()
+
+    assert line.ws.close_code == 1008
+    stored = await stored_call(billed.env)
+    assert stored.status == "ended" and stored.end_reason == "insufficient_credit"
+    assert not line.audio and not billed.env.suite.requests("deepgram")
+    assert (await balance(factory, org_id=billed.org_id)).reserved_micros == 0
