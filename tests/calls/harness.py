@@ -260,3 +260,13 @@ async def stored_call(env: Env, call_id: str | None = None) -> Call:
     async with env.factory() as s:
         query = select(Call) if call_id is None else select(Call).where(Call.id == call_id)
         return (await s.execute(query)).scalar_one()
+
+
+async def ended_call(env: Env, call_id: str | None = None, within_s: float = 10.0) -> Call:
+    """The stored call once its end is written (the socket may close just before that)."""
+    for _ in range(int(within_s / 0.05)):
+        stored = await stored_call(env, call_id)
+        if stored.status == "ended":
+            return stored
+        await asyncio.sleep(0.05)
+    return await stored_call(env, call_id)

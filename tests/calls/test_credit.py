@@ -15,6 +15,7 @@ from tests.calls.harness import (
     Factory,
     FakeRuntime,
     default_stages,
+    ended_call,
     running_server,
     seed,
     stored_call,
@@ -101,7 +102,7 @@ async def test_credit_gone_between_webhook_and_stream_ends_the_call_with_that_re
         await line.closed.wait()
 
     assert line.ws.close_code == 1008
-    stored = await stored_call(billed.env)
+    stored = await ended_call(billed.env)
     assert stored.status == "ended" and stored.end_reason == "insufficient_credit"
     assert not line.audio and not billed.env.suite.requests("deepgram")
     assert (await balance(factory, org_id=billed.org_id)).reserved_micros == 0

@@ -17,6 +17,7 @@ from tests.calls.harness import (
     Factory,
     call,
     default_stages,
+    ended_call,
     running_server,
     seed,
     stored_call,
@@ -141,4 +142,4 @@ async def test_a_hangup_during_set_up_ends_the_call_before_any_audio(
     (report,) = env.runtime.reports
     assert report.end_reason == "hung_up_by_api" and sessions == [report.call.call_id]
     assert not line.audio
-    assert (await stored_call(env)).end_reason == "hung_up_by_api"
+    assert (await ended_call(env)).end_reason == "hung_up_by_api"

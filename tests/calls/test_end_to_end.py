@@ -6,7 +6,10 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from tests.calls.harness import (
     ACCOUNT_SID,
@@ -14,6 +17,7 @@ from tests.calls.harness import (
     AUTH_TOKEN,
     HELLO,
     NUMBER,
+    ORG_KEYS,
     Env,
     Factory,
     call,
@@ -140,48 +144,89 @@ async def test_a_rate_limited_pool_key_fails_over_to_the_next_key_of_the_pool(
     assert not [r for r in env.runtime.fallback_requests if r[0] == "managed"]
 
 
-async def test_twenty_concurrent_calls_in_one_process(env: Env) -> None:
-    """voxroute serves 20 calls in this process; the 20 callers run in a child process,
-    as Twilio would be elsewhere (sharing one event loop would measure the softphones)."""
+@pytest.fixture
+async def emulator_process(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """`voxroute emulators` in its own process (as the providers are, in production): the
+    20 calls below measure voxroute, not emulators sharing its event loop."""
+    keys = {provider: [key] for provider, key in ORG_KEYS.items()}
+    keys["twilio"] = [{"api_key": AUTH_TOKEN, "account_sid": ACCOUNT_SID}]
+    keys_file = tmp_path / "emulator-keys.json"
+    keys_file.write_text(json.dumps(keys))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "voxroute.softphone",
-        "--json",
-        "--url",
-        env.base,
-        "--number",
-        NUMBER,
-        "--account-sid",
-        ACCOUNT_SID,
-        "--wav",
-        str(HELLO),
-        "--calls",
-        "20",
-        "--stagger-ms",
-        "50",
-        "--pause-s",
-        "0",
-        "--quiet-s",
-        "0.5",
-        "--initial-wait-s",
-        "0.2",
-        "--reply-timeout-s",
-        "10",
-        env={**os.environ, "VOXROUTE_SOFTPHONE_AUTH_TOKEN": AUTH_TOKEN},
+        "-c",
+        "from voxroute.cli import main; raise SystemExit(main())",
+        "emulators",
+        "--keys-file",
+        str(keys_file),
         stdout=asyncio.subprocess.PIPE,
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 90)
-    results = json.loads(out)
-    for _ in range(100):
-        if len(env.runtime.reports) == 20:
-            break
-        await asyncio.sleep(0.1)
-    assert all(r["error"] is None and r["webhook_status"] == 200 for r in results)
-    # Every call is admitted, answered (first message heard, its mark echoed) and ends once.
-    # Reply latency under this load is a benchmark figure, not a test assertion (DESIGN §9):
-    # here the emulators share voxroute's event loop, which saturates it at 20 calls.
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        yield json.loads(line)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
+
+
+async def test_twenty_concurrent_calls_in_one_process(
+    session_factory: Factory, emulator_process: dict[str, str]
+) -> None:
+    """voxroute serves 20 calls in this process; the 20 callers run in a child process,
+    as Twilio would be elsewhere, and the providers (emulators) in another."""
+    urls = emulator_process
+    await seed(session_factory, max_duration_s=120, idle_timeout_s=60)
+    async with running_server(session_factory, twilio_api_base_url=urls["twilio"]) as (
+        base,
+        runtime,
+    ):
+        runtime.stages = [
+            stage("stt", "deepgram", ORG_KEYS["deepgram"], urls["deepgram"]),
+            stage("llm", "openai", ORG_KEYS["openai"], urls["openai"]),
+            stage("tts", "cartesia", ORG_KEYS["cartesia"], urls["cartesia"]),
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voxroute.softphone",
+            "--json",
+            "--url",
+            base,
+            "--number",
+            NUMBER,
+            "--account-sid",
+            ACCOUNT_SID,
+            "--wav",
+            str(HELLO),
+            "--calls",
+            "20",
+            "--stagger-ms",
+            "50",
+            "--pause-s",
+            "0",
+            "--quiet-s",
+            "0.5",
+            "--initial-wait-s",
+            "0.2",
+            "--reply-timeout-s",
+            "30",
+            env={**os.environ, "VOXROUTE_SOFTPHONE_AUTH_TOKEN": AUTH_TOKEN},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 180)
+        results = json.loads(out)
+        for _ in range(300):
+            if len(runtime.reports) == 20:
+                break
+            await asyncio.sleep(0.1)
+    assert len(results) == 20
+    assert all(r["error"] is None and r["webhook_status"] == 200 for r in results), results
+    # Every call is admitted, answered (first message heard, its mark echoed), gets a spoken
+    # reply to what the caller said, and ends once. Latency is a benchmark figure (DESIGN §9).
     assert all(r["audio_received_s"] > 0.5 and r["marks_echoed"] for r in results)
-    assert len(env.runtime.reports) == 20
-    assert {r.end_reason for r in env.runtime.reports} == {"caller_hung_up"}
-    assert len({r.call.call_id for r in env.runtime.reports}) == 20
+    assert all(r["reply_latency_ms"] for r in results), [r["reply_latency_ms"] for r in results]
+    assert len(runtime.reports) == 20
+    assert {r.end_reason for r in runtime.reports} == {"caller_hung_up"}
+    assert len({r.call.call_id for r in runtime.reports}) == 20
+    assert all(r.usage.get("llm_output_tokens") for r in runtime.reports)

@@ -66,6 +66,7 @@ class CallSession:
         self.state = StateMachine(CallState.RINGING)
         self.end_reason: str | None = None
         self._pending_end: str | None = None  # asked to end while still setting up
+        self._slot_released = False
         self._tasks = TaskGroup(f"call-{call.id}")
         self._pipeline: CallPipeline | None = None
         self._serializer: VoxrouteTwilioSerializer | None = None
@@ -95,6 +96,9 @@ class CallSession:
             log.warning("call %s: could not renew its org slot", self.info.call_id)
 
     async def _release_org_slot(self) -> None:
+        if self._slot_released:
+            return
+        self._slot_released = True
         try:
             await self._rt.org_slots.release(self.info.org_id, self.info.call_id)
         except SlotsUnavailable:  # the lease expires on its own
@@ -265,6 +269,7 @@ class CallSession:
         if self.end_reason is None:  # the pipeline stopped on its own (e.g. socket error)
             self.end_reason = EndReason.CALLER_HUNG_UP.value
         self.state.try_transition(CallState.ENDED)
+        await self._release_org_slot()  # before the end-of-call hook: the slot is free now
         ended_at = utcnow()
         pipeline = self._pipeline
         latency: dict[str, Any] = {}

@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from voxroute.cli._common import database, settings_from_env
+from voxroute.settings import check_environment
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -65,6 +66,7 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
     if port is not None:
         os.environ["VOXROUTE_PORT"] = str(port)
     settings = settings_from_env()
+    check_environment()  # refuse before any worker starts: a clear message and exit code 2
     configure_logging(settings.log_level)
     count = worker_count(workers, settings.workers)
     # Workers read their settings from the environment the parent prepares here.

@@ -199,4 +199,9 @@ async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> st
         )
         await session.commit()
         changed = getattr(result, "rowcount", 0) == 1
+    if changed:  # e.g. the caller hung up while ringing: free the org slot at once
+        try:
+            await runtime.org_slots.release(call.org_id, call.id)
+        except SlotsUnavailable:  # the lease expires on its own
+            log.warning("call %s: could not release its org slot", call.id)
     return call.id if changed else None
