@@ -19,14 +19,20 @@ VOXROUTE = [sys.executable, "-m", "voxroute.cli.main"]
 def run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
     env["VOXROUTE_DATA_DIR"] = str(data_dir)
-    return subprocess.run([*VOXROUTE, *args], env=env, capture_output=True, text=True, timeout=120, check=check)
+    return subprocess.run(
+        [*VOXROUTE, *args], env=env, capture_output=True, text=True, timeout=120, check=check
+    )
 
 
 def test_admin_create_org_prints_an_owner_token_that_works(tmp_path: Path) -> None:
     created = json.loads(run(tmp_path, "admin", "create-org", "Acme", "--byok").stdout)
     assert created["org_id"].startswith("org_") and created["token"].startswith("vxr_")
     assert created["org"]["byok_enabled"] is True and created["org"]["use_own_keys"] is True
-    member = json.loads(run(tmp_path, "admin", "create-token", "--org", created["org_id"], "--role", "member").stdout)
+    member = json.loads(
+        run(
+            tmp_path, "admin", "create-token", "--org", created["org_id"], "--role", "member"
+        ).stdout
+    )
     assert member["role"] == "member" and member["token"] != created["token"]
     off = json.loads(run(tmp_path, "admin", "set-byok", created["org_id"], "off").stdout)
     assert off["byok_enabled"] is False and off["use_own_keys"] is False
@@ -59,8 +65,14 @@ def test_keys_rotate_rewrap_and_retire_keep_secrets_readable(tmp_path: Path) -> 
         store = CredentialStore(Vault(master_key_provider_from_settings(settings)), load_catalog())
         async with transaction(create_session_factory(engine)) as session:
             org, _ = await create_org(session, name="R", byok=True)
-            cred = await store.create(session, org_id=org.id, provider="openai", values={"api_key": "sk-rotate-me-000000"},
-                                      scope=CredentialScope.ORGANIZATION, actor="test")
+            cred = await store.create(
+                session,
+                org_id=org.id,
+                provider="openai",
+                values={"api_key": "sk-rotate-me-000000"},
+                scope=CredentialScope.ORGANIZATION,
+                actor="test",
+            )
         await engine.dispose()
         return cred.id
 
@@ -97,8 +109,14 @@ def test_serve_on_the_embedded_default_answers_health_and_creates_the_demo(tmp_p
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
     env["VOXROUTE_DATA_DIR"] = str(tmp_path / ".voxroute")
-    proc = subprocess.Popen([*VOXROUTE, "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*VOXROUTE, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -111,7 +129,10 @@ def test_serve_on_the_embedded_default_answers_health_and_creates_the_demo(tmp_p
             raise AssertionError("server did not start")
         demo = json.loads((tmp_path / ".voxroute" / "demo.json").read_text())
         assert (tmp_path / ".voxroute" / "demo.json").stat().st_mode & 0o077 == 0
-        byok = httpx.get(f"http://127.0.0.1:{port}/api/v1/byok", headers={"Authorization": f"Bearer {demo['token']}"})
+        byok = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/byok",
+            headers={"Authorization": f"Bearer {demo['token']}"},
+        )
         assert byok.status_code == 200 and byok.json()["byok_enabled"] is True
         docs = httpx.get(f"http://127.0.0.1:{port}/docs")
         assert docs.status_code == 200
@@ -124,7 +145,12 @@ def test_serve_on_the_embedded_default_answers_health_and_creates_the_demo(tmp_p
 def test_serve_refuses_to_start_with_provider_keys_in_the_environment(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
     env.update(VOXROUTE_DATA_DIR=str(tmp_path), OPENAI_API_KEY="sk-leaky-000000000")
-    proc = subprocess.run([*VOXROUTE, "serve", "--port", str(_free_port())], env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [*VOXROUTE, "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "OPENAI_API_KEY" in proc.stderr + proc.stdout
     assert "sk-leaky-000000000" not in proc.stderr + proc.stdout

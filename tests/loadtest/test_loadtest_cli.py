@@ -14,7 +14,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,18 +44,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> 
     raise AssertionError("server did not become healthy")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def serving(tmp_path: Path, workers: int) -> Iterator[tuple[str, Path]]:
     """`voxroute serve` in a fresh directory: SQLite, local keyring, emulators, demo org."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [*VOXROUTE, "serve", "--port", str(port), "--workers", "1"],
+        [*VOXROUTE, "serve", "--port", str(port), "--workers", str(workers)],
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "VOXROUTE_LOG_LEVEL": "WARNING"},
+        env={**os.environ, "VOXROUTE_LOG_LEVEL": "INFO"},
     )
     try:
         _wait_healthy(url, proc, timeout_s=60)
@@ -66,6 +68,39 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with serving(tmp_path, workers=1) as running:
+        yield running
+
+
+def _loadtest(url: str, workdir: Path, calls: int, duration: int) -> dict[str, Any]:
+    report_path = workdir / "report.json"
+    done = subprocess.run(
+        [
+            *VOXROUTE,
+            "loadtest",
+            "--url",
+            url,
+            "--calls",
+            str(calls),
+            "--duration",
+            str(duration),
+            "--json",
+            str(report_path),
+            "--quiet",
+        ],
+        cwd=workdir,  # the demo credentials are read from ./.voxroute/demo.json
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"completed {calls}" in done.stdout
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    return report
 
 
 def test_ten_calls_for_fifteen_seconds_complete_with_a_well_formed_report(
@@ -104,4 +139,17 @@ def test_ten_calls_for_fifteen_seconds_complete_with_a_well_formed_report(
     assert report["utterances"] >= 10
     assert len(report["per_call"]) == 10
     assert all(call["ok"] and call["frames_received"] > 0 for call in report["per_call"])
-    assert "completed 10" in done.stdout
+
+
+def test_two_workers_share_one_demo_org_and_one_set_of_emulators(tmp_path: Path) -> None:
+    """With several workers, calls land on any of them and all reach the same emulators."""
+    with serving(tmp_path, workers=2) as (url, workdir):
+        report = _loadtest(url, workdir, calls=6, duration=8)
+        assert report["calls_failed"] == 0
+        emulators = [
+            line
+            for line in (workdir / "server.log").read_text().splitlines()
+            if "emulators (pid" in line
+        ]
+        assert len(emulators) == 1
+    assert not list((workdir / ".voxroute").glob("emulator-keys-*.json"))  # key file removed

@@ -16,6 +16,7 @@ from voxroute.audit import AuditAction, record
 from voxroute.credentials.store import CredentialScope
 from voxroute.db.base import utcnow
 from voxroute.errors import NotFound, RateLimited
+from voxroute.providers.validation import check_credential
 
 if TYPE_CHECKING:
     from voxroute.runtime import Runtime
@@ -54,8 +55,6 @@ async def check_org_credentials(
         "check_limiter", CheckLimiter(runtime.settings.validation_rate_per_minute)
     )
     limiter.acquire(org_id, len(creds))
-    from voxroute.providers.validation import check_credential
-
     http: aiohttp.ClientSession = runtime.extras["http_session"]
     results: list[dict[str, Any]] = []
     for cred in creds:
