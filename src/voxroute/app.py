@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -112,7 +113,15 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             org_slots=org_slots,
             base_urls=dict(settings.provider_base_urls),
         )
-        runtime.billing = Metering(runtime.session_factory, BillingPolicy.from_settings(settings))
+        runtime.billing = Metering(
+            runtime.session_factory,
+            BillingPolicy.from_settings(
+                settings, hold_ttl=timedelta(seconds=settings.call_hold_ttl_s)
+            ),
+            hold_micros=settings.call_hold_micros,
+            extend_every_s=settings.hold_extend_interval_s,
+            sweep_every_s=settings.billing_sweep_interval_s,
+        )
         await runtime.billing.start(hang_up=runtime.registry.hang_up)
         stack.push_async_callback(runtime.billing.stop)
         # Pay pipecat's imports and the VAD model load now, not on the first call.

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     call_token_ttl_s: int = Field(default=60, ge=5)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
     min_call_balance_micros: int = Field(default=50_000, ge=0)
+    # Credit held per call, how long a hold lives unextended, and the billing tickers.
+    call_hold_micros: int = Field(default=100_000, ge=1)
+    call_hold_ttl_s: int = Field(default=120, ge=5)
+    hold_extend_interval_s: float = Field(default=30.0, gt=0)
+    billing_sweep_interval_s: float = Field(default=30.0, gt=0)
     # Per-org concurrency slot lease (renewed every third of it while a call runs).
     org_slot_lease_s: float = Field(default=30.0, gt=0)
 
