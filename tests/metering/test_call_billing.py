@@ -1,0 +1,94 @@
+"""A real call on mixed keys is metered and charged exactly as the pricing file says."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tests.metering.conftest import Served
+from voxroute.billing import balance, price
+from voxroute.billing.types import UsageEvent
+from voxroute.db.models import UsageRecord
+from voxroute.softphone import place_call
+
+AUDIO = Path(__file__).parents[1] / "data" / "audio"
+BYO_STT = "dg-assistant-byo-key-000001"
+ORG_TTS = "sk_car_org-byok-key-0000002"
+TWILIO_TOKEN = "twilio-mixed-auth-token-0003"
+ACCOUNT = "AC" + "7" * 32
+
+
+async def _wait_for(predicate, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
+
+
+async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served: Served) -> None:
+    suite = served.runtime.extras["emulator_suite"]
+    stt_key_id = suite.register_key("deepgram", BYO_STT)
+    tts_key_id = suite.register_key("cartesia", ORG_TTS)
+    suite.register_key("twilio", TWILIO_TOKEN, account_sid=ACCOUNT)
+    owner = served.client(served.demo.token)
+    assert (await owner.post("/byok", json={"provider": "cartesia", "api_key": ORG_TTS})).status_code == 200
+    assistant = (await owner.post("/assistants", json={
+        "name": "Mixed", "first_message": "Hi.",
+        "stt_config": {"provider": "deepgram", "byo_api_keys": {"deepgram": {"api_key": BYO_STT}}},
+        "llm_config": {"provider": "openai", "model": "gpt-4o-mini"},
+        "tts_config": {"provider": "cartesia"},
+    })).json()
+    number = await owner.post("/phone-numbers", json={
+        "number": "+15550142222", "assistant_id": assistant["id"],
+        "telephony": {"provider": "twilio", "account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN}})
+    assert number.status_code == 201
+    before = await balance(served.runtime.session_factory, org_id=served.demo.org_id)
+
+    result = await place_call(served.url, "+15550142222", "+15550149999", ACCOUNT, TWILIO_TOKEN,
+                              [AUDIO / "utterance-02.ulaw8k.wav"], None)
+    assert result.ok, result.error
+    calls = (await owner.get("/calls")).json()
+    [call] = [c for c in calls if c["provider_call_id"] == result.call_sid]
+
+    async def settled() -> bool:
+        detail = (await owner.get(f"/calls/{call['id']}")).json()
+        return bool(detail.get("cost", {}).get("charged_micros"))
+
+    await _wait_for(settled)
+    detail = (await owner.get(f"/calls/{call['id']}")).json()
+    sources = {s["stage"]: s["source"] for s in detail["resolution"]}
+    assert sources == {"stt": "assistant", "llm": "managed", "tts": "organization"}
+    # The emulators saw exactly the keys the trace claims.
+    assert stt_key_id in {r.key_id for r in suite.requests("deepgram")}
+    assert tts_key_id in {r.key_id for r in suite.requests("cartesia")}
+
+    async with served.runtime.session_factory() as session:
+        rows = (await session.scalars(select(UsageRecord).where(UsageRecord.call_id == call["id"]))).all()
+    by_source = {(r.stage, r.key_source) for r in rows}
+    assert ("stt", "assistant") in by_source and ("llm", "managed") in by_source
+    assert ("tts", "organization") in by_source and ("transport", "organization") in by_source
+    assert all(r.billed_micros == 0 for r in rows if r.key_source in ("assistant", "organization"))
+    llm_cost = sum(r.cost_micros for r in rows if r.stage == "llm")
+    assert llm_cost > 0 and all(r.billed_micros == r.cost_micros for r in rows if r.stage == "llm")
+    # Re-price the stored usage with the pricing file: the stored costs agree.
+    events = [UsageEvent(org_id=r.org_id, call_id=r.call_id, stage=r.stage, provider=r.provider,  # type: ignore[arg-type]
+                         model=r.model, key_source=r.key_source, unit=r.unit, quantity=r.quantity,  # type: ignore[arg-type]
+                         seq=r.seq, occurred_at=r.created_at) for r in rows]
+    priced = price(served.runtime.billing.policy.pricing, events)  # type: ignore[union-attr]
+    assert sum(r.cost_micros for r in rows) == priced.cost_micros  # type: ignore[attr-defined]
+
+    connected_ms = sum(r.quantity for r in rows if r.unit == "transport_seconds")
+    minutes = -(-connected_ms // 60_000)
+    fee = minutes * served.runtime.settings.platform_fee_per_minute_micros
+    cost = detail["cost"]
+    assert cost["platform"]["billed_micros"] == fee
+    assert cost["charged_micros"] == fee + llm_cost
+    after = await balance(served.runtime.session_factory, org_id=served.demo.org_id)
+    assert before.balance_micros - after.balance_micros == fee + llm_cost
+    assert after.reserved_micros == 0
+    ledger = (await owner.get("/billing/ledger")).json()["entries"]
+    charges = [e for e in ledger if e["call_id"] == call["id"]]
+    assert len(charges) == 1 and charges[0]["amount_micros"] == -(fee + llm_cost)
