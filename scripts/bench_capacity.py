@@ -50,6 +50,11 @@ JITTER_P99_MAX_MS = 10.0
 REPLY_MARGIN_MS = 50.0
 DEFAULT_LADDER = "1,5,10,15,20,25,30,40,50,60,80,100,120"
 TICK = os.sysconf("SC_CLK_TCK")
+NO_GOODBYE_SCRIPT = [
+    "Hello, I would like to book a table for two people tonight.",
+    "What time do you open on Saturday?",
+    "Can you transfer me to a human agent, please?",
+]
 
 
 def free_port() -> int:
@@ -149,6 +154,15 @@ class Bench:
         )
         assert self.emulators.stdout is not None
         self.base_urls = json.loads(self.emulators.stdout.readline())
+        # The default STT script ends with "Goodbye", on which the assistant hangs up; a
+        # capacity step needs every call to last the whole step.
+        request = urllib.request.Request(
+            self.base_urls["deepgram"] + "/_emulator/script",
+            data=json.dumps({"phrases": NO_GOODBYE_SCRIPT}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
 
     # -- servers, on the server core -------------------------------------------------------
     def voxroute_env(self, port: int) -> dict[str, str]:
@@ -330,6 +344,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--plot", type=Path, default=None, help="write the PNG plot here")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the servers and emulators started here are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname())},

@@ -25,7 +25,9 @@ class Served:
     demo: DemoInfo
 
     def client(self, token: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {token}"})
+        return httpx.AsyncClient(
+            base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 def free_port() -> int:
@@ -37,11 +39,19 @@ def free_port() -> int:
 @pytest.fixture
 async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[Served]:
     port = free_port()
-    settings = Settings(data_dir=tmp_path, database_url=db_url, emulators="on", port=port,
-                        billing_sweep_interval_s=0.5, call_hold_ttl_s=5, hold_extend_interval_s=1)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=db_url,
+        emulators="on",
+        port=port,
+        billing_sweep_interval_s=0.5,
+        call_hold_ttl_s=5,
+        hold_extend_interval_s=1,
+    )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve(), name="test-uvicorn")
     while not server.started:
         if task.done():

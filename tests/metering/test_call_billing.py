@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from tests.metering.conftest import Served
@@ -34,21 +35,44 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
     tts_key_id = suite.register_key("cartesia", ORG_TTS)
     suite.register_key("twilio", TWILIO_TOKEN, account_sid=ACCOUNT)
     owner = served.client(served.demo.token)
-    assert (await owner.post("/byok", json={"provider": "cartesia", "api_key": ORG_TTS})).status_code == 200
-    assistant = (await owner.post("/assistants", json={
-        "name": "Mixed", "first_message": "Hi.",
-        "stt_config": {"provider": "deepgram", "byo_api_keys": {"deepgram": {"api_key": BYO_STT}}},
-        "llm_config": {"provider": "openai", "model": "gpt-4o-mini"},
-        "tts_config": {"provider": "cartesia"},
-    })).json()
-    number = await owner.post("/phone-numbers", json={
-        "number": "+15550142222", "assistant_id": assistant["id"],
-        "telephony": {"provider": "twilio", "account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN}})
+    assert (
+        await owner.post("/byok", json={"provider": "cartesia", "api_key": ORG_TTS})
+    ).status_code == 200
+    assistant = (
+        await owner.post(
+            "/assistants",
+            json={
+                "name": "Mixed",
+                "first_message": "Hi.",
+                "stt_config": {
+                    "provider": "deepgram",
+                    "byo_api_keys": {"deepgram": {"api_key": BYO_STT}},
+                },
+                "llm_config": {"provider": "openai", "model": "gpt-4o-mini"},
+                "tts_config": {"provider": "cartesia"},
+            },
+        )
+    ).json()
+    number = await owner.post(
+        "/phone-numbers",
+        json={
+            "number": "+15550142222",
+            "assistant_id": assistant["id"],
+            "telephony": {"provider": "twilio", "account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN},
+        },
+    )
     assert number.status_code == 201
     before = await balance(served.runtime.session_factory, org_id=served.demo.org_id)
 
-    result = await place_call(served.url, "+15550142222", "+15550149999", ACCOUNT, TWILIO_TOKEN,
-                              [AUDIO / "utterance-02.ulaw8k.wav"], None)
+    result = await place_call(
+        served.url,
+        "+15550142222",
+        "+15550149999",
+        ACCOUNT,
+        TWILIO_TOKEN,
+        [AUDIO / "utterance-02.ulaw8k.wav"],
+        None,
+    )
     assert result.ok, result.error
     calls = (await owner.get("/calls")).json()
     [call] = [c for c in calls if c["provider_call_id"] == result.call_sid]
@@ -66,7 +90,9 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
     assert tts_key_id in {r.key_id for r in suite.requests("cartesia")}
 
     async with served.runtime.session_factory() as session:
-        rows = (await session.scalars(select(UsageRecord).where(UsageRecord.call_id == call["id"]))).all()
+        rows = (
+            await session.scalars(select(UsageRecord).where(UsageRecord.call_id == call["id"]))
+        ).all()
     by_source = {(r.stage, r.key_source) for r in rows}
     assert ("stt", "assistant") in by_source and ("llm", "managed") in by_source
     assert ("tts", "organization") in by_source and ("transport", "organization") in by_source
@@ -74,9 +100,21 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
     llm_cost = sum(r.cost_micros for r in rows if r.stage == "llm")
     assert llm_cost > 0 and all(r.billed_micros == r.cost_micros for r in rows if r.stage == "llm")
     # Re-price the stored usage with the pricing file: the stored costs agree.
-    events = [UsageEvent(org_id=r.org_id, call_id=r.call_id, stage=r.stage, provider=r.provider,  # type: ignore[arg-type]
-                         model=r.model, key_source=r.key_source, unit=r.unit, quantity=r.quantity,  # type: ignore[arg-type]
-                         seq=r.seq, occurred_at=r.created_at) for r in rows]
+    events = [
+        UsageEvent(
+            org_id=r.org_id,
+            call_id=r.call_id,
+            stage=r.stage,
+            provider=r.provider,  # type: ignore[arg-type]
+            model=r.model,
+            key_source=r.key_source,
+            unit=r.unit,
+            quantity=r.quantity,  # type: ignore[arg-type]
+            seq=r.seq,
+            occurred_at=r.created_at,
+        )
+        for r in rows
+    ]
     priced = price(served.runtime.billing.policy.pricing, events)  # type: ignore[union-attr]
     assert sum(r.cost_micros for r in rows) == priced.cost_micros  # type: ignore[attr-defined]
 
@@ -92,3 +130,51 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
     ledger = (await owner.get("/billing/ledger")).json()["entries"]
     charges = [e for e in ledger if e["call_id"] == call["id"]]
     assert len(charges) == 1 and charges[0]["amount_micros"] == -(fee + llm_cost)
+
+
+async def test_duplicate_and_out_of_order_status_callbacks_settle_once(served: Served) -> None:
+    from voxroute.telephony.twilio.signature import compute_signature
+
+    demo = served.demo
+    result = await place_call(
+        served.url,
+        demo.number,
+        "+15550148888",
+        demo.account_sid,
+        demo.auth_token,
+        [AUDIO / "utterance-02.ulaw8k.wav"],
+        None,
+    )
+    assert result.ok, result.error
+    owner = served.client(demo.token)
+    [call] = [
+        c for c in (await owner.get("/calls")).json() if c["provider_call_id"] == result.call_sid
+    ]
+
+    async def settled() -> bool:
+        ledger = (await owner.get("/billing/ledger")).json()["entries"]
+        return any(e["call_id"] == call["id"] for e in ledger)
+
+    await _wait_for(settled)
+    url = f"{served.runtime.settings.resolved_public_url}/telephony/twilio/status"
+    async with httpx.AsyncClient() as client:
+        for status in ("completed", "in-progress", "completed", "ringing", "completed"):
+            params = {
+                "CallSid": result.call_sid,
+                "AccountSid": demo.account_sid,
+                "CallStatus": status,
+                "To": demo.number,
+                "From": "+15550148888",
+                "CallDuration": "9",
+            }
+            response = await client.post(
+                f"{served.url}/telephony/twilio/status",
+                data=params,
+                headers={"X-Twilio-Signature": compute_signature(demo.auth_token, url, params)},
+            )
+            assert response.status_code in (200, 204), response.text
+    await asyncio.sleep(1.5)  # several sweeps run meanwhile
+    ledger = (await owner.get("/billing/ledger")).json()["entries"]
+    assert len([e for e in ledger if e["call_id"] == call["id"]]) == 1
+    detail = (await owner.get(f"/calls/{call['id']}")).json()
+    assert detail["status"] == "ended" and detail["end_reason"] == "caller_hung_up"

@@ -32,6 +32,7 @@ __all__ = ["BURST_GAP_S", "Clip", "LineStats", "run_line"]
 
 BURST_GAP_S = 0.5  # a longer silence between two frames ends an utterance (as the softphone)
 UNDERRUN_S = 0.02  # the caller would hear this much silence mid-utterance
+NORMAL_CLOSURE = 1000
 _MEDIA = (
     '{"event":"media","sequenceNumber":"%d","streamSid":"%s","media":'
     '{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
@@ -66,7 +67,8 @@ class LineStats:
     deadline: float = 0.0
     underruns: int = 0
     utterances: int = 0
-    dropped: bool = False  # the server ended a call that had been set up
+    dropped: bool = False  # the server cut off a call that had been set up
+    ended_by_server: bool = False  # closed normally after a reply (the assistant hung up)
     refused: str = ""  # why the server would not take the call ("busy", close code …)
     live: bool = False
     jitter_ms: list[float] = field(default_factory=list)  # gap minus the previous frame's length
@@ -188,7 +190,9 @@ class _Line:
             await self._wait_reply(since=end)
             await self._sleep(min(plan.pause_s, max(0.0, self.deadline - time.monotonic())))
         if self._closed.is_set():
-            if self.result.setup_ms is not None and time.monotonic() < self.deadline:
+            if self.result.close_code == NORMAL_CLOSURE and self.result.reply_latency_ms:
+                self.stats.ended_by_server = True  # e.g. the assistant said goodbye
+            elif self.result.setup_ms is not None and time.monotonic() < self.deadline:
                 self.stats.dropped = True
                 self.result.error = self.result.error or (
                     f"server ended the call early (close code {self.result.close_code})"

@@ -48,6 +48,7 @@ def build_report(run: LoadRun) -> dict[str, Any]:
         "calls_failed": len(lines) - len(completed),
         "calls_refused": sum(1 for s in lines if s.refused),
         "calls_dropped": sum(1 for s in lines if s.dropped),
+        "calls_ended_by_server": sum(1 for s in lines if s.ended_by_server),
         "setup_ms": summary(setup),
         "reply_latency_ms": summary(replies),
         "frame_gap_ms": summary(gaps),
@@ -108,7 +109,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['config']['duration_s']:.0f} s (ramp {report['config']['ramp_s']:.1f} s), "
         f"wall {report['wall_s']:.1f} s",
         f"  completed {report['calls_completed']}  failed {report['calls_failed']} "
-        f"(refused {report['calls_refused']}, dropped {report['calls_dropped']})",
+        f"(refused {report['calls_refused']}, dropped {report['calls_dropped']}); "
+        f"ended by the assistant {report['calls_ended_by_server']}",
         f"  set-up         {_fmt(report['setup_ms'])}",
         f"  reply latency  {_fmt(report['reply_latency_ms'])}  ({report['replies']} replies)",
         f"  frame gap      {_fmt(report['frame_gap_ms'])}  (frames of "
