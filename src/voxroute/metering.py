@@ -18,7 +18,7 @@ import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -191,7 +191,9 @@ class Metering:
                 await self._hang_up(call_id, "insufficient_credit")
 
     async def sweep_once(self) -> None:
-        report = await sweep(self._factory, policy=self.policy, now=utcnow())
+        # One extension period of grace: a live call's own settle beats the sweeper.
+        grace = timedelta(seconds=max(self._extend_every_s, self._sweep_every_s) * 2)
+        report = await sweep(self._factory, policy=self.policy, now=utcnow(), grace=grace)
         if report.settled or report.released:
             log.info("sweeper: %s", report)
 

@@ -421,3 +421,18 @@ async def test_the_sweeper_charges_a_dead_call_at_most_its_available_credit(
         count = await session.scalar(select(func.count()).select_from(LedgerEntry))
     assert row is not None and (row.status, row.shortfall_micros) == ("expired", 40_000)
     assert count == 2
+
+
+async def test_the_sweeper_leaves_a_just_expired_hold_to_its_own_settle_within_the_grace(
+    session_factory: Factory, make_org: MakeOrg, make_call: MakeCall, policy: BillingPolicy
+) -> None:
+    org, call = await funded_call(session_factory, make_org, make_call)
+    await reserve(
+        session_factory, org_id=org, call_id=call, amount_micros=50_000, policy=policy, now=T0
+    )
+    just_expired = T0 + policy.hold_ttl + timedelta(seconds=1)
+    grace = timedelta(seconds=30)
+    report = await sweep(session_factory, policy=policy, now=just_expired, grace=grace)
+    assert (report.settled, report.released) == (0, 0)
+    report = await sweep(session_factory, policy=policy, now=just_expired + grace, grace=grace)
+    assert report.released == 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import BigInteger, case, cast, func, select
@@ -307,10 +307,15 @@ async def settle(
 
 
 async def _sweep_one(
-    session: AsyncSession, org_id: str, call_id: str, policy: BillingPolicy, now: datetime
+    session: AsyncSession,
+    org_id: str,
+    call_id: str,
+    policy: BillingPolicy,
+    now: datetime,
+    grace: timedelta,
 ) -> Settlement | Literal["released"] | None:
     row = await _locked(session, org_id, call_id)
-    if row.status != "held" or row.expires_at > now:
+    if row.status != "held" or row.expires_at > now - grace:
         return None  # settled or extended meanwhile
     connected_ms, provider, rows = await _usage_totals(session, org_id, call_id)
     if rows == 0:
@@ -339,8 +344,12 @@ async def sweep(
     policy: BillingPolicy,
     now: datetime | None = None,
     limit: int = 200,
+    grace: timedelta = timedelta(0),
 ) -> SweepReport:
     """Close holds whose call stopped extending them (its process died).
+
+    `grace` lets a live process that settles just after its hold expired win the race: only
+    holds expired for longer than that are swept.
 
     A hold with recorded usage is charged from that usage (status `expired`); one without any
     is released. Each hold is closed in its own transaction and only if still held and
@@ -351,7 +360,7 @@ async def sweep(
         due = (
             await session.execute(
                 select(Reservation.org_id, Reservation.call_id)
-                .where(Reservation.status == "held", Reservation.expires_at <= now)
+                .where(Reservation.status == "held", Reservation.expires_at <= now - grace)
                 .order_by(Reservation.expires_at)
                 .limit(limit)
             )
@@ -362,7 +371,7 @@ async def sweep(
         async def work(
             session: AsyncSession, org_id: str = org_id, call_id: str = call_id
         ) -> Settlement | Literal["released"] | None:
-            return await _sweep_one(session, org_id, call_id, policy, now)
+            return await _sweep_one(session, org_id, call_id, policy, now, grace)
 
         outcome = await run_write(factory, work)
         if outcome == "released":
