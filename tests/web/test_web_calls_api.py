@@ -15,6 +15,13 @@ from voxroute.db.session import transaction
 from voxroute.errors import CallTokenInvalid
 from voxroute.telephony.twilio.tokens import consume_call_token, hash_token
 
+
+@pytest.fixture(autouse=True)
+def steady_loop(api: Api) -> None:
+    """The suite's own CPU work lags the shared event loop; admission is tested explicitly."""
+    api.runtime.registry.loop_lag_limit_ms = float("inf")
+
+
 ASSISTANT = {
     "name": "Web desk",
     "first_message": "Hello from the browser.",
@@ -114,3 +121,15 @@ async def test_unanswered_web_calls_are_bounded_per_org(api: Api) -> None:
     refused = await org.owner.post("/calls/web", json={"assistant_id": mine})
     assert refused.status_code == 429
     assert (await other.owner.post("/calls/web", json={"assistant_id": theirs})).status_code == 201
+
+
+async def test_an_overloaded_worker_refuses_with_503_and_creates_nothing(api: Api) -> None:
+    org = await api.new_org()
+    assistant_id = await new_assistant(org.owner)
+    api.runtime.registry.loop_lag_limit_ms = 50
+    for _ in range(5):
+        api.runtime.registry.observe_lag(500)
+    response = await org.owner.post("/calls/web", json={"assistant_id": assistant_id})
+    assert response.status_code == 503, response.text
+    assert "call_token" not in response.text
+    assert (await org.owner.get("/calls")).json() == []

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxroute.api.deps import ReaderDep, RuntimeDep, SessionDep
 from voxroute.api.schemas.common import StrictModel
 from voxroute.assistants import AssistantService
+from voxroute.calls.registry import AdmissionRefused
 from voxroute.calls.state import CallState
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Call
@@ -59,13 +60,14 @@ async def create_web_call(
 ) -> dict[str, Any]:
     """Start a browser test call: open `stream_url` and send `start` with this `call_token`."""
     org_id = principal.require_org()
-    refusal = runtime.registry.refusal_reason()
-    if refusal is not None:
-        raise RateLimited(f"cannot take a call now: {refusal}")
-    if await _pending_web_calls(session, org_id) >= MAX_PENDING_WEB_CALLS:
-        raise RateLimited("too many unanswered web calls; wait for their tokens to expire")
     service = AssistantService(runtime.store, runtime.catalog)
     assistant = await service.get(session, org_id=org_id, assistant_id=body.assistant_id)
+    # The stream's admission decides for real; this only spares the user a doomed call.
+    refusal = runtime.registry.refusal_reason()
+    if refusal is not None:
+        raise AdmissionRefused(f"cannot take a call now: {refusal}")
+    if await _pending_web_calls(session, org_id) >= MAX_PENDING_WEB_CALLS:
+        raise RateLimited("too many unanswered web calls; wait for their tokens to expire")
     call = Call(
         id=new_id("call"),
         org_id=org_id,
