@@ -141,8 +141,11 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             runtime.extras["demo"] = demo
             # Idempotent: the demo org gets its starting credit once, whatever the restarts.
             await topup(
-                runtime.session_factory, org_id=demo.org_id, amount_micros=DEMO_CREDIT_MICROS,
-                idempotency_key=f"demo-initial-credit-{demo.org_id}", description="demo credit",
+                runtime.session_factory,
+                org_id=demo.org_id,
+                amount_micros=DEMO_CREDIT_MICROS,
+                idempotency_key=f"demo-initial-credit-{demo.org_id}",
+                description="demo credit",
             )
             if suite is not None:
                 suite.register_key("twilio", demo.auth_token, account_sid=demo.account_sid)

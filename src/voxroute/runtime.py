@@ -100,21 +100,7 @@ class Runtime:
                     .where(Credential.org_id == org.id, Credential.id == stage.credential_id)
                     .values(last_used_at=now)
                 )
-            record(
-                session,
-                action=AuditAction.CREDENTIAL_USED,
-                org_id=org.id,
-                actor=f"call:{call.id}",
-                target_type="credential",
-                target_id=stage.credential_id or "managed",
-                data={
-                    "call_id": call.id,
-                    "stage": stage.stage,
-                    "provider": stage.provider,
-                    "source": stage.source,
-                    "credential_version": stage.credential_version,
-                },
-            )
+            _audit_key_use(session, org.id, call.id, stage)
         return stages
 
     async def next_pool_key(
@@ -141,64 +127,19 @@ class Runtime:
                 return None
             if stage.source != failed.source or stage.credential_id is None:
                 return None
-            record(
-                session,
-                action=AuditAction.CREDENTIAL_USED,
-                org_id=org.id,
-                actor=f"call:{call.call_id}",
-                target_type="credential",
-                target_id=stage.credential_id,
-                data={
-                    "call_id": call.call_id,
-                    "stage": stage.stage,
-                    "provider": stage.provider,
-                    "source": stage.source,
-                    "pool_failover_from": failed.credential_id,
-                },
+            _audit_key_use(
+                session, org.id, call.call_id, stage, pool_failover_from=failed.credential_id
             )
             return stage
 
     async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
         async with self.session_factory() as session, session.begin():
             org, assistant = await self._org_assistant(session, call)
-            config = {
-                "stt": assistant.stt_config,
-                "llm": assistant.llm_config,
-                "tts": assistant.tts_config,
-            }[stage]
-            provider = str((config or {}).get("provider", ""))
-            if provider not in self.managed:
+            try:
+                fallback = self.resolver.managed_fallback(assistant, stage, reason)
+            except KeyNotFound:
                 return None
-            spec = self.catalog.get(provider)
-            template = ResolvedStage(
-                stage=stage,
-                provider=provider,
-                model=str(config.get("model") or spec.default_model(stage)),
-                source="managed",
-                secrets={},
-                base_url=self.base_urls.get(provider),
-                options={
-                    k: v
-                    for k, v in config.items()
-                    if k not in ("provider", "model", "byo_providers")
-                },
-            )
-            fallback = self.resolver.managed_fallback(template, reason)
-            record(
-                session,
-                action=AuditAction.CREDENTIAL_USED,
-                org_id=org.id,
-                actor=f"call:{call.call_id}",
-                target_type="credential",
-                target_id="managed",
-                data={
-                    "call_id": call.call_id,
-                    "stage": stage,
-                    "provider": provider,
-                    "source": "managed_fallback",
-                    "fallback_reason": reason,
-                },
-            )
+            _audit_key_use(session, org.id, call.call_id, fallback, fallback_reason=reason)
             return fallback
 
     async def report_credential_failure(
@@ -220,19 +161,13 @@ class Runtime:
                 .values(**values)
             )
             if permanent:
-                record(
+                _audit_key_use(
                     session,
+                    call.org_id,
+                    call.call_id,
+                    stage,
                     action=AuditAction.CREDENTIAL_AUTH_FAILED,
-                    org_id=call.org_id,
-                    actor=f"call:{call.call_id}",
-                    target_type="credential",
-                    target_id=stage.credential_id,
-                    data={
-                        "call_id": call.call_id,
-                        "stage": stage.stage,
-                        "provider": stage.provider,
-                        "category": category,
-                    },
+                    category=category,
                 )
 
     def record_usage(self, event: UsageEvent) -> None:
@@ -248,3 +183,31 @@ class Runtime:
         if call is None:
             raise NotFound("call not found")
         return call
+
+
+def _audit_key_use(
+    session: AsyncSession,
+    org_id: str,
+    call_id: str,
+    stage: ResolvedStage,
+    *,
+    action: AuditAction = AuditAction.CREDENTIAL_USED,
+    **extra: str | None,
+) -> None:
+    """One audit row per key a call used (or that failed at the provider); never a secret."""
+    record(
+        session,
+        action=action,
+        org_id=org_id,
+        actor=f"call:{call_id}",
+        target_type="credential",
+        target_id=stage.credential_id or "managed",
+        data={
+            "call_id": call_id,
+            "stage": stage.stage,
+            "provider": stage.provider,
+            "source": stage.source,
+            "credential_version": stage.credential_version,
+            **extra,
+        },
+    )

@@ -91,4 +91,6 @@ async def _topup(org_id: str, amount: int, idempotency_key: str | None) -> None:
         async with transaction(factory) as session:
             await get_org(session, org_id)
         entry = await topup(factory, org_id=org_id, amount_micros=amount, idempotency_key=key)
-        print_json({"entry": asdict(entry), "balance": asdict(await balance(factory, org_id=org_id))})
+        print_json(
+            {"entry": asdict(entry), "balance": asdict(await balance(factory, org_id=org_id))}
+        )

@@ -62,6 +62,15 @@ def stage_config(assistant: Assistant, stage: Stage) -> dict[str, Any]:
     return config or {}
 
 
+def _model(catalog: Catalog, provider: str, stage: Stage, config: dict[str, Any]) -> str:
+    return str(config.get("model") or catalog.get(provider).default_model(stage))
+
+
+def _options(config: dict[str, Any]) -> dict[str, Any]:
+    """Stage options for the adapters (voice, language, …): everything but identity fields."""
+    return {k: v for k, v in config.items() if k not in ("provider", "model", "byo_providers")}
+
+
 def effective_policy(org: Organization, assistant: Assistant) -> FailurePolicy:
     policy = assistant.failure_policy or org.failure_policy or "strict"
     if policy not in ("strict", "fallback_to_managed"):
@@ -159,19 +168,21 @@ class KeyResolver:
         )
         return await self._materialize(session, org.id, stage, provider, config, decision)
 
-    def managed_fallback(self, stage: ResolvedStage, reason: str) -> ResolvedStage:
-        """The same stage on the platform key, after a BYO key hit a rate limit or quota."""
-        if stage.provider not in self._managed:
-            raise KeyNotFound(f"{stage.stage}: no managed key for {stage.provider}")
+    def managed_fallback(self, assistant: Assistant, stage: Stage, reason: str) -> ResolvedStage:
+        """The stage on the platform key, after a BYO key hit a rate limit or quota."""
+        config = stage_config(assistant, stage)
+        provider = str(config.get("provider", ""))
+        if provider not in self._managed:
+            raise KeyNotFound(f"{stage}: no managed key for {provider}")
         return ResolvedStage(
-            stage=stage.stage,
-            provider=stage.provider,
-            model=stage.model,
+            stage=stage,
+            provider=provider,
+            model=_model(self._catalog, provider, stage, config),
             source="managed_fallback",
-            secrets=self._managed.secrets(stage.provider),
-            public_fields=self._managed.public(stage.provider),
-            base_url=stage.base_url,
-            options=stage.options,
+            secrets=self._managed.secrets(provider),
+            public_fields=self._managed.public(provider),
+            base_url=self._base_urls.get(provider),
+            options=_options(config),
             fallback_reason=reason,
         )
 
@@ -184,9 +195,6 @@ class KeyResolver:
         config: dict[str, Any],
         decision: Decision,
     ) -> ResolvedStage:
-        spec = self._catalog.get(provider)
-        model = config.get("model") or spec.default_model(stage)
-        options = {k: v for k, v in config.items() if k not in ("provider", "model")}
         candidate = decision.candidate
         if candidate.credential_id is None:
             secrets = self._managed.secrets(provider)
@@ -204,13 +212,13 @@ class KeyResolver:
         return ResolvedStage(
             stage=stage,
             provider=provider,
-            model=str(model),
+            model=_model(self._catalog, provider, stage, config),
             source=decision.source,
             secrets=secrets,
             credential_id=candidate.credential_id,
             credential_version=candidate.version,
             public_fields=public,
             base_url=self._base_urls.get(provider),
-            options=options,
+            options=_options(config),
             fallback_reason=decision.fallback_reason,
         )

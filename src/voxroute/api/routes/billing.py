@@ -25,20 +25,32 @@ class CreditTopup(StrictModel):
 
 
 def _balance_view(b: Any) -> dict[str, Any]:
-    return {"balance": b.balance_micros, "reserved": b.reserved_micros,
-            "available": b.available_micros, "unit": b.unit}
+    return {
+        "balance": b.balance_micros,
+        "reserved": b.reserved_micros,
+        "available": b.available_micros,
+        "unit": b.unit,
+    }
 
 
 @router.post("/billing/credits", status_code=status.HTTP_201_CREATED)
 async def add_credits(
-    principal: AdminDep, runtime: RuntimeDep, session: SessionDep, body: CreditTopup,
+    principal: AdminDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    body: CreditTopup,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Platform admin tops up an org; `Idempotency-Key` makes retries safe."""
     await get_org(session, body.org_id)
     key = idempotency_key or f"topup-{principal.token_id}-{datetime.now(UTC).isoformat()}"
-    entry = await topup(runtime.session_factory, org_id=body.org_id, amount_micros=body.amount,
-                        idempotency_key=key, description=body.description)
+    entry = await topup(
+        runtime.session_factory,
+        org_id=body.org_id,
+        amount_micros=body.amount,
+        idempotency_key=key,
+        description=body.description,
+    )
     current = await balance(runtime.session_factory, org_id=body.org_id)
     return {"entry": dataclasses.asdict(entry), **_balance_view(current)}
 
@@ -51,12 +63,15 @@ async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, An
 
 @router.get("/billing/ledger")
 async def get_ledger(
-    principal: ReaderDep, runtime: RuntimeDep,
-    limit: int = Query(default=50, ge=1, le=500), before_seq: int | None = None,
+    principal: ReaderDep,
+    runtime: RuntimeDep,
+    limit: int = Query(default=50, ge=1, le=500),
+    before_seq: int | None = None,
 ) -> dict[str, Any]:
     """Append-only ledger entries, newest first."""
-    page = await entries(runtime.session_factory, org_id=principal.require_org(), limit=limit,
-                         before_seq=before_seq)
+    page = await entries(
+        runtime.session_factory, org_id=principal.require_org(), limit=limit, before_seq=before_seq
+    )
     return dataclasses.asdict(page)
 
 
@@ -68,25 +83,39 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 @router.get("/usage")
 async def get_usage(
-    principal: ReaderDep, runtime: RuntimeDep,
+    principal: ReaderDep,
+    runtime: RuntimeDep,
     group_by: Literal["provider", "assistant", "key_source", "day"] = "provider",
-    start: datetime | None = None, end: datetime | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> dict[str, Any]:
     """Usage and cost grouped by provider, assistant, key source or day."""
     start, end = _period(start, end)
-    rows = await usage_summary(runtime.session_factory, org_id=principal.require_org(),
-                               start=start, end=end, group_by=group_by)
-    return {"start": start, "end": end, "group_by": group_by,
-            "rows": [dataclasses.asdict(r) for r in rows]}
+    rows = await usage_summary(
+        runtime.session_factory,
+        org_id=principal.require_org(),
+        start=start,
+        end=end,
+        group_by=group_by,
+    )
+    return {
+        "start": start,
+        "end": end,
+        "group_by": group_by,
+        "rows": [dataclasses.asdict(r) for r in rows],
+    }
 
 
 @router.get("/usage.csv", response_class=PlainTextResponse)
 async def get_usage_csv(
-    principal: ReaderDep, runtime: RuntimeDep, start: datetime | None = None, end: datetime | None = None
+    principal: ReaderDep,
+    runtime: RuntimeDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> PlainTextResponse:
     """Every usage row of the period as CSV (no secrets, only ids and key sources)."""
     start, end = _period(start, end)
-    text = await usage_csv(runtime.session_factory, org_id=principal.require_org(), start=start, end=end)
+    text = await usage_csv(
+        runtime.session_factory, org_id=principal.require_org(), start=start, end=end
+    )
     return PlainTextResponse(text, media_type="text/csv")
-
-
