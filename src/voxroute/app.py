@@ -24,6 +24,7 @@ from voxroute.credentials import CredentialStore
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
+from voxroute.maintenance import Maintenance
 from voxroute.metering import Metering
 from voxroute.providers import ProviderResources
 from voxroute.providers.catalog import load_catalog
@@ -124,6 +125,11 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         await runtime.billing.start(hang_up=runtime.registry.hang_up)
         stack.push_async_callback(runtime.billing.stop)
+        maintenance = Maintenance(
+            runtime.session_factory, call_token_ttl_s=settings.call_token_ttl_s
+        )
+        await maintenance.start()
+        stack.push_async_callback(maintenance.stop)
         # Pay pipecat's imports and the VAD model load now, not on the first call.
         await asyncio.to_thread(warm_up)
         await runtime.registry.start()

@@ -6,21 +6,22 @@ Both run off the audio path (before the pipeline starts, after it stops).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.calls.pipeline import AssistantConfig
 from voxroute.calls.runtime import CallRuntime
-from voxroute.calls.state import CallState
+from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.errors import CallTokenInvalid, KeyNotFound
 from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
 from voxroute.vault.secret import Secret
 
-__all__ = ["CallSetup", "load_call_setup", "write_call_end"]
+__all__ = ["CallSetup", "expire_unconnected_calls", "load_call_setup", "write_call_end"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +109,26 @@ async def write_call_end(
             .execution_options(synchronize_session=False)
         )
         await session.commit()
+
+
+async def expire_unconnected_calls(
+    factory: async_sessionmaker[AsyncSession], *, older_than: timedelta
+) -> int:
+    """End calls still ringing long after their call token expired (the stream never came).
+
+    Covers a Twilio call whose stream never connected and a browser call that was created
+    but never dialled; without this they would stay `ringing` forever.
+    """
+    cutoff = utcnow() - older_than
+    async with factory() as session, session.begin():
+        result = await session.execute(
+            update(Call)
+            .where(Call.status == CallState.RINGING.value, Call.started_at < cutoff)
+            .values(
+                status=CallState.ENDED.value,
+                end_reason=EndReason.NEVER_CONNECTED.value,
+                ended_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)

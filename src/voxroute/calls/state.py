@@ -49,6 +49,7 @@ class EndReason(StrEnum):
     SERVER_SHUTDOWN = "server_shutdown"
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"
+    NEVER_CONNECTED = "never_connected"
     ERROR = "error"
 
     def for_stage(self, stage: str) -> str:
