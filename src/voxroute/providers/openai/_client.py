@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 from openai import AsyncOpenAI
 
-__all__ = ["OPENAI_DEFAULT_BASE_URL", "make_async_openai"]
+__all__ = ["OPENAI_DEFAULT_BASE_URL", "SharedClientMixin", "make_async_openai"]
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
 
@@ -28,3 +30,32 @@ def make_async_openai(
     client.organization = None
     client.project = None
     return client
+
+
+class SharedClientMixin:
+    """For pipecat's OpenAI-family LLM services: `create_client` reuses the shared httpx client.
+
+    pipecat calls ``create_client`` from its constructor; the stock version builds a new
+    httpx client (and SSL context) per service, ~25 ms of blocking work per call. Put this
+    mixin first in the bases so its ``create_client`` wins.
+    """
+
+    def __init__(self, *, http_client: httpx2.AsyncClient, **kwargs: Any) -> None:
+        self._voxroute_http_client = http_client
+        super().__init__(**kwargs)
+
+    def create_client(
+        self,
+        api_key: Any = None,
+        base_url: Any = None,
+        organization: Any = None,
+        project: Any = None,
+        default_headers: Any = None,
+        **kwargs: Any,
+    ) -> AsyncOpenAI:
+        """Ignore organization/project: a tenant's key is never sent with the platform's."""
+        if not api_key or not base_url:
+            raise ValueError("api_key and base_url must be explicit")
+        return make_async_openai(
+            api_key=api_key, base_url=base_url, http_client=self._voxroute_http_client
+        )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx2
-from openai import AsyncOpenAI
 from pipecat.services.openai.llm import OpenAILLMService
 
 from voxroute.providers._stage import require_secret
-from voxroute.providers.openai._client import OPENAI_DEFAULT_BASE_URL, make_async_openai
+from voxroute.providers.openai._client import OPENAI_DEFAULT_BASE_URL, SharedClientMixin
 from voxroute.providers.urls import join_url, resolve_base
 
 if TYPE_CHECKING:
@@ -19,32 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["OpenAILLM", "SharedClientOpenAILLMService"]
 
 
-class SharedClientOpenAILLMService(OpenAILLMService):
-    """`OpenAILLMService` whose `create_client` reuses a given httpx client.
-
-    pipecat calls ``create_client`` from its constructor; the stock version builds a new
-    httpx client (and SSL context) per service, ~25 ms of blocking work per call.
-    """
-
-    def __init__(self, *, http_client: httpx2.AsyncClient, **kwargs: Any) -> None:
-        self._voxroute_http_client = http_client
-        super().__init__(**kwargs)
-
-    def create_client(
-        self,
-        api_key: Any = None,
-        base_url: Any = None,
-        organization: Any = None,
-        project: Any = None,
-        default_headers: Any = None,
-        **kwargs: Any,
-    ) -> AsyncOpenAI:
-        """Ignore organization/project: a tenant's key is never sent with the platform's."""
-        if not api_key or not base_url:
-            raise ValueError("api_key and base_url must be explicit")
-        return make_async_openai(
-            api_key=api_key, base_url=base_url, http_client=self._voxroute_http_client
-        )
+class SharedClientOpenAILLMService(SharedClientMixin, OpenAILLMService):
+    """`OpenAILLMService` on the worker's shared httpx client (see `SharedClientMixin`)."""
 
 
 class OpenAILLM:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx2
-from openai import AsyncOpenAI
 from pipecat.services.xai.llm import GrokLLMService
 
 from voxroute.providers._stage import require_secret
-from voxroute.providers.openai._client import make_async_openai
+from voxroute.providers.openai._client import SharedClientMixin
 from voxroute.providers.urls import join_url, resolve_base
 
 if TYPE_CHECKING:
@@ -21,28 +19,8 @@ __all__ = ["DEFAULT_BASE_URL", "SharedClientGrokLLMService", "XAILLM"]
 DEFAULT_BASE_URL = "https://api.x.ai"
 
 
-class SharedClientGrokLLMService(GrokLLMService):
-    """`GrokLLMService` whose `create_client` reuses a given httpx client."""
-
-    def __init__(self, *, http_client: httpx2.AsyncClient, **kwargs: Any) -> None:
-        self._voxroute_http_client = http_client
-        super().__init__(**kwargs)
-
-    def create_client(
-        self,
-        api_key: Any = None,
-        base_url: Any = None,
-        organization: Any = None,
-        project: Any = None,
-        default_headers: Any = None,
-        **kwargs: Any,
-    ) -> AsyncOpenAI:
-        """Ignore organization/project: a tenant's key is never sent with the platform's."""
-        if not api_key or not base_url:
-            raise ValueError("api_key and base_url must be explicit")
-        return make_async_openai(
-            api_key=api_key, base_url=base_url, http_client=self._voxroute_http_client
-        )
+class SharedClientGrokLLMService(SharedClientMixin, GrokLLMService):
+    """`GrokLLMService` on the worker's shared httpx client (see `SharedClientMixin`)."""
 
 
 class XAILLM:
