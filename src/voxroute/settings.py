@@ -72,7 +72,9 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    max_calls_per_worker: int = Field(default=150, ge=1)
+    # Measured (BENCHMARKS.md): a worker holds ~5-10 calls within the latency bounds today;
+    # the loop-lag watchdog refuses earlier when the event loop stalls.
+    max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     call_token_ttl_s: int = Field(default=60, ge=5)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
