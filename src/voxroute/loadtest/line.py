@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from voxroute.loadtest.clock import FRAME_S, FrameClock
 from voxroute.softphone import CallPlan, CallResult
 from voxroute.softphone.audio import SILENCE_FRAME, frames_of, load_ulaw
-from voxroute.softphone.client import _webhook  # see the report: should become public
+from voxroute.softphone.client import send_voice_webhook
 
 __all__ = ["BURST_GAP_S", "Clip", "LineStats", "run_line"]
 
@@ -86,7 +86,7 @@ async def run_line(
     result = stats.result
     t0 = time.monotonic()
     try:
-        answer = await _webhook(plan, result)
+        answer = await send_voice_webhook(plan, result)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         result.error = f"webhook failed: {type(exc).__name__}"
         stats.refused = result.error

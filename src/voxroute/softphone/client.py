@@ -26,7 +26,7 @@ from voxroute.softphone.audio import SILENCE_FRAME, frames_of, load_ulaw, write_
 from voxroute.softphone.result import CallResult
 from voxroute.telephony.twilio.signature import compute_signature
 
-__all__ = ["CallPlan", "place_call", "run_call_plan"]
+__all__ = ["CallPlan", "place_call", "run_call_plan", "send_voice_webhook"]
 
 FRAME_S = 0.02
 BURST_GAP_S = 0.5
@@ -73,7 +73,11 @@ async def place_call(
     return await run_call_plan(plan)
 
 
-async def _webhook(plan: CallPlan, result: CallResult) -> tuple[str, dict[str, str]] | None:
+async def send_voice_webhook(
+    plan: CallPlan, result: CallResult
+) -> tuple[str, dict[str, str]] | None:
+    """POST the signed voice webhook as Twilio does; the stream URL and its parameters, or
+    None (with the reason on `result`) when voxroute did not connect the call."""
     path = "/telephony/twilio/voice"
     signed = (plan.signed_base_url or plan.base_url).rstrip("/") + path
     params = {
@@ -113,7 +117,7 @@ async def run_call_plan(plan: CallPlan) -> CallResult:
     result = CallResult()
     result.call_sid = plan.call_sid
     t0 = time.monotonic()
-    answer = await _webhook(plan, result)
+    answer = await send_voice_webhook(plan, result)
     if answer is None:
         return result
     stream_url, parameters = answer
