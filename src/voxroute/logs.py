@@ -20,6 +20,9 @@ def configure_logging(level: str = "INFO") -> None:
         stream=sys.stderr,
         force=True,
     )
+    # Client libraries log every provider request at INFO: noise on a busy call server.
+    for name in ("httpx", "httpx2", "websockets", "aiohttp.access"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     from loguru import logger
 
     logger.remove()
