@@ -178,3 +178,62 @@ async def test_duplicate_and_out_of_order_status_callbacks_settle_once(served: S
     assert len([e for e in ledger if e["call_id"] == call["id"]]) == 1
     detail = (await owner.get(f"/calls/{call['id']}")).json()
     assert detail["status"] == "ended" and detail["end_reason"] == "caller_hung_up"
+
+
+async def test_a_call_whose_credit_runs_out_is_ended_politely_and_still_settled(
+    served: Served,
+) -> None:
+    from voxroute.billing import debit
+    from voxroute.calls.session import HANG_UP_MESSAGES
+
+    demo = served.demo
+    owner = served.client(demo.token)
+    clips = [AUDIO / f"utterance-0{i}.ulaw8k.wav" for i in (1, 2, 3)]
+    call_task = asyncio.create_task(
+        place_call(
+            served.url, demo.number, "+15550147777", demo.account_sid, demo.auth_token, clips, None
+        )
+    )
+
+    async def connected() -> bool:
+        return any(c["status"] == "connected" for c in (await owner.get("/calls")).json())
+
+    await _wait_for(connected)
+    available = (await balance(served.runtime.session_factory, org_id=demo.org_id)).available_micros
+    await debit(
+        served.runtime.session_factory,
+        org_id=demo.org_id,
+        amount_micros=available,
+        idempotency_key="drain-credit",
+    )
+    result = await asyncio.wait_for(call_task, timeout=60)
+    [call] = [
+        c for c in (await owner.get("/calls")).json() if c["provider_call_id"] == result.call_sid
+    ]
+
+    async def ended() -> bool:
+        return (await owner.get(f"/calls/{call['id']}")).json()["status"] == "ended"
+
+    await _wait_for(ended)
+    detail = (await owner.get(f"/calls/{call['id']}")).json()
+    assert detail["end_reason"] == "insufficient_credit"
+    assert result.hung_up_by == "server" and len(result.reply_latency_ms) < len(clips)
+    message = HANG_UP_MESSAGES["insufficient_credit"]
+    async with served.runtime.session_factory() as session:
+        tts_rows = (
+            await session.scalars(
+                select(UsageRecord).where(
+                    UsageRecord.call_id == call["id"], UsageRecord.unit == "tts_characters"
+                )
+            )
+        ).all()
+    # TTS usage is metered per request: the goodbye is one request of exactly its length.
+    assert len(message) in [r.quantity for r in tts_rows], [r.quantity for r in tts_rows]
+
+    async def settled() -> bool:
+        ledger = (await owner.get("/billing/ledger")).json()["entries"]
+        return any(e["call_id"] == call["id"] for e in ledger)
+
+    await _wait_for(settled)
+    final = await balance(served.runtime.session_factory, org_id=demo.org_id)
+    assert final.reserved_micros == 0

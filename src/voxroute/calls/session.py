@@ -41,6 +41,11 @@ GOODBYE = "Thank you for calling. Goodbye."
 MAX_DURATION_MESSAGE = "We have reached the time limit for this call. Goodbye."
 IDLE_MESSAGE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
 FAILURE_MESSAGE = "Sorry, we are having a technical problem and have to end this call."
+# Said when the call is ended from outside (billing, operator); never names the tenant's bill.
+HANG_UP_MESSAGES = {
+    EndReason.INSUFFICIENT_CREDIT.value: "I'm sorry, this call has to end now. Goodbye.",
+    EndReason.SERVER_SHUTDOWN.value: "Sorry, we have to end this call now. Please call again.",
+}
 STOP_TIMEOUT_S = 5.0
 
 
@@ -235,8 +240,9 @@ class CallSession:
         self.end(reason, say=FAILURE_MESSAGE if tts_usable else None, graceful=True)
 
     async def hang_up(self, reason: str) -> None:
-        """Registry hook (API hang-up, status callback, shutdown)."""
-        self.end(reason, graceful=reason != EndReason.TELEPHONY_COMPLETED.value)
+        """Registry hook (API hang-up, status callback, credit exhausted, shutdown)."""
+        graceful = reason != EndReason.TELEPHONY_COMPLETED.value
+        self.end(reason, say=HANG_UP_MESSAGES.get(reason) if graceful else None, graceful=graceful)
 
     async def _max_duration(self, seconds: int) -> None:
         if seconds <= 0:
