@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from voxroute import __version__
 from voxroute.api.errors import install_error_handlers
@@ -26,6 +26,7 @@ from voxroute.db.session import create_engine, create_session_factory, transacti
 from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
 from voxroute.maintenance import Maintenance
 from voxroute.metering import Metering
+from voxroute.metrics import CONTENT_TYPE_LATEST
 from voxroute.providers import ProviderResources
 from voxroute.providers.catalog import load_catalog
 from voxroute.routing import KeyResolver, ManagedKeys
@@ -133,6 +134,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         # Pay pipecat's imports and the VAD model load now, not on the first call.
         await asyncio.to_thread(warm_up)
         await runtime.registry.start()
+        runtime.metrics.watch(
+            active=lambda: runtime.registry.active, loop_lag_ms=lambda: runtime.registry.loop_lag_ms
+        )
         stack.push_async_callback(runtime.registry.stop)
         stack.push_async_callback(runtime.registry.hang_up_all)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -180,6 +184,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(twilio_router)
     mount_web(app)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this worker (closed label sets; no ids, no secrets)."""
+        runtime: Runtime = request.app.state.runtime
+        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

@@ -22,6 +22,7 @@ from voxroute.credentials import CredentialStore
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Credential, Organization, PhoneNumber
 from voxroute.errors import KeyNotFound, NotFound
+from voxroute.metrics import Metrics
 from voxroute.providers.catalog import Catalog
 from voxroute.routing import KeyResolver, ManagedKeys
 from voxroute.routing.types import ResolvedStage, Stage
@@ -55,6 +56,7 @@ class Runtime:
     org_slots: OrgSlots
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     extras: dict[str, Any] = field(default_factory=dict)
 
     # --- CallRuntime -------------------------------------------------------------------
@@ -87,6 +89,7 @@ class Runtime:
     async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
         org, assistant = await self._org_assistant(session, call)
         stages = await self.resolver.resolve(session, org=org, assistant=assistant)
+        self.metrics.stages_resolved(stages)
         if self.billing is not None:
             # Hold credit before any provider is touched; InsufficientCredit refuses the call.
             # It must run before this session writes anything: on SQLite the hold's own
@@ -148,6 +151,7 @@ class Runtime:
         if stage.credential_id is None:
             log.warning("managed %s key for %s failed: %s", stage.stage, stage.provider, category)
             return
+        self.metrics.credential_failed(stage, category)
         permanent = category in ("authentication", "authorization")
         values: dict[str, Any] = (
             {"status": "invalid", "last_error": detail[:500], "validation_status": "invalid"}
@@ -175,6 +179,7 @@ class Runtime:
             self.billing.record_usage(event)
 
     async def on_call_ended(self, report: CallReport) -> None:
+        self.metrics.call_ended(report)
         if self.billing is not None:
             await self.billing.settle_call(report)
 

@@ -237,3 +237,34 @@ async def test_a_call_whose_credit_runs_out_is_ended_politely_and_still_settled(
     await _wait_for(settled)
     final = await balance(served.runtime.session_factory, org_id=demo.org_id)
     assert final.reserved_micros == 0
+
+
+async def test_metrics_count_calls_and_key_sources_without_ids_or_secrets(served: Served) -> None:
+    demo = served.demo
+    result = await place_call(
+        served.url,
+        demo.number,
+        "+15550146666",
+        demo.account_sid,
+        demo.auth_token,
+        [AUDIO / "utterance-02.ulaw8k.wav"],
+        None,
+    )
+    assert result.ok, result.error
+
+    async def counted() -> bool:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{served.url}/metrics")).text
+        return 'voxroute_calls_ended_total{reason="caller_hung_up"} 1.0' in text
+
+    await _wait_for(counted)
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{served.url}/metrics")).text
+    for stage, provider in (("stt", "deepgram"), ("llm", "openai"), ("tts", "cartesia")):
+        labels = f'provider="{provider}",source="managed",stage="{stage}"'
+        assert f"voxroute_stage_keys_total{{{labels}}} 1.0" in text
+    assert "voxroute_active_calls 0.0" in text and "voxroute_turn_latency_seconds_count" in text
+    managed = served.runtime.managed
+    secrets = [s.reveal() for p in managed.providers for s in managed.secrets(p).values()]
+    for value in [*secrets, demo.auth_token, demo.token, demo.org_id, result.call_sid]:
+        assert value not in text

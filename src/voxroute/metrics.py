@@ -1,0 +1,77 @@
+"""Prometheus metrics of one worker process, on a registry of its own (one per app).
+
+Labels are closed vocabularies only — stage, provider, key source, end reason, error
+category — never ids, numbers or anything a tenant typed, so no label can carry a secret.
+With several workers each process exposes its own figures (scrape every worker, or sum).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from voxroute.calls.runtime import CallReport
+from voxroute.routing.types import ResolvedStage
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+TURN_BUCKETS_S = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.active_calls = Gauge(
+            "voxroute_active_calls", "Live calls on this worker.", registry=self.registry
+        )
+        self.loop_lag = Gauge(
+            "voxroute_event_loop_lag_seconds",
+            "Median event-loop lag seen by the admission watchdog.",
+            registry=self.registry,
+        )
+        self.calls_ended = Counter(
+            "voxroute_calls_ended_total",
+            "Calls ended, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.stage_keys = Counter(
+            "voxroute_stage_keys_total",
+            "Stages served, by stage, provider and key source.",
+            ["stage", "provider", "source"],
+            registry=self.registry,
+        )
+        self.credential_failures = Counter(
+            "voxroute_credential_failures_total",
+            "Keys a provider refused, by provider and category.",
+            ["provider", "category"],
+            registry=self.registry,
+        )
+        self.turn_latency = Histogram(
+            "voxroute_turn_latency_seconds",
+            "End of caller speech to first assistant audio.",
+            buckets=TURN_BUCKETS_S,
+            registry=self.registry,
+        )
+
+    def watch(self, *, active: Callable[[], int], loop_lag_ms: Callable[[], float]) -> None:
+        self.active_calls.set_function(lambda: float(active()))
+        self.loop_lag.set_function(lambda: loop_lag_ms() / 1000.0)
+
+    def stages_resolved(self, stages: list[ResolvedStage]) -> None:
+        for stage in stages:
+            self.stage_keys.labels(stage.stage, stage.provider, stage.source).inc()
+
+    def credential_failed(self, stage: ResolvedStage, category: str) -> None:
+        self.credential_failures.labels(stage.provider, category).inc()
+
+    def call_ended(self, report: CallReport) -> None:
+        # Stage failures carry ":stage"; the reason family keeps the label set closed.
+        self.calls_ended.labels(report.end_reason).inc()
+        for turn_ms in report.latency.get("turns_ms", []):
+            self.turn_latency.observe(float(turn_ms) / 1000.0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
