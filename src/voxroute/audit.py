@@ -27,6 +27,7 @@ class AuditAction(StrEnum):
     BYOK_ENABLED = "byok.enabled"
     BYOK_DISABLED = "byok.disabled"
     BYOK_USE_OWN_KEYS = "byok.use_own_keys"
+    FAILURE_POLICY_CHANGED = "byok.failure_policy"
     MASTER_KEY_ROTATED = "vault.master_key_rotated"
     MASTER_KEY_REWRAPPED = "vault.rewrapped"
     ORG_CREATED = "org.created"

@@ -90,6 +90,24 @@ async def set_use_own_keys(
     return org
 
 
+async def set_failure_policy(
+    session: AsyncSession, org: Organization, policy: str, *, actor: str
+) -> Organization:
+    """The org's default: `strict` or `fallback_to_managed` (assistants may override)."""
+    if org.failure_policy != policy:
+        record(
+            session,
+            action=AuditAction.FAILURE_POLICY_CHANGED,
+            org_id=org.id,
+            actor=actor,
+            target_type="organization",
+            target_id=org.id,
+            data={"from": org.failure_policy, "to": policy},
+        )
+        org.failure_policy = policy
+    return org
+
+
 async def list_orgs(session: AsyncSession) -> list[Organization]:
     return list(
         (await session.scalars(select(Organization).order_by(Organization.created_at))).all()

@@ -135,5 +135,10 @@ async def test_platform_admin_enables_byok_and_owner_switches_use_my_keys(api: A
     assert (
         await org.owner.put(f"/admin/orgs/{org.id}/byok", json={"enabled": False})
     ).status_code == 403
+    policy = await org.owner.put("/byok/settings", json={"failure_policy": "fallback_to_managed"})
+    assert policy.json()["failure_policy"] == "fallback_to_managed"
+    bad = await org.owner.put("/byok/settings", json={"failure_policy": "yolo"})
+    assert bad.status_code == 422
     actions = [e["action"] for e in (await org.owner.get("/audit-events")).json()]
     assert "byok.enabled" in actions and "byok.use_own_keys" in actions
+    assert "byok.failure_policy" in actions

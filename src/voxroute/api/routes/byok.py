@@ -13,7 +13,7 @@ from voxroute.api.schemas.orgs import OrgPublic, OrgSettingsUpdate
 from voxroute.credentials import CredentialScope
 from voxroute.credentials.checks import check_org_credentials
 from voxroute.errors import Forbidden, InvalidInput, NotFound
-from voxroute.orgs import get_org, set_use_own_keys
+from voxroute.orgs import get_org, set_failure_policy, set_use_own_keys
 
 router = APIRouter(prefix="/byok", tags=["byok"])
 
@@ -114,7 +114,7 @@ async def update_settings(principal: OwnerDep, session: SessionDep, body: OrgSet
     if body.use_own_keys is not None:
         await set_use_own_keys(session, org, body.use_own_keys, actor=principal.actor)
     if body.failure_policy is not None:
-        org.failure_policy = body.failure_policy
+        await set_failure_policy(session, org, body.failure_policy, actor=principal.actor)
     return org
 
 
