@@ -13,7 +13,14 @@ from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import Frame, FunctionCallResultProperties, InputAudioRawFrame
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    FunctionCallResultProperties,
+    InputAudioRawFrame,
+    StartFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -23,6 +30,8 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import STTService
+from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
@@ -65,6 +74,7 @@ class CallPipeline:
     usage: UsageObserver
     latency: LatencyObserver
     context: LLMContext
+    caller_audio: _CallerAudioPath
 
 
 def _end_call_schema() -> FunctionSchema:
@@ -79,25 +89,83 @@ def _end_call_schema() -> FunctionSchema:
     )
 
 
-def _end_input_audio_here(aggregator: LLMUserAggregator) -> None:
-    """Caller audio stops at the user aggregator (its VAD is the last thing that needs it).
+class _CallerAudioPath:
+    """Caller audio in one place: Twilio `media` → μ-law → STT send → user aggregator's VAD.
 
-    pipecat forwards every 20 ms `InputAudioRawFrame` on through the LLM, TTS, marks,
-    output transport and assistant aggregator, each a queue hop and task switch that does
-    nothing with it: ~6 of the ~9 hops an input frame makes. The aggregator's own
-    `process_frame` calls `self.push_frame`, so an instance-level wrapper is enough; the
-    pair (`LLMContextAggregatorPair`) keeps building and wiring the aggregators.
+    pipecat moves every 20 ms `InputAudioRawFrame` through three asyncio-queue hops (the
+    input transport's audio queue, the STT's input queue, the user aggregator's input
+    queue), each a task switch plus an observer call, and then on through the rest of the
+    pipeline. Here the transport's receive loop, once the STT has started, hands the frame
+    straight to the STT (`process_audio_frame`: usage accounting, reconnect buffering,
+    mute, send) and queues it at the user aggregator, whose VAD controller, turn
+    strategies and idle controller see it as before: VAD/user-speaking/interruption frames
+    are still produced by the aggregator and broadcast through the pipeline as before.
+    Caller audio stops at the aggregator (its VAD is the last consumer); pipecat would
+    otherwise forward it through LLM, TTS, marks, output and the assistant aggregator.
+
+    Until the STT has started, frames take pipecat's path. The switch waits until the
+    last of those has reached the aggregator, so the STT and the VAD never see audio out
+    of order.
     """
-    push = aggregator.push_frame
 
-    async def push_frame(
-        frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
+    def __init__(
+        self, source: BaseInputTransport, stt: STTService, aggregator: LLMUserAggregator
+    ) -> None:
+        self._source = source
+        self._stt = stt
+        self._aggregator = aggregator
+        self._stt_started = False
+        self._in_flight = 0  # frames sent pipecat's way, not yet at the aggregator
+        self.fused_frames = 0
+        self._pipecat_push_audio = source.push_audio_frame
+        self._stt_start, self._stt_stop, self._stt_cancel = stt.start, stt.stop, stt.cancel
+        self._aggregator_push = aggregator.push_frame
+        # Instance-level wrappers: pipecat calls these through `self.`, so the services and
+        # the aggregator pair keep being built and wired by pipecat.
+        source.push_audio_frame = self.push_audio_frame  # type: ignore[method-assign]
+        stt.start = self._on_stt_start  # type: ignore[method-assign]
+        stt.stop = self._on_stt_stop  # type: ignore[method-assign]
+        stt.cancel = self._on_stt_cancel  # type: ignore[method-assign]
+        aggregator.push_frame = self._aggregator_push_frame  # type: ignore[method-assign]
+
+    async def _on_stt_start(self, frame: StartFrame) -> None:
+        await self._stt_start(frame)
+        self._stt_started = True
+
+    async def _on_stt_stop(self, frame: EndFrame) -> None:
+        self._stt_started = False
+        await self._stt_stop(frame)
+
+    async def _on_stt_cancel(self, frame: CancelFrame) -> None:
+        self._stt_started = False
+        await self._stt_cancel(frame)
+
+    async def push_audio_frame(self, frame: InputAudioRawFrame) -> None:
+        source: Any = self._source
+        if source._paused:  # as BaseInputTransport.push_audio_frame
+            return
+        if not self._stt_started or self._in_flight > 0:
+            self._in_flight += 1
+            await self._pipecat_push_audio(frame)
+            return
+        self.fused_frames += 1
+        stt = self._stt
+        # As pipecat's frame task does: a failure becomes an ErrorFrame (and the failover
+        # path), never an exception out of the transport's receive loop (a hang-up).
+        try:
+            await stt.process_audio_frame(frame, FrameDirection.DOWNSTREAM)
+        except Exception as exc:  # noqa: BLE001
+            await stt.push_error(error_msg=f"Error processing frame: {exc}", exception=exc)
+        await self._aggregator.queue_frame(frame, FrameDirection.DOWNSTREAM)
+
+    async def _aggregator_push_frame(
+        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
     ) -> None:
         if direction is FrameDirection.DOWNSTREAM and isinstance(frame, InputAudioRawFrame):
+            if self._in_flight > 0:
+                self._in_flight -= 1
             return
-        await push(frame, direction)
-
-    aggregator.push_frame = push_frame  # type: ignore[method-assign]
+        await self._aggregator_push(frame, direction)
 
 
 def build_pipeline(
@@ -137,7 +205,8 @@ def build_pipeline(
         ),
     )
 
-    _end_input_audio_here(user_aggregator)
+    input_transport = transport.input()
+    caller_audio = _CallerAudioPath(input_transport, services.stt, user_aggregator)
 
     async def end_call_tool(params: Any) -> None:
         message = params.arguments.get("message") if params.arguments else None
@@ -150,7 +219,7 @@ def build_pipeline(
 
     pipeline = Pipeline(
         [
-            transport.input(),
+            input_transport,
             services.stt,
             user_aggregator,
             services.llm,
@@ -188,4 +257,5 @@ def build_pipeline(
         usage=usage,
         latency=latency,
         context=context,
+        caller_audio=caller_audio,
     )
