@@ -9,7 +9,7 @@ from voxroute.audit import AuditAction, record
 from voxroute.auth import Role, issue_token
 from voxroute.db.base import new_id
 from voxroute.db.models import Organization
-from voxroute.errors import NotFound
+from voxroute.errors import Forbidden, NotFound
 
 
 async def create_org(
@@ -72,8 +72,6 @@ async def set_byok_enabled(
 async def set_use_own_keys(
     session: AsyncSession, org: Organization, use: bool, *, actor: str
 ) -> Organization:
-    from voxroute.errors import Forbidden
-
     if use and not org.byok_enabled:
         raise Forbidden("BYOK is not enabled for this organization by the platform")
     if org.use_own_keys != use:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxroute.audit import AuditAction, record
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Credential, CredentialSecret
-from voxroute.errors import NotFound
+from voxroute.errors import InvalidInput, NotFound
 from voxroute.providers.catalog import Catalog
 from voxroute.vault import SecretContext, Vault
 from voxroute.vault.secret import Secret
@@ -50,8 +50,6 @@ class CredentialStore:
         if provider == "twilio":
             token = values.get("auth_token")
             if not isinstance(token, str) or not 8 <= len(token) <= 256:
-                from voxroute.errors import InvalidInput
-
                 raise InvalidInput("twilio auth_token must be a string of 8 to 256 characters")
             return {"auth_token": token}, {}
         return self._catalog.get(provider).split_fields(values)
