@@ -21,6 +21,7 @@ from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import create_org_slots
 from voxroute.credentials import CredentialStore
+from voxroute.credentials.checks import CheckLimiter
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
@@ -141,14 +142,15 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(runtime.registry.hang_up_all)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         stack.push_async_callback(http.close)
-        runtime.extras["http_session"] = http
-        runtime.extras["emulator_suite"] = suite
+        runtime.http_session = http
+        runtime.emulators = suite
+        runtime.check_limiter = CheckLimiter(settings.validation_rate_per_minute)
         if settings.demo_org:
             async with transaction(runtime.session_factory) as session:
                 demo = await ensure_demo(
                     session, data_dir=settings.data_dir, store=store, catalog=catalog
                 )
-            runtime.extras["demo"] = demo
+            runtime.demo = demo
             # Idempotent: the demo org gets its starting credit once, whatever the restarts.
             await topup(
                 runtime.session_factory,

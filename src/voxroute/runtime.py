@@ -31,7 +31,12 @@ from voxroute.vault import Vault
 from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from voxroute.calls.slots import OrgSlots
+    from voxroute.credentials.checks import CheckLimiter
+    from voxroute.demo import DemoInfo
+    from voxroute.emulators import EmulatorSuite
     from voxroute.metering import Metering
     from voxroute.providers import ProviderResources
 
@@ -57,7 +62,12 @@ class Runtime:
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
     metrics: Metrics = field(default_factory=Metrics)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Set at start-up: the shared HTTP session for key checks, the in-process emulators and
+    # the demo org (embedded default only), the per-org key-check limiter.
+    http_session: aiohttp.ClientSession | None = None
+    emulators: EmulatorSuite | None = None
+    demo: DemoInfo | None = None
+    check_limiter: CheckLimiter | None = None
 
     # --- CallRuntime -------------------------------------------------------------------
 

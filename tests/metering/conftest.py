@@ -59,6 +59,7 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
             task.result()
         await asyncio.sleep(0.05)
     runtime: Runtime = app.state.runtime
-    yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.extras["demo"])
+    assert runtime.demo is not None
+    yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
     server.should_exit = True
     await asyncio.wait_for(task, timeout=30)

@@ -30,7 +30,8 @@ async def _wait_for(predicate, timeout_s: float = 30.0) -> None:  # type: ignore
 
 
 async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served: Served) -> None:
-    suite = served.runtime.extras["emulator_suite"]
+    suite = served.runtime.emulators
+    assert suite is not None
     stt_key_id = suite.register_key("deepgram", BYO_STT)
     tts_key_id = suite.register_key("cartesia", ORG_TTS)
     suite.register_key("twilio", TWILIO_TOKEN, account_sid=ACCOUNT)

@@ -9,7 +9,6 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.audit import AuditAction, record
@@ -51,11 +50,11 @@ async def check_org_credentials(
     ]
     if not creds:
         raise NotFound("no keys to check" + (f" for {provider}" if provider else ""))
-    limiter: CheckLimiter = runtime.extras.setdefault(
-        "check_limiter", CheckLimiter(runtime.settings.validation_rate_per_minute)
-    )
+    if runtime.check_limiter is None or runtime.http_session is None:
+        raise RuntimeError("the runtime is not started")
+    limiter = runtime.check_limiter
     limiter.acquire(org_id, len(creds))
-    http: aiohttp.ClientSession = runtime.extras["http_session"]
+    http = runtime.http_session
     results: list[dict[str, Any]] = []
     for cred in creds:
         secrets = await runtime.store.open(session, cred)
