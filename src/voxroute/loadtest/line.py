@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from voxroute.loadtest.clock import FRAME_S, FrameClock
 from voxroute.softphone import CallPlan, CallResult
 from voxroute.softphone.audio import SILENCE_FRAME, frames_of, load_ulaw
-from voxroute.softphone.client import send_voice_webhook
+from voxroute.softphone.client import receive_until_closed, send_voice_webhook
 
 __all__ = ["BURST_GAP_S", "Clip", "LineStats", "run_line"]
 
@@ -280,16 +280,7 @@ class _Line:
             self._closed.set()
 
     async def _receive_loop(self, ws: ClientConnection) -> None:
-        try:
-            async for raw in ws:
-                self._on_message(raw)
-        except ConnectionClosed:
-            pass
-        finally:
-            if not self.result.hung_up_by:
-                self.result.hung_up_by = "server"
-            self.result.close_code = ws.close_code
-            self._closed.set()
+        await receive_until_closed(ws, self._on_message, self.result, self._closed)
 
     def _on_message(self, raw: str | bytes) -> None:
         now = time.monotonic()

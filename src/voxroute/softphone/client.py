@@ -14,7 +14,7 @@ import json
 import secrets
 import time
 import xml.etree.ElementTree as ET  # noqa: S405 - parses TwiML from the server under test
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,13 @@ from voxroute.softphone.audio import SILENCE_FRAME, frames_of, load_ulaw, write_
 from voxroute.softphone.result import CallResult
 from voxroute.telephony.twilio.signature import compute_signature
 
-__all__ = ["CallPlan", "place_call", "run_call_plan", "send_voice_webhook"]
+__all__ = [
+    "CallPlan",
+    "place_call",
+    "receive_until_closed",
+    "run_call_plan",
+    "send_voice_webhook",
+]
 
 FRAME_S = 0.02
 BURST_GAP_S = 0.5
@@ -71,6 +77,26 @@ async def place_call(
             raise TypeError(f"unknown call option {name!r}")
         setattr(plan, name, value)
     return await run_call_plan(plan)
+
+
+async def receive_until_closed(
+    ws: ClientConnection,
+    on_message: Callable[[str | bytes], None],
+    result: CallResult,
+    closed: asyncio.Event,
+) -> None:
+    """Feed every server message to `on_message` until the socket closes, then record who
+    hung up and the close code (shared by the softphone and the load generator)."""
+    try:
+        async for raw in ws:
+            on_message(raw)
+    except ConnectionClosed:
+        pass
+    finally:
+        if not result.hung_up_by:
+            result.hung_up_by = "server"
+        result.close_code = ws.close_code
+        closed.set()
 
 
 async def send_voice_webhook(
@@ -263,16 +289,7 @@ class _Line:
         self.result.marks_echoed.append(name)
 
     async def _receive_loop(self, ws: ClientConnection) -> None:
-        try:
-            async for raw in ws:
-                self._on_message(raw)
-        except ConnectionClosed:
-            pass
-        finally:
-            if not self.result.hung_up_by:
-                self.result.hung_up_by = "server"
-            self.result.close_code = ws.close_code
-            self._closed.set()
+        await receive_until_closed(ws, self._on_message, self.result, self._closed)
 
     def _on_message(self, raw: str | bytes) -> None:
         now = time.monotonic()
