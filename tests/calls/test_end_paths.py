@@ -117,8 +117,12 @@ async def test_dtmf_reaches_the_pipeline_and_is_counted_on_the_call(
     assert report.end_reason == "caller_hung_up"
     stored = await stored_call(env)
     assert stored.latency["dtmf_count"] == 3
-    assert stored.latency["rejected_messages"] == 1
-    received = [r.getMessage() for r in caplog.records if "DTMF key received" in r.getMessage()]
+    # The bad digit is dropped; depending on timing a frame sent just after `stop` is too.
+    assert stored.latency["rejected_messages"] >= 1
+    messages = [r.getMessage() for r in caplog.records]
+    dropped = [m for m in messages if "dropped a message" in m and "after stop" not in m]
+    assert len(dropped) == 1, dropped
+    received = [m for m in messages if "DTMF key received" in m]
     assert len(received) == 3
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
