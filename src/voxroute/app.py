@@ -39,6 +39,7 @@ from voxroute.vault.master.factory import master_key_provider_from_settings
 from voxroute.web import mount_web
 
 if TYPE_CHECKING:
+    from voxroute.calls.vad_batch import VadBatcher
     from voxroute.emulators import EmulatorSuite
 
 log = logging.getLogger("voxroute")
@@ -74,6 +75,16 @@ async def _start_emulators(
     return settings, managed, suite
 
 
+async def _start_vad(stack: AsyncExitStack) -> VadBatcher:
+    """The worker's batched VAD, closed after the calls that use it."""
+    from voxroute.calls.vad_batch import VadBatcher  # pipecat: imported at start-up only
+
+    vad = VadBatcher()
+    await vad.start()
+    stack.push_async_callback(vad.aclose)
+    return vad
+
+
 @asynccontextmanager
 async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open every collaborator in order and close them in reverse."""
@@ -97,6 +108,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         org_slots = create_org_slots(settings.redis_url, lease_s=settings.org_slot_lease_s)
         await org_slots.start()
         stack.push_async_callback(org_slots.aclose)
+        vad = await _start_vad(stack)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -114,6 +126,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             ),
             provider_resources=provider_resources,
             org_slots=org_slots,
+            vad=vad,
             base_urls=dict(settings.provider_base_urls),
         )
         runtime.billing = Metering(

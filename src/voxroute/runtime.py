@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from voxroute.calls.slots import OrgSlots
+    from voxroute.calls.vad_batch import VadBatcher
     from voxroute.credentials.checks import CheckLimiter
     from voxroute.demo import DemoInfo
     from voxroute.emulators import EmulatorSuite
@@ -59,6 +60,8 @@ class Runtime:
     provider_resources: ProviderResources
     # calls: per-org concurrency slots (Redis when settings.redis_url is set).
     org_slots: OrgSlots
+    # calls: one batched VAD per worker process.
+    vad: VadBatcher
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
     metrics: Metrics = field(default_factory=Metrics)

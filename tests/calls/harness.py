@@ -21,6 +21,7 @@ from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.calls.slots import InProcessOrgSlots, OrgSlots
+from voxroute.calls.vad_batch import VadBatcher
 from voxroute.db.base import new_id
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.emulators import EmulatorSuite
@@ -109,6 +110,7 @@ class FakeRuntime:
     registry: CallRegistry
     provider_resources: ProviderResources
     org_slots: OrgSlots = field(default_factory=InProcessOrgSlots)
+    vad: VadBatcher = field(default_factory=VadBatcher)
     refusal: str | None = None  # what admit_call answers
     auth_token: str = AUTH_TOKEN
     stages: list[ResolvedStage] = field(default_factory=list)
@@ -196,6 +198,7 @@ async def running_server(
         org_slots=org_slots or InProcessOrgSlots(lease_s=config.org_slot_lease_s),
     )
     warm_up()
+    await runtime.vad.start()
     app = FastAPI()
     app.include_router(router)
     if routers:
@@ -219,6 +222,7 @@ async def running_server(
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
+        await runtime.vad.aclose()
         await resources.aclose()
 
 

@@ -13,25 +13,15 @@ from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import (
-    CancelFrame,
-    EndFrame,
-    Frame,
-    FunctionCallResultProperties,
-    InputAudioRawFrame,
-    StartFrame,
-)
+from pipecat.frames.frames import Frame, FunctionCallResultProperties, OutputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
-    LLMUserAggregator,
     LLMUserAggregatorParams,
 )
-from pipecat.processors.frame_processor import FrameDirection
-from pipecat.services.stt_service import STTService
-from pipecat.transports.base_input import BaseInputTransport
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
@@ -40,10 +30,11 @@ from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUser
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from voxroute.calls.caller_audio import CallerAudioPath
 from voxroute.calls.observers import FirstPushFanOut, LatencyObserver, UsageObserver
 from voxroute.calls.runtime import CallInfo, UsageEvent
 from voxroute.calls.services import StageServices
-from voxroute.calls.vad import SharedSileroVADAnalyzer
+from voxroute.calls.vad_batch import VadBatcher
 from voxroute.routing.types import FailurePolicy, ResolvedStage
 from voxroute.telephony.twilio.serializer import MarkAfterUtterance, VoxrouteTwilioSerializer
 
@@ -74,7 +65,7 @@ class CallPipeline:
     usage: UsageObserver
     latency: LatencyObserver
     context: LLMContext
-    caller_audio: _CallerAudioPath
+    caller_audio: CallerAudioPath
 
 
 def _end_call_schema() -> FunctionSchema:
@@ -89,83 +80,20 @@ def _end_call_schema() -> FunctionSchema:
     )
 
 
-class _CallerAudioPath:
-    """Caller audio in one place: Twilio `media` → μ-law → STT send → user aggregator's VAD.
+def _drop_played_audio(output: FrameProcessor) -> None:
+    """pipecat's output transport pushes every played 40 ms chunk on downstream (to the
+    assistant aggregator and the pipeline's sink, a queue hop and observer calls each);
+    nothing after the output uses audio, so played chunks stop there."""
+    push = output.push_frame
 
-    pipecat moves every 20 ms `InputAudioRawFrame` through three asyncio-queue hops (the
-    input transport's audio queue, the STT's input queue, the user aggregator's input
-    queue), each a task switch plus an observer call, and then on through the rest of the
-    pipeline. Here the transport's receive loop, once the STT has started, hands the frame
-    straight to the STT (`process_audio_frame`: usage accounting, reconnect buffering,
-    mute, send) and queues it at the user aggregator, whose VAD controller, turn
-    strategies and idle controller see it as before: VAD/user-speaking/interruption frames
-    are still produced by the aggregator and broadcast through the pipeline as before.
-    Caller audio stops at the aggregator (its VAD is the last consumer); pipecat would
-    otherwise forward it through LLM, TTS, marks, output and the assistant aggregator.
-
-    Until the STT has started, frames take pipecat's path. The switch waits until the
-    last of those has reached the aggregator, so the STT and the VAD never see audio out
-    of order.
-    """
-
-    def __init__(
-        self, source: BaseInputTransport, stt: STTService, aggregator: LLMUserAggregator
+    async def push_frame(
+        frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
     ) -> None:
-        self._source = source
-        self._stt = stt
-        self._aggregator = aggregator
-        self._stt_started = False
-        self._in_flight = 0  # frames sent pipecat's way, not yet at the aggregator
-        self.fused_frames = 0
-        self._pipecat_push_audio = source.push_audio_frame
-        self._stt_start, self._stt_stop, self._stt_cancel = stt.start, stt.stop, stt.cancel
-        self._aggregator_push = aggregator.push_frame
-        # Instance-level wrappers: pipecat calls these through `self.`, so the services and
-        # the aggregator pair keep being built and wired by pipecat.
-        source.push_audio_frame = self.push_audio_frame  # type: ignore[method-assign]
-        stt.start = self._on_stt_start  # type: ignore[method-assign]
-        stt.stop = self._on_stt_stop  # type: ignore[method-assign]
-        stt.cancel = self._on_stt_cancel  # type: ignore[method-assign]
-        aggregator.push_frame = self._aggregator_push_frame  # type: ignore[method-assign]
-
-    async def _on_stt_start(self, frame: StartFrame) -> None:
-        await self._stt_start(frame)
-        self._stt_started = True
-
-    async def _on_stt_stop(self, frame: EndFrame) -> None:
-        self._stt_started = False
-        await self._stt_stop(frame)
-
-    async def _on_stt_cancel(self, frame: CancelFrame) -> None:
-        self._stt_started = False
-        await self._stt_cancel(frame)
-
-    async def push_audio_frame(self, frame: InputAudioRawFrame) -> None:
-        source: Any = self._source
-        if source._paused:  # as BaseInputTransport.push_audio_frame
+        if direction is FrameDirection.DOWNSTREAM and isinstance(frame, OutputAudioRawFrame):
             return
-        if not self._stt_started or self._in_flight > 0:
-            self._in_flight += 1
-            await self._pipecat_push_audio(frame)
-            return
-        self.fused_frames += 1
-        stt = self._stt
-        # As pipecat's frame task does: a failure becomes an ErrorFrame (and the failover
-        # path), never an exception out of the transport's receive loop (a hang-up).
-        try:
-            await stt.process_audio_frame(frame, FrameDirection.DOWNSTREAM)
-        except Exception as exc:  # noqa: BLE001
-            await stt.push_error(error_msg=f"Error processing frame: {exc}", exception=exc)
-        await self._aggregator.queue_frame(frame, FrameDirection.DOWNSTREAM)
+        await push(frame, direction)
 
-    async def _aggregator_push_frame(
-        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
-    ) -> None:
-        if direction is FrameDirection.DOWNSTREAM and isinstance(frame, InputAudioRawFrame):
-            if self._in_flight > 0:
-                self._in_flight -= 1
-            return
-        await self._aggregator_push(frame, direction)
+    output.push_frame = push_frame  # type: ignore[method-assign]
 
 
 def build_pipeline(
@@ -178,6 +106,7 @@ def build_pipeline(
     stage_of: Callable[[str], ResolvedStage | None],
     usage_sink: Callable[[UsageEvent], None],
     on_end_call: EndCallHandler,
+    vad: VadBatcher,
 ) -> CallPipeline:
     transport = FastAPIWebsocketTransport(
         websocket=websocket,
@@ -195,8 +124,9 @@ def build_pipeline(
     context = LLMContext(messages=[], tools=ToolsSchema(standard_tools=[_end_call_schema()]))
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
+        # No VAD analyzer here: caller audio never reaches the aggregator; the VAD runs
+        # batched for the whole worker and only its events enter (caller_audio.py).
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(stop_secs=VAD_STOP_SECS)),
             # No smart-turn model: it costs an ONNX session per call and ~60 ms per turn.
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
@@ -205,8 +135,13 @@ def build_pipeline(
         ),
     )
 
-    input_transport = transport.input()
-    caller_audio = _CallerAudioPath(input_transport, services.stt, user_aggregator)
+    caller_audio = CallerAudioPath(
+        services.stt,
+        vad,
+        VADParams(stop_secs=VAD_STOP_SECS),
+        sample_rate=SAMPLE_RATE,
+    )
+    serializer.audio_sink = caller_audio.push_audio
 
     async def end_call_tool(params: Any) -> None:
         message = params.arguments.get("message") if params.arguments else None
@@ -216,16 +151,18 @@ def build_pipeline(
         await on_end_call(message if isinstance(message, str) else None)
 
     services.llm.register_function(END_CALL_TOOL, end_call_tool)
+    output = transport.output()
+    _drop_played_audio(output)
 
     pipeline = Pipeline(
         [
-            input_transport,
+            transport.input(),
             services.stt,
             user_aggregator,
             services.llm,
             services.tts,
             MarkAfterUtterance(serializer.stream_sid),
-            transport.output(),
+            output,
             assistant_aggregator,
         ]
     )

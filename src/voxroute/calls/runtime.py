@@ -21,6 +21,7 @@ from voxroute.vault.secret import Secret
 if TYPE_CHECKING:
     from voxroute.calls.registry import CallRegistry
     from voxroute.calls.slots import OrgSlots
+    from voxroute.calls.vad_batch import VadBatcher
     from voxroute.providers import ProviderResources
 
 __all__ = ["CallInfo", "CallReport", "CallRuntime", "UsageEvent"]
@@ -98,6 +99,11 @@ class CallRuntime(Protocol):
     @property
     def org_slots(self) -> OrgSlots:
         """Per-org concurrency slots (in-process, or Redis across nodes)."""
+        ...
+
+    @property
+    def vad(self) -> VadBatcher:
+        """The worker's VAD: Silero for every live call in one batched inference."""
         ...
 
     async def admit_call(self, call: Call) -> str | None:

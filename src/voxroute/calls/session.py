@@ -77,6 +77,8 @@ class CallSession:
         self._serializer: VoxrouteTwilioSerializer | None = None
         self._failures: StageFailureHandler | None = None
         self._started_at = time.monotonic()
+        # Set-up phases, ms since the stream's token was accepted (in `calls.latency`).
+        self.setup_ms: dict[str, float] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -112,7 +114,9 @@ class CallSession:
     async def _run_admitted(self) -> None:
         try:
             setup = await load_call_setup(self._rt, self._call_row, self._start.account_sid)
+            self._mark_setup("loaded")
             self._build(setup)
+            self._mark_setup("built")
         except InsufficientCredit:
             log.info("call %s: refused, the org cannot cover the credit hold", self.info.call_id)
             await self._refuse(EndReason.INSUFFICIENT_CREDIT.value)
@@ -177,12 +181,14 @@ class CallSession:
             stage_of=self._failures.stage_of_name,
             usage_sink=self._rt.record_usage,
             on_end_call=self._on_end_call_tool,
+            vad=self._rt.vad,
         )
         worker, transport = self._pipeline.worker, self._pipeline.transport
         first_message = setup.assistant.first_message
 
         @worker.event_handler("on_pipeline_started")  # type: ignore[untyped-decorator]
         async def _started(_worker: Any, _frame: Frame) -> None:
+            self._mark_setup("started")
             if first_message:
                 await worker.queue_frame(TTSSpeakFrame(first_message))
 
@@ -198,6 +204,9 @@ class CallSession:
         @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
         async def _disconnected(_transport: Any, _ws: Any) -> None:
             self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
+
+    def _mark_setup(self, phase: str) -> None:
+        self.setup_ms[phase] = round((time.monotonic() - self._started_at) * 1000, 1)
 
     # -- ending --------------------------------------------------------------------------
     def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
@@ -284,6 +293,7 @@ class CallSession:
             latency = summarize(pipeline.latency.turns_ms, pipeline.usage.ttfb_ms)
             usage = dict(pipeline.usage.totals)
             latency["dtmf_count"] = pipeline.latency.dtmf_count
+            latency["setup_ms"] = dict(self.setup_ms)
             if self._serializer is not None:
                 latency["rejected_messages"] = self._serializer.stats.rejected
         resolution = self._failures.resolution() if self._failures else None

@@ -36,11 +36,17 @@ import numpy as np
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
-__all__ = ["SILENCE_DBFS", "RunningLoudness", "SharedSileroVADAnalyzer", "preload_vad"]
+__all__ = [
+    "SILENCE_DBFS",
+    "SILENCE_MEAN_SQUARE",
+    "RunningLoudness",
+    "SharedSileroVADAnalyzer",
+    "preload_vad",
+]
 
 SILENCE_DBFS = -60.0
 # Mean square of int16 samples at SILENCE_DBFS (RMS relative to full scale 32768).
-_SILENCE_MEAN_SQUARE = (32768.0 * 10 ** (SILENCE_DBFS / 20)) ** 2
+SILENCE_MEAN_SQUARE = (32768.0 * 10 ** (SILENCE_DBFS / 20)) ** 2
 
 # BS.1770 (as pipecat measures it): a 400 ms block, −0.691 dB offset, −70 LUFS absolute
 # gate, and pipecat's normalisation of −110…−10 LUFS to 0…1.
@@ -115,7 +121,8 @@ class RunningLoudness:
         self._energy = 0.0
         self._samples = 0
 
-    def _chunk_weights(self, n: int) -> np.ndarray:
+    def chunk_weights(self, n: int) -> np.ndarray:
+        """Per-bin weights: `|rfft(chunk)|² · weights` summed is the chunk's K-weighted Σx²."""
         weights = self._weights.get(n)
         if weights is None:
             freqs = np.fft.rfftfreq(n, 1.0 / self._sample_rate)
@@ -131,10 +138,17 @@ class RunningLoudness:
     def update(self, samples: np.ndarray) -> float:
         """Add a chunk of int16-valued samples; return the volume (0…1) of the last 400 ms."""
         n = int(samples.size)
+        energy = 0.0
         if n:
             spectrum = np.fft.rfft(samples)
             power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
-            energy = float(np.dot(power, self._chunk_weights(n)))
+            energy = float(np.dot(power, self.chunk_weights(n)))
+        return self.add_energy(energy, n)
+
+    def add_energy(self, energy: float, n: int) -> float:
+        """`update` for a chunk of `n` samples whose K-weighted energy is already known
+        (`VadBatcher` computes many chunks' energies in one FFT)."""
+        if n:
             self._chunks.append((energy, n))
             self._energy += energy
             self._samples += n
@@ -194,7 +208,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     def voice_confidence(self, buffer: bytes) -> float:
         samples = np.frombuffer(buffer, np.int16).astype(np.float32)
         self._samples = samples  # reused by `_get_smoothed_volume` for the same window
-        if samples.size and float(np.dot(samples, samples)) / samples.size < _SILENCE_MEAN_SQUARE:
+        if samples.size and float(np.dot(samples, samples)) / samples.size < SILENCE_MEAN_SQUARE:
             if not self._silent:
                 self._model.reset_states()  # type: ignore[no-untyped-call]
                 self._silent = True

@@ -10,7 +10,7 @@ credentials, passed per call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pipecat.audio.dtmf.types import KeypadEntry
@@ -37,7 +37,15 @@ from voxroute.telephony.twilio.protocol import (
 )
 from voxroute.vault.secret import Secret
 
-__all__ = ["MarkAfterUtterance", "StreamCallbacks", "StreamStats", "VoxrouteTwilioSerializer"]
+__all__ = [
+    "AudioSink",
+    "MarkAfterUtterance",
+    "StreamCallbacks",
+    "StreamStats",
+    "VoxrouteTwilioSerializer",
+]
+
+AudioSink = Callable[[bytes], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,8 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         self._callbacks = callbacks or StreamCallbacks()
         self.stats = StreamStats()
         self.stopped = False
+        # Set by the pipeline: caller audio (PCM) goes here instead of into a pipecat frame.
+        self.audio_sink: AudioSink | None = None
 
     def suppress_hangup(self) -> None:
         """The caller already hung up: don't call Twilio REST on the way out."""
@@ -151,6 +161,9 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
             message.payload, self._twilio_sample_rate, self._sample_rate, self._input_resampler
         )
         if not pcm:
+            return None
+        if self.audio_sink is not None:
+            await self.audio_sink(pcm)
             return None
         return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
 

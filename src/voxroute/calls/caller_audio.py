@@ -1,0 +1,148 @@
+"""Caller audio off pipecat's processor chain: Twilio `media` → STT and the worker's VAD.
+
+pipecat moves every 20 ms `InputAudioRawFrame` through a chain of asyncio-queue hops (the
+input transport's audio queue, the STT, the user aggregator whose VAD controller runs Silero
+per call, and on through LLM, TTS and output), each a task switch plus observer calls. At
+a hundred calls per worker those hops, not the audio work, are the cost (BENCHMARKS.md §5).
+
+Here the transport's receive loop, through the serializer's `audio_sink`, hands each
+frame's PCM to `CallerAudioPath.push_audio` (no pipecat frame is made for it), which does
+only what the audio needs:
+
+* **STT**: frames are sent in 100 ms batches (`STT_BATCH_FRAMES`), straight through the
+  service's `process_audio_frame` (usage accounting, reconnect buffering, mute, send), so
+  a provider socket sees 10 sends a second instead of 50. Before the STT has started, the
+  last second of audio is kept and sent first.
+* **VAD**: the frame is fed to the call's `VadStream` on the worker's `VadBatcher`, which
+  runs Silero for every call in one batched inference.
+
+Only what pipecat's VAD controller would have produced enters the pipeline: speech
+started/stopped (`VADUserStartedSpeakingFrame` / `VADUserStoppedSpeakingFrame`) and
+`UserSpeakingFrame` every 0.2 s of speech. They are queued at the STT, which handles them
+(TTFB, Deepgram's Finalize) and passes them on to the user aggregator's turn strategies,
+as pipecat's own controller does. Pending audio is sent before a speech-stopped frame, so
+the STT finalizes on everything the caller said.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputAudioRawFrame,
+    StartFrame,
+    UserSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import STTService
+
+from voxroute.calls.vad_batch import VadBatcher
+
+__all__ = ["SPEECH_ACTIVITY_FRAMES", "STT_BATCH_FRAMES", "CallerAudioPath"]
+
+STT_BATCH_FRAMES = 5  # 20 ms frames per STT send: 100 ms
+PRESTART_FRAMES = 50  # audio kept (1 s) while the STT connects
+SPEECH_ACTIVITY_FRAMES = 10  # a UserSpeakingFrame every 0.2 s of speech, as pipecat's controller
+
+
+class CallerAudioPath:
+    def __init__(
+        self,
+        stt: STTService,
+        vad: VadBatcher,
+        vad_params: VADParams,
+        *,
+        sample_rate: int,
+    ) -> None:
+        self._stt = stt
+        self._sample_rate = sample_rate
+        self._vad = vad.open(vad_params, self)
+        self._vad_events: deque[VADState] = deque()
+        self._speaking = False
+        self._frames_since_activity = 0
+        self._stt_started = False
+        self._pending: deque[bytes] = deque(maxlen=PRESTART_FRAMES)
+        self.frames = 0
+        self.stt_sends = 0
+        self._stt_start, self._stt_stop, self._stt_cancel = stt.start, stt.stop, stt.cancel
+        # Instance-level wrappers: pipecat calls these through `self.`, so the service keeps
+        # being built and wired by pipecat; we only learn when it can take audio.
+        stt.start = self._on_stt_start  # type: ignore[method-assign]
+        stt.stop = self._on_stt_stop  # type: ignore[method-assign]
+        stt.cancel = self._on_stt_cancel  # type: ignore[method-assign]
+
+    @property
+    def vad_params(self) -> VADParams:
+        return self._vad.params
+
+    def close(self) -> None:
+        self._vad.close()
+
+    # VadListener: called on the loop by the batcher; acted on from the receive loop, in
+    # order with the audio, so no task is needed per event.
+    def on_vad_state(self, state: VADState) -> None:
+        self._vad_events.append(state)
+
+    async def _on_stt_start(self, frame: StartFrame) -> None:
+        await self._stt_start(frame)
+        self._stt_started = True
+
+    async def _on_stt_stop(self, frame: EndFrame) -> None:
+        self._stt_started = False
+        self.close()
+        await self._stt_stop(frame)
+
+    async def _on_stt_cancel(self, frame: CancelFrame) -> None:
+        self._stt_started = False
+        self.close()
+        await self._stt_cancel(frame)
+
+    async def push_audio(self, pcm: bytes) -> None:
+        """One frame of caller audio (16-bit mono PCM at the pipeline rate)."""
+        self.frames += 1
+        self._vad.feed(pcm)
+        self._pending.append(pcm)
+        while self._vad_events:
+            await self._on_vad_event(self._vad_events.popleft())
+        if self._speaking:
+            self._frames_since_activity += 1
+            if self._frames_since_activity >= SPEECH_ACTIVITY_FRAMES:
+                self._frames_since_activity = 0
+                await self._to_pipeline(UserSpeakingFrame())
+        if len(self._pending) >= STT_BATCH_FRAMES:
+            await self._send_to_stt()
+
+    async def _on_vad_event(self, state: VADState) -> None:
+        params = self._vad.params
+        if state is VADState.SPEAKING and not self._speaking:
+            self._speaking = True
+            self._frames_since_activity = 0
+            await self._to_pipeline(VADUserStartedSpeakingFrame(start_secs=params.start_secs))
+        elif state is VADState.QUIET and self._speaking:
+            self._speaking = False
+            await self._send_to_stt()  # the STT finalizes on everything said
+            await self._to_pipeline(VADUserStoppedSpeakingFrame(stop_secs=params.stop_secs))
+
+    async def _to_pipeline(self, frame: Frame) -> None:
+        await self._stt.queue_frame(frame, FrameDirection.DOWNSTREAM)
+
+    async def _send_to_stt(self) -> None:
+        if not self._stt_started or not self._pending:
+            return
+        audio = b"".join(self._pending)
+        self._pending.clear()
+        self.stt_sends += 1
+        stt = self._stt
+        frame = InputAudioRawFrame(audio=audio, sample_rate=self._sample_rate, num_channels=1)
+        # As pipecat's frame task does: a failure becomes an ErrorFrame (and the failover
+        # path), never an exception out of the transport's receive loop (a hang-up).
+        try:
+            await stt.process_audio_frame(frame, FrameDirection.DOWNSTREAM)
+        except Exception as exc:  # noqa: BLE001
+            await stt.push_error(error_msg=f"Error processing frame: {exc}", exception=exc)
