@@ -138,7 +138,9 @@ class VadStream:
             self._windows_since_reset = 0
 
     def _decide(self, confidence: np.float32, energy: float, ends_feed: bool) -> None:
-        """One window through pipecat's `_run_analyzer` (volume, counting, promotion).
+        """One window through pipecat's `_run_analyzer` (volume, counting, promotion);
+        every window of the stream passes here once, in order (tests and the benchmark
+        wrap it to observe confidences).
 
         `confidence` stays float32: pipecat compares the model's float32 output with the
         threshold in float32.
@@ -184,7 +186,8 @@ class VadBatcher:
     """One per worker process: scores the pending windows of all its streams together.
 
     `open`, `VadStream.feed` and `VadStream.close` must be called on the loop that ran
-    `start`; listeners are called on it.
+    `start`; listeners are called on it. A failed ONNX run scores its windows 0 (as
+    pipecat's analyzer does on an error) and is logged once until a run succeeds again.
     """
 
     def __init__(self, *, sample_rate: int = 8000, max_delay_s: float = 0.01) -> None:
@@ -272,7 +275,14 @@ class VadBatcher:
                 and self._first_waiting_at + self._max_delay_s <= loop.time()
             ):
                 self._admit(batch)
-            await self._round(batch)
+            try:
+                await self._round(batch)
+            except Exception:  # a bug here must not stop every call's VAD
+                log.exception("VAD flush failed; its windows are dropped")
+                for stream in batch:
+                    stream._pending.clear()
+                    stream._queued = False
+                batch.clear()
 
     def _admit(self, batch: dict[VadStream, None]) -> None:
         """Move the waiting streams into `batch`, each with the windows it has now."""
