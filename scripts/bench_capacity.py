@@ -48,6 +48,7 @@ VOXROUTE = str(BIN / "voxroute")
 PROVIDERS = ("deepgram", "openai", "cartesia")
 JITTER_P99_MAX_MS = 10.0
 REPLY_MARGIN_MS = 50.0
+LADDER_CREDIT_MICROS = 10_000_000_000  # $10,000
 DEFAULT_LADDER = "1,5,10,15,20,30,40,60,80,100,120"
 TICK = os.sysconf("SC_CLK_TCK")
 NO_GOODBYE_SCRIPT = [
@@ -196,6 +197,17 @@ class Bench:
             stderr=subprocess.STDOUT,
         )
 
+    def fund_voxroute(self, port: int) -> None:
+        """A load test is not a billing test: give the demo org credit for the whole ladder
+        (its $5 would otherwise run out mid-ladder and end calls politely)."""
+        demo = json.loads((self.work / "voxroute" / "demo.json").read_text())
+        subprocess.run(
+            [VOXROUTE, "admin", "topup", demo["org_id"], str(LADDER_CREDIT_MICROS)],
+            env=self.voxroute_env(port),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
     def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
         config = self.work / "baseline-providers.json"
         config.write_text(
@@ -288,6 +300,8 @@ class Bench:
         proc = self.start_voxroute(port) if name == "voxroute" else self.start_baseline(port)
         try:
             wait_healthy(url, proc)
+            if name == "voxroute":
+                self.fund_voxroute(port)
             time.sleep(2.0)
             print(f"{name}: warm-up", flush=True)
             self.load(name, url, proc.pid, 2, 10.0)

@@ -123,6 +123,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             registry=CallRegistry(
                 max_calls=settings.max_calls_per_worker,
                 loop_lag_limit_ms=settings.loop_lag_limit_ms,
+                max_concurrent_setups=settings.max_concurrent_setups,
             ),
             provider_resources=provider_resources,
             org_slots=org_slots,

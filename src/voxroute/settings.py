@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # the loop-lag watchdog refuses earlier when the event loop stalls.
     max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
+    # Calls setting up at once per worker (each needs up to two database connections).
+    max_concurrent_setups: int = Field(default=4, ge=1, le=16)
     call_token_ttl_s: int = Field(default=60, ge=5)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
     min_call_balance_micros: int = Field(default=50_000, ge=0)

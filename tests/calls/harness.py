@@ -188,7 +188,11 @@ async def running_server(
     sock = free_socket()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = load_settings(public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings)
-    registry = CallRegistry(max_calls=max_calls, loop_lag_limit_ms=config.loop_lag_limit_ms)
+    registry = CallRegistry(
+        max_calls=max_calls,
+        loop_lag_limit_ms=config.loop_lag_limit_ms,
+        max_concurrent_setups=config.max_concurrent_setups,
+    )
     resources = await ProviderResources.create()
     runtime = runtime_class(
         settings=config,

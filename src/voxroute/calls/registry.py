@@ -29,6 +29,11 @@ class CallRegistry:
 
     `admit()` is synchronous, so check-and-add is atomic on the event loop: with N parallel
     starts exactly `max_calls` get in.
+
+    `setting_up` bounds how many calls set up at once. A set-up holds a database
+    connection while the credit hold takes a second one, so unbounded set-ups under a burst
+    could each hold one and all wait for another (pool exhaustion); bounded, a burst
+    queues here instead, and the live calls' audio is not starved by set-up work.
     """
 
     def __init__(
@@ -38,8 +43,10 @@ class CallRegistry:
         loop_lag_limit_ms: float,
         probe_interval_s: float = 0.1,
         lag_window: int = 5,
+        max_concurrent_setups: int = 4,
     ) -> None:
         self.max_calls = max_calls
+        self.setting_up = asyncio.Semaphore(max_concurrent_setups)
         self.loop_lag_limit_ms = loop_lag_limit_ms
         self._probe_interval_s = probe_interval_s
         self._lag_window = lag_window

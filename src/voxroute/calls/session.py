@@ -113,10 +113,12 @@ class CallSession:
 
     async def _run_admitted(self) -> None:
         try:
-            setup = await load_call_setup(self._rt, self._call_row, self._start.account_sid)
-            self._mark_setup("loaded")
-            self._build(setup)
-            self._mark_setup("built")
+            async with self._rt.registry.setting_up:
+                self._mark_setup("queued")
+                setup = await load_call_setup(self._rt, self._call_row, self._start.account_sid)
+                self._mark_setup("loaded")
+                self._build(setup)
+                self._mark_setup("built")
         except InsufficientCredit:
             log.info("call %s: refused, the org cannot cover the credit hold", self.info.call_id)
             await self._refuse(EndReason.INSUFFICIENT_CREDIT.value)
