@@ -82,6 +82,9 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
             log_level=settings.log_level.lower(),
             loop="uvloop",
             ws_max_size=settings.max_ws_message_bytes,
+            # Media streams carry base64 audio, which deflate barely shrinks at a CPU
+            # cost on every frame both ways (BENCHMARKS.md §5).
+            ws_per_message_deflate=False,
             access_log=False,
             # A worker imports pipecat and loads the VAD before it can answer the
             # supervisor's ping; under N parallel starts that takes well over uvicorn's 5 s.

@@ -18,6 +18,8 @@ import certifi
 import httpx
 import httpx2
 
+from voxroute.providers.websockets import disable_permessage_deflate
+
 __all__ = ["ProviderResources"]
 
 _CONNECT_TIMEOUT_S = 5.0
@@ -58,6 +60,7 @@ class ProviderResources:
         ``trust_env=False`` keeps proxies, ``SSL_CERT_FILE`` and netrc credentials of the
         process environment out of the call path (DESIGN §2: no environment lookups).
         """
+        disable_permessage_deflate()
         ssl_context = ssl.create_default_context(cafile=certifi.where())
         connector = aiohttp.TCPConnector(ssl=ssl_context, limit=max_connections)
         http_session = aiohttp.ClientSession(connector=connector, trust_env=False)

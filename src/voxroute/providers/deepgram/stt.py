@@ -11,21 +11,16 @@ Two things differ from constructing the pipecat service directly:
   httpx client by swapping the client factory pipecat looks up, for the duration of the
   synchronous constructor only, under a lock. The injected factory adds only the shared
   pool and the environment, never a key, so even a racing constructor would stay correct.
-* **No permessage-deflate.** The SDK's live client offers compression, which costs CPU on
-  every audio send for bytes that barely compress (BENCHMARKS.md §5); audio goes
-  uncompressed, as Deepgram's own streaming examples send it.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
-from deepgram.listen.v1 import raw_client as _dg_listen_raw
 from pipecat.services.deepgram import stt as _pipecat_dg_stt
 from pipecat.services.deepgram.stt import DeepgramSTTService
 
@@ -47,17 +42,6 @@ _FACTORY_NAME = "AsyncDeepgramClient"
 # Telephony: finalize ~400 ms after speech ends; UtteranceEnd after 1 s without words.
 _ENDPOINTING_MS = 400
 _UTTERANCE_END_MS = 1000
-# The connect function the SDK's live client looks up at call time; tests pin that it exists.
-_CONNECT_NAME = "websockets_client_connect"
-
-
-def _without_compression() -> None:
-    connect = getattr(_dg_listen_raw, _CONNECT_NAME)
-    if not isinstance(connect, functools.partial):
-        setattr(_dg_listen_raw, _CONNECT_NAME, functools.partial(connect, compression=None))
-
-
-_without_compression()
 
 
 def deepgram_environment(base_url: str | None) -> DeepgramClientEnvironment:
