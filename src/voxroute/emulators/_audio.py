@@ -76,11 +76,19 @@ def ulaw_encode(pcm: Samples) -> bytes:
     return ((uval ^ mask) & 0xFF).astype(np.uint8).tobytes()
 
 
-def ulaw_decode(data: bytes) -> Samples:
-    """G.711 μ-law → 16-bit linear."""
-    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
+def _ulaw_table() -> Samples:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
     magnitude = (((u & 0x0F) << 3) + _ULAW_BIAS) << ((u >> 4) & 0x07)
     return np.where(u & 0x80, _ULAW_BIAS - magnitude, magnitude - _ULAW_BIAS).astype(np.int16)
+
+
+_ULAW_DECODE = _ulaw_table()
+
+
+def ulaw_decode(data: bytes) -> Samples:
+    """G.711 μ-law → 16-bit linear (a table lookup: the STT emulators decode every chunk)."""
+    decoded: Samples = _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+    return decoded
 
 
 def alaw_encode(pcm: Samples) -> bytes:
@@ -94,15 +102,23 @@ def alaw_encode(pcm: Samples) -> bytes:
     return ((aval ^ mask) & 0xFF).astype(np.uint8).tobytes()
 
 
-def alaw_decode(data: bytes) -> Samples:
-    """G.711 A-law → 16-bit linear."""
-    a = np.frombuffer(data, dtype=np.uint8).astype(np.int32) ^ 0x55
+def _alaw_table() -> Samples:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
     seg = (a & 0x70) >> 4
     t = (a & 0x0F) << 4
     t = np.where(
         seg == 0, t + 8, np.where(seg == 1, t + 0x108, (t + 0x108) << np.maximum(seg - 1, 0))
     )
     return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+_ALAW_DECODE = _alaw_table()
+
+
+def alaw_decode(data: bytes) -> Samples:
+    """G.711 A-law → 16-bit linear (a table lookup, as for μ-law)."""
+    decoded: Samples = _ALAW_DECODE[np.frombuffer(data, dtype=np.uint8)]
+    return decoded
 
 
 def encode(pcm: Samples, encoding: str) -> bytes:

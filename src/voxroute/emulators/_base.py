@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from aiohttp import web
@@ -25,7 +25,14 @@ from ._core import (
     RequestLog,
 )
 
-__all__ = ["Emulator", "Handler", "exchange_of", "public", "read_json_object"]
+__all__ = [
+    "Emulator",
+    "Handler",
+    "exchange_of",
+    "public",
+    "read_json_object",
+    "websocket_response",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -48,6 +55,12 @@ def public(func: _F) -> _F:
 def exchange_of(request: web.Request) -> Exchange:
     """The exchange the middleware attached to this request."""
     return request[EXCHANGE_KEY]
+
+
+def websocket_response(protocols: Sequence[str] = ()) -> web.WebSocketResponse:
+    """A server websocket that never negotiates permessage-deflate: on loopback, deflating
+    every audio message only costs CPU (the real providers' compression is not emulated)."""
+    return web.WebSocketResponse(protocols=tuple(protocols), compress=False)
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

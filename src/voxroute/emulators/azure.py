@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from ._audio import chunk_bytes, encode, tone, wav_header
-from ._base import Emulator, exchange_of
+from ._base import Emulator, exchange_of, websocket_response
 from ._core import BadInput, KeyRecord
 from ._usp import SttSession, TtsSession
 
@@ -225,7 +225,7 @@ class AzureEmulator(Emulator):
         return response
 
     async def _usp(self, request: web.Request) -> tuple[web.WebSocketResponse, Any]:
-        ws = web.WebSocketResponse(protocols=("USP",))
+        ws = websocket_response(("USP",))
         if not ws.can_prepare(request).ok:
             raise BadInput("this endpoint is a websocket (USP)")
         exchange = exchange_of(request)

@@ -7,6 +7,7 @@ a bad key is refused with 401 on the websocket upgrade (provider-protocols.md §
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from ._audio import encode, text_chunks, tone, wav_header
-from ._base import Emulator, exchange_of, public, read_json_object
+from ._base import Emulator, exchange_of, public, read_json_object, websocket_response
 from ._core import BadInput, Exchange
 
 __all__ = ["CartesiaEmulator"]
@@ -135,7 +136,7 @@ class CartesiaEmulator(Emulator):
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         """Contexts of continued transcripts; chunk / timestamps / flush_done / done."""
-        ws = web.WebSocketResponse()
+        ws = websocket_response()
         if not ws.can_prepare(request).ok:
             raise BadInput("/tts/websocket is a websocket")
         exchange = exchange_of(request)
@@ -146,6 +147,16 @@ class CartesiaEmulator(Emulator):
         finally:
             self.untrack(ws)
         return ws
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_chunks(text: str, rate: int, encoding: str) -> tuple[tuple[str, int], ...]:
+    """(base64 audio, sample count) of each websocket chunk of ``text``. A voice bot says
+    the same few sentences on every call, so each is synthesised and encoded only once."""
+    return tuple(
+        (base64.b64encode(encode(samples, encoding)).decode(), len(samples))
+        for _chars, _start, samples in text_chunks(text, rate, chars_per_chunk=10)
+    )
 
 
 class _Session:
@@ -224,13 +235,13 @@ class _Session:
 
     async def _speak(self, context_id: str, text: str, fmt: _Format, timestamps: bool) -> None:
         base = offset = self._elapsed.get(context_id, 0.0)
-        for _chars, _start, samples in text_chunks(text, fmt.rate, chars_per_chunk=10):
+        for data, samples in _encoded_chunks(text, fmt.rate, fmt.encoding):
             if context_id in self._cancelled:
                 return
             await self._send(
                 {
                     "type": "chunk",
-                    "data": base64.b64encode(encode(samples, fmt.encoding)).decode(),
+                    "data": data,
                     "done": False,
                     "status_code": 206,
                     "step_time": 1.0,
@@ -238,7 +249,7 @@ class _Session:
                     "flush_id": self._flush_ids.get(context_id, 0) + 1,
                 }
             )
-            offset += len(samples) / fmt.rate
+            offset += samples / fmt.rate
         self._elapsed[context_id] = offset
         if timestamps:
             words = text.split()

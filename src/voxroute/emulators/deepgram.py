@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from ._audio import chunk_bytes, encode, tone, wav_header
-from ._base import Emulator, exchange_of, read_json_object
+from ._base import Emulator, exchange_of, read_json_object, websocket_response
 from ._core import BadInput, Exchange
 from ._deepgram_listen import ListenParams, ListenSession
 
@@ -158,7 +158,7 @@ class DeepgramEmulator(Emulator):
     @staticmethod
     def _websocket(request: web.Request) -> web.WebSocketResponse:
         subprotocol = "token" in request.headers.get("Sec-WebSocket-Protocol", "").lower()
-        return web.WebSocketResponse(protocols=("token",) if subprotocol else ())
+        return websocket_response(("token",) if subprotocol else ())
 
 
 class _SpeakSession:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from ._audio import chunk_bytes, encode, text_chunks, tone
-from ._base import Emulator, exchange_of, public, read_json_object
+from ._base import Emulator, exchange_of, public, read_json_object, websocket_response
 from ._core import BadInput
 from ._elevenlabs_ws import OutputFormat, TtsSocket
 
@@ -128,7 +128,7 @@ class ElevenLabsEmulator(Emulator):
             inactivity = float(request.query.get("inactivity_timeout", self.inactivity_timeout_s))
         except ValueError as exc:
             raise BadInput("inactivity_timeout must be a number") from exc
-        ws = web.WebSocketResponse()
+        ws = websocket_response()
         if not ws.can_prepare(request).ok:
             raise BadInput("this endpoint is a websocket")
         await exchange.upgrade(ws)

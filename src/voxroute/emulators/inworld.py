@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from ._audio import encode, speech_duration_s, text_chunks, tone, wav_header
-from ._base import Emulator, exchange_of, read_json_object
+from ._base import Emulator, exchange_of, read_json_object, websocket_response
 from ._core import BadInput, Exchange
 
 __all__ = ["InworldEmulator"]
@@ -169,7 +169,7 @@ class InworldEmulator(Emulator):
 
     async def bidirectional(self, request: web.Request) -> web.StreamResponse:
         """Contexts: create, send_text, flush_context, close_context."""
-        ws = web.WebSocketResponse()
+        ws = websocket_response()
         if not ws.can_prepare(request).ok:
             raise BadInput("this endpoint is a websocket")
         exchange = exchange_of(request)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from ._audio import encode, text_chunks, wav_header
-from ._base import Emulator, exchange_of
+from ._base import Emulator, exchange_of, websocket_response
 from ._core import BadInput, Exchange
 
 __all__ = ["ResembleEmulator"]
@@ -80,7 +80,7 @@ class ResembleEmulator(Emulator):
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """One synthesis per JSON request; ``audio`` messages then ``audio_end``."""
-        ws = web.WebSocketResponse()
+        ws = websocket_response()
         if not ws.can_prepare(request).ok:
             raise BadInput("/stream is a websocket")
         exchange = exchange_of(request)

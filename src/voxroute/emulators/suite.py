@@ -167,4 +167,11 @@ def serve_emulators(
 ) -> None:
     """Blocking entry point for ``voxroute emulators``; returns on SIGTERM/SIGINT."""
     path = Path(keys_file) if keys_file is not None else None
-    asyncio.run(run_forever(host, port, path, latency_ms))
+    # uvloop when available: the emulators share the load core with the load generator,
+    # and every audio message crosses the event loop.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run_forever(host, port, path, latency_ms))
+    else:
+        uvloop.run(run_forever(host, port, path, latency_ms))

@@ -2,8 +2,11 @@
 
 It speaks Twilio Media Streams exactly as `voxroute.softphone` does (the webhook and the
 audio helpers are the softphone's own), but it is clocked by the shared `FrameClock`, loops
-over its clips until a deadline, builds media messages from a template instead of
-`json.dumps`, and never decodes received audio (only its length matters).
+over its clips until a deadline, builds media messages as bytes from a template and clips
+encoded once per run, and never decodes received audio (only its length matters). Its
+websocket is aiohttp's, not the softphone's `websockets` client: that client's send lock,
+async context managers, `os.urandom` call per mask and pure-Python frame parser cost 1.5–2×
+the CPU per message, and the load core must stay well below the server's.
 """
 
 from __future__ import annotations
@@ -18,43 +21,46 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import aiohttp
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from voxroute.loadtest.clock import FRAME_S, FrameClock
 from voxroute.softphone import CallPlan, CallResult
 from voxroute.softphone.audio import SILENCE_FRAME, frames_of, load_ulaw
-from voxroute.softphone.client import receive_until_closed, send_voice_webhook
+from voxroute.softphone.client import send_voice_webhook
 
 __all__ = ["BURST_GAP_S", "Clip", "LineStats", "run_line"]
 
 BURST_GAP_S = 0.5  # a longer silence between two frames ends an utterance (as the softphone)
 UNDERRUN_S = 0.02  # the caller would hear this much silence mid-utterance
 NORMAL_CLOSURE = 1000
+ABNORMAL_CLOSURE = 1006  # the connection ended without a close frame
+POLL_S = 0.05  # how often a line looks for the first frame of a reply
 _MEDIA = (
-    '{"event":"media","sequenceNumber":"%d","streamSid":"%s","media":'
-    '{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
+    b'{"event":"media","sequenceNumber":"%d","streamSid":"%s","media":'
+    b'{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
 )
+_WS = ClientWebSocketResponse[Literal[False]]
 
 
 @dataclass(frozen=True, slots=True)
 class Clip:
     """One utterance as base64 payloads, 20 ms each, encoded once for every call."""
 
-    payloads: tuple[str, ...]
+    payloads: tuple[bytes, ...]
 
     @classmethod
     def load(cls, path: Path) -> Clip:
-        return cls(tuple(base64.b64encode(f).decode() for f in frames_of(load_ulaw(path))))
+        return cls(tuple(base64.b64encode(f) for f in frames_of(load_ulaw(path))))
 
     @property
     def duration_s(self) -> float:
         return len(self.payloads) * FRAME_S
 
 
-_SILENCE = base64.b64encode(SILENCE_FRAME).decode()
+_SILENCE = base64.b64encode(SILENCE_FRAME)
 
 
 @dataclass(slots=True)
@@ -97,12 +103,19 @@ async def run_line(
         return
     stream_url, parameters = answer
     line = _Line(plan, clips, stats, t0, deadline)
+    # No total timeout: it would cover the whole life of the websocket, not the handshake.
+    timeout = aiohttp.ClientTimeout(total=None, connect=plan.connect_timeout_s)
     try:
-        async with connect(
-            stream_url, max_size=2**20, open_timeout=plan.connect_timeout_s, compression=None
-        ) as ws:
-            await line.run(ws, clock, parameters)
-    except (OSError, ConnectionClosed, TimeoutError) as exc:
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with asyncio.timeout(plan.connect_timeout_s):
+                # compress=0: no permessage-deflate on loopback; text stays bytes, as only
+                # json.loads reads it.
+                ws = await http.ws_connect(
+                    stream_url, max_msg_size=2**20, compress=0, decode_text=False
+                )
+            async with ws:
+                await line.run(ws, clock, parameters)
+    except (OSError, aiohttp.ClientError, TimeoutError) as exc:
         result.error = result.error or f"media stream failed: {type(exc).__name__}"
     result.duration_s = round(time.monotonic() - t0, 3)
 
@@ -121,10 +134,14 @@ class _Line:
         self.deadline = deadline
         self.stream_sid = "MZ" + secrets.token_hex(16)
         self.result.stream_sid = self.stream_sid
-        self._ws: ClientConnection | None = None
-        self._outgoing: deque[str] = deque()
+        self._sid = self.stream_sid.encode()
+        self._ws: _WS | None = None
+        self._outgoing: deque[bytes] = deque()
         self._drained = asyncio.Event()
-        self._closed = asyncio.Event()
+        # A bare future, not an Event: every sleep waits on it directly instead of wrapping
+        # a new `Event.wait()` task, as `asyncio.wait_for` would, every 50 ms.
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closing = False  # we started the close handshake
         self._hung_up = False
         self._seq = 0
         self._chunk = 0
@@ -138,12 +155,12 @@ class _Line:
         self._seq += 1
         return self._seq
 
-    async def run(
-        self, ws: ClientConnection, clock: FrameClock, parameters: dict[str, str]
-    ) -> None:
+    async def run(self, ws: _WS, clock: FrameClock, parameters: dict[str, str]) -> None:
         plan = self.plan
         self._ws = ws
-        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await ws.send_str(
+            json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        )
         start = {
             "streamSid": self.stream_sid,
             "accountSid": plan.account_sid,
@@ -152,7 +169,7 @@ class _Line:
             "customParameters": parameters,
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
-        await ws.send(
+        await ws.send_str(
             json.dumps(
                 {
                     "event": "start",
@@ -170,17 +187,22 @@ class _Line:
         finally:
             self.stats.live = False
             clock.remove(handle)
-            if not self._closed.is_set():
+            if not self._closed.done():
+                self._closing = True
                 await ws.close()
             await asyncio.wait_for(asyncio.gather(receiver, return_exceptions=True), 5.0)
+            if self.result.close_code is None:
+                # Our own close: the code of the server's answering close frame (as the
+                # softphone reports it), or 1006 when none came.
+                self.result.close_code = ws.close_code or ABNORMAL_CLOSURE
 
     # -- script --------------------------------------------------------------------------
-    async def _script(self, ws: ClientConnection) -> None:
+    async def _script(self, ws: _WS) -> None:
         plan = self.plan
         await self._sleep(plan.initial_wait_s)
         await self._wait_reply(since=self.t0)  # the greeting
         index = 0
-        while not self._closed.is_set():
+        while not self._closed.done():
             clip = self.clips[index % len(self.clips)]
             if time.monotonic() + clip.duration_s + plan.quiet_s > self.deadline:
                 break
@@ -189,7 +211,7 @@ class _Line:
             self.stats.utterances += 1
             await self._wait_reply(since=end)
             await self._sleep(min(plan.pause_s, max(0.0, self.deadline - time.monotonic())))
-        if self._closed.is_set():
+        if self._closed.done():
             if self.result.close_code == NORMAL_CLOSURE and self.result.reply_latency_ms:
                 self.stats.ended_by_server = True  # e.g. the assistant said goodbye
             elif self.result.setup_ms is not None and time.monotonic() < self.deadline:
@@ -212,23 +234,25 @@ class _Line:
             "streamSid": self.stream_sid,
             "stop": stop,
         }
-        with contextlib.suppress(ConnectionClosed):
-            await ws.send(json.dumps(message))
+        with contextlib.suppress(ConnectionError):
+            await ws.send_str(json.dumps(message))
+
+    def _set_closed(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
 
     async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake as soon as the call closes."""
         if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), seconds)
+            await asyncio.wait((self._closed,), timeout=seconds)
 
     async def _play(self, clip: Clip) -> float:
         self._drained.clear()
         self._outgoing.extend(clip.payloads)
-        closed = asyncio.ensure_future(self._closed.wait())
         drained = asyncio.ensure_future(self._drained.wait())
         try:
-            await asyncio.wait([drained, closed], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((drained, self._closed), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            closed.cancel()
             drained.cancel()
         end = time.monotonic()
         self._awaiting_reply_since = end
@@ -236,18 +260,25 @@ class _Line:
 
     async def _wait_reply(self, since: float) -> None:
         """Until audio arrived after `since` and then stopped for `quiet_s` (or timeout)."""
+        quiet_s = self.plan.quiet_s
         deadline = time.monotonic() + self.plan.reply_timeout_s
-        while not self._closed.is_set() and time.monotonic() < deadline:
-            last = self._last_audio_at
-            if last is not None and last > since and time.monotonic() - last >= self.plan.quiet_s:
+        while not self._closed.done():
+            now = time.monotonic()
+            if now >= deadline:
                 return
-            await self._sleep(0.05)
+            last = self._last_audio_at
+            if last is None or last <= since:
+                await self._sleep(POLL_S)
+            elif now - last >= quiet_s:
+                return
+            else:  # the reply cannot be over before `quiet_s` after its latest frame
+                await self._sleep(min(quiet_s - (now - last), deadline - now))
 
     # -- wire ----------------------------------------------------------------------------
     async def _tick(self, now: float) -> None:
         """One 20 ms frame (speech or silence), then any marks whose audio has played."""
         ws = self._ws
-        if ws is None or self._closed.is_set() or self._hung_up:
+        if ws is None or self._closed.done() or self._hung_up:
             return
         if self._outgoing:
             payload = self._outgoing.popleft()
@@ -256,15 +287,9 @@ class _Line:
         else:
             payload = _SILENCE
         self._chunk += 1
-        message = _MEDIA % (
-            self._next_seq(),
-            self.stream_sid,
-            self._chunk,
-            self._chunk * 20,
-            payload,
-        )
+        message = _MEDIA % (self._next_seq(), self._sid, self._chunk, self._chunk * 20, payload)
         try:
-            await ws.send(message)
+            await ws.send_frame(message, WSMsgType.TEXT)
             self.result.media_frames_sent += 1
             while self._pending_marks and self._pending_marks[0][0] <= now:
                 _, name = self._pending_marks.popleft()
@@ -274,15 +299,32 @@ class _Line:
                     "streamSid": self.stream_sid,
                     "mark": {"name": name},
                 }
-                await ws.send(json.dumps(mark))
+                await ws.send_str(json.dumps(mark))
                 self.result.marks_echoed.append(name)
-        except ConnectionClosed:
-            self._closed.set()
+        except ConnectionError:  # the socket is closing; the receiver records how
+            self._set_closed()
 
-    async def _receive_loop(self, ws: ClientConnection) -> None:
-        await receive_until_closed(ws, self._on_message, self.result, self._closed)
+    async def _receive_loop(self, ws: _WS) -> None:
+        """Every server message to `_on_message` until the socket closes; then who hung up
+        and the close code, with the softphone's meaning (1006: no close frame)."""
+        result = self.result
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+                    self._on_message(msg.data)
+                    continue
+                if msg.type is WSMsgType.CLOSE:
+                    result.close_code = int(msg.data)
+                elif not self._closing:  # aiohttp reports a bare EOF as 1000; it is not
+                    result.close_code = ABNORMAL_CLOSURE
+                break
+        finally:
+            if not result.hung_up_by:
+                result.hung_up_by = "server"
+            self._set_closed()
 
-    def _on_message(self, raw: str | bytes) -> None:
+    def _on_message(self, raw: bytes) -> None:
         now = time.monotonic()
         result = self.result
         if result.setup_ms is None:
