@@ -31,7 +31,7 @@ from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from voxroute.calls.caller_audio import CallerAudioPath
-from voxroute.calls.observers import FirstPushFanOut, LatencyObserver, UsageObserver
+from voxroute.calls.meters import SINK_FRAMES, Activity, TurnLatency, UsageMeter
 from voxroute.calls.runtime import CallInfo, UsageEvent
 from voxroute.calls.services import StageServices
 from voxroute.calls.vad_batch import VadBatcher
@@ -62,8 +62,9 @@ class CallPipeline:
     worker: PipelineWorker
     transport: FastAPIWebsocketTransport
     services: StageServices
-    usage: UsageObserver
-    latency: LatencyObserver
+    usage: UsageMeter
+    latency: TurnLatency
+    activity: Activity
     context: LLMContext
     caller_audio: CallerAudioPath
 
@@ -166,8 +167,9 @@ def build_pipeline(
             assistant_aggregator,
         ]
     )
-    usage = UsageObserver(call, stage_of, usage_sink)
-    latency = LatencyObserver(VAD_STOP_SECS, call.call_id)
+    usage = UsageMeter(call, stage_of, usage_sink)
+    latency = TurnLatency(VAD_STOP_SECS, call.call_id)
+    activity = Activity()
     worker = PipelineWorker(
         pipeline,
         name=f"call-{call.call_id}",
@@ -178,21 +180,27 @@ def build_pipeline(
             enable_usage_metrics=True,
         ),
         enable_rtvi=False,  # +25 % CPU otherwise, and no RTVI client on a phone line
-        # Deliberate: the idle timeout comes from the assistant, and the session decides
-        # what "idle" does (a polite goodbye), instead of a silent cancel.
-        idle_timeout_secs=float(assistant.idle_timeout_s) if assistant.idle_timeout_s else None,
-        cancel_on_idle_timeout=False,
-        observers=[FirstPushFanOut(usage, latency)],
-        # Unused here, and every observer costs a queue hop per frame per processor.
+        # No observers (each costs a queue put per frame per hop; meters.py): the idle
+        # timeout is the session's, from `activity`, and it says a polite goodbye.
+        idle_timeout_secs=None,
         enable_turn_tracking=False,
         check_dangling_tasks=False,
     )
+    worker.set_reached_downstream_filter(SINK_FRAMES)
+
+    @worker.event_handler("on_frame_reached_downstream")  # type: ignore[untyped-decorator]
+    async def _measure(_worker: Any, frame: Frame) -> None:
+        usage.on_frame(frame)
+        latency.on_frame(frame)
+        activity.on_frame(frame)
+
     return CallPipeline(
         worker=worker,
         transport=transport,
         services=services,
         usage=usage,
         latency=latency,
+        activity=activity,
         context=context,
         caller_audio=caller_audio,
     )

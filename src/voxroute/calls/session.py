@@ -19,7 +19,7 @@ from pipecat.workers.runner import WorkerRunner
 from sqlalchemy.exc import SQLAlchemyError
 
 from voxroute.calls.failures import StageFailureHandler
-from voxroute.calls.observers import summarize
+from voxroute.calls.meters import summarize
 from voxroute.calls.pipeline import SAMPLE_RATE, CallPipeline, build_pipeline
 from voxroute.calls.records import CallSetup, load_call_setup, write_call_end
 from voxroute.calls.registry import AdmissionRefused
@@ -47,6 +47,7 @@ HANG_UP_MESSAGES = {
     EndReason.SERVER_SHUTDOWN.value: "Sorry, we have to end this call now. Please call again.",
 }
 STOP_TIMEOUT_S = 5.0
+IDLE_CHECK_S = 1.0  # idle timeouts are tens of seconds: a second's precision is plenty
 
 
 async def run_call(websocket: WebSocket, runtime: CallRuntime, call: Call, start: Start) -> None:
@@ -142,6 +143,8 @@ class CallSession:
         runner = WorkerRunner(name=f"runner-{self.info.call_id}", handle_sigint=False)
         await runner.add_workers(self._pipeline.worker)
         self._tasks.spawn(self._max_duration(setup.assistant.max_duration_s), "max-duration")
+        if setup.assistant.idle_timeout_s:
+            self._tasks.spawn(self._idle_timeout(setup.assistant.idle_timeout_s), "idle-timeout")
         try:
             await runner.run()
         finally:
@@ -193,10 +196,6 @@ class CallSession:
             self._mark_setup("started")
             if first_message:
                 await worker.queue_frame(TTSSpeakFrame(first_message))
-
-        @worker.event_handler("on_idle_timeout")  # type: ignore[untyped-decorator]
-        async def _idle(_worker: Any) -> None:
-            self.end(EndReason.IDLE_TIMEOUT.value, say=IDLE_MESSAGE)
 
         @worker.event_handler("on_pipeline_error")  # type: ignore[untyped-decorator]
         async def _error(_worker: Any, frame: ErrorFrame) -> None:
@@ -260,6 +259,15 @@ class CallSession:
             return
         await asyncio.sleep(seconds)
         self.end(EndReason.MAX_DURATION.value, say=MAX_DURATION_MESSAGE)
+
+    async def _idle_timeout(self, seconds: int) -> None:
+        """No caller or bot activity for `seconds`: say goodbye and end the call."""
+        assert self._pipeline is not None
+        activity = self._pipeline.activity
+        # Polled: re-arming a timer on every activity frame would cost more than this.
+        while (remaining := seconds - activity.idle_for()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(remaining, IDLE_CHECK_S))
+        self.end(EndReason.IDLE_TIMEOUT.value, say=IDLE_MESSAGE)
 
     async def _queue(self, frame: Frame) -> None:
         if self._pipeline is not None:

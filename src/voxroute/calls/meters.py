@@ -1,4 +1,12 @@
-"""Per-call observers: raw usage events from pipecat metrics, and turn latency."""
+"""What a call measures from the frames that reach the end of its pipeline.
+
+Usage (raw events from pipecat's metrics), turn latency, the DTMF count and caller/bot
+activity (for the idle timeout). pipecat's observers would see every frame at every hop,
+each observer through its own queue and task, and its idle timeout adds one more such
+observer: at a hundred calls per worker those per-hop queue puts were a large share of
+the worker's time. Instead the worker's sink reports the few frame types listed in
+`SINK_FRAMES` (`on_frame_reached_downstream`), each frame once, with no extra hop.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipecat.frames.frames import (
+    BotSpeakingFrame,
     BotStartedSpeakingFrame,
+    Frame,
     InputDTMFFrame,
+    InterimTranscriptionFrame,
     MetricsFrame,
+    TranscriptionFrame,
+    UserSpeakingFrame,
+    UserStartedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.metrics.metrics import (
@@ -19,25 +34,38 @@ from pipecat.metrics.metrics import (
     TTFBMetricsData,
     TTSUsageMetricsData,
 )
-from pipecat.observers.base_observer import BaseObserver, FramePushed
 
 from voxroute.calls.runtime import CallInfo, UsageEvent
 from voxroute.db.base import utcnow
 from voxroute.routing.types import ResolvedStage, Stage
 
-__all__ = ["FirstPushFanOut", "LatencyObserver", "UsageObserver"]
+__all__ = ["ACTIVITY_FRAMES", "SINK_FRAMES", "Activity", "TurnLatency", "UsageMeter", "summarize"]
 
 log = logging.getLogger(__name__)
 
-_SEEN_LIMIT = 4096
+# What pipecat's idle timeout counts as activity (its `idle_timeout_frames` default).
+ACTIVITY_FRAMES: tuple[type[Frame], ...] = (
+    BotSpeakingFrame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
+    UserSpeakingFrame,
+    UserStartedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+)
+SINK_FRAMES: tuple[type[Frame], ...] = (
+    MetricsFrame,
+    VADUserStoppedSpeakingFrame,
+    BotStartedSpeakingFrame,
+    InputDTMFFrame,
+    *ACTIVITY_FRAMES,
+)
 
 
-class UsageObserver(BaseObserver):
+class UsageMeter:
     """Turns `MetricsFrame`s into `UsageEvent`s for the sink, and collects TTFBs.
 
-    A MetricsFrame is seen once per hop, so each is counted once (by frame id). The stage of
-    a metric is found from the processor name; `stage_of` is read at event time so a stage
-    switched to another key mid-call is attributed to the new key.
+    The stage of a metric is found from the processor name; `stage_of` is read at event
+    time so a stage switched to another key mid-call is attributed to the new key.
     """
 
     def __init__(
@@ -46,21 +74,15 @@ class UsageObserver(BaseObserver):
         stage_of: Callable[[str], ResolvedStage | None],
         sink: Callable[[UsageEvent], None],
     ) -> None:
-        super().__init__()
         self._call = call
         self._stage_of = stage_of
         self._sink = sink
-        self._seen: set[int] = set()
         self.totals: dict[str, float] = {}
         self.ttfb_ms: dict[str, list[float]] = {"stt": [], "llm": [], "tts": []}
 
-    async def on_push_frame(self, data: FramePushed) -> None:
-        frame = data.frame
-        if not isinstance(frame, MetricsFrame) or frame.id in self._seen:
+    def on_frame(self, frame: Frame) -> None:
+        if not isinstance(frame, MetricsFrame):
             return
-        if len(self._seen) > _SEEN_LIMIT:
-            self._seen.clear()
-        self._seen.add(frame.id)
         for item in frame.data:
             stage = self._stage_of(item.processor)
             if stage is None:
@@ -104,7 +126,7 @@ def _units(item: Any) -> list[tuple[str, float]]:
     return []
 
 
-class LatencyObserver(BaseObserver):
+class TurnLatency:
     """Per-turn latency: end of caller speech → first bot audio out; DTMF keys pressed.
 
     The VAD reports a stop `vad_stop_secs` after speech really ended, so that delay is
@@ -113,24 +135,18 @@ class LatencyObserver(BaseObserver):
     """
 
     def __init__(self, vad_stop_secs: float, call_id: str = "") -> None:
-        super().__init__()
         self._vad_stop_secs = vad_stop_secs
         self._user_stopped_at: float | None = None
-        self._seen: set[int] = set()
         self.turns_ms: list[float] = []
         self.first_bot_audio_at: float | None = None
         self.dtmf_count = 0
         self._call_id = call_id
 
-    async def on_push_frame(self, data: FramePushed) -> None:
-        frame = data.frame
+    def on_frame(self, frame: Frame) -> None:
         if not isinstance(
             frame, (VADUserStoppedSpeakingFrame, BotStartedSpeakingFrame, InputDTMFFrame)
         ):
             return
-        if frame.id in self._seen:
-            return
-        self._seen.add(frame.id)
         if isinstance(frame, InputDTMFFrame):
             self.dtmf_count += 1
             log.info("call %s: DTMF key received (%d so far)", self._call_id, self.dtmf_count)
@@ -146,22 +162,18 @@ class LatencyObserver(BaseObserver):
             self._user_stopped_at = None
 
 
-class FirstPushFanOut(BaseObserver):
-    """One pipecat observer slot for several observers, told of each frame's first push only.
+class Activity:
+    """When the caller or the bot last did something (`ACTIVITY_FRAMES`)."""
 
-    pipecat gives every observer its own queue and task, and by default
-    (`observe_every_push=True`) enqueues a frame at every hop of the pipeline, i.e. about
-    eight times per audio frame per observer. Usage and latency need each frame once, so
-    they share one slot and see only first pushes: one queue hop per frame instead of ~16.
-    """
+    def __init__(self) -> None:
+        self.last_at = time.monotonic()
 
-    def __init__(self, *observers: BaseObserver) -> None:
-        super().__init__(observe_every_push=False)
-        self._observers = observers
+    def on_frame(self, frame: Frame) -> None:
+        if isinstance(frame, ACTIVITY_FRAMES):
+            self.last_at = time.monotonic()
 
-    async def on_push_frame(self, data: FramePushed) -> None:
-        for observer in self._observers:
-            await observer.on_push_frame(data)
+    def idle_for(self) -> float:
+        return time.monotonic() - self.last_at
 
 
 def summarize(turns_ms: list[float], ttfb_ms: Mapping[str, list[float]]) -> dict[str, Any]:
