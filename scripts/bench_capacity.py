@@ -49,6 +49,7 @@ PROVIDERS = ("deepgram", "openai", "cartesia")
 JITTER_P99_MAX_MS = 10.0
 REPLY_MARGIN_MS = 50.0
 LADDER_CREDIT_MICROS = 10_000_000_000  # $10,000
+LADDER_CALL_LIMIT = 1000
 DEFAULT_LADDER = "1,5,10,15,20,30,40,60,80,100,120"
 TICK = os.sysconf("SC_CLK_TCK")
 NO_GOODBYE_SCRIPT = [
@@ -197,16 +198,21 @@ class Bench:
             stderr=subprocess.STDOUT,
         )
 
-    def fund_voxroute(self, port: int) -> None:
-        """A load test is not a billing test: give the demo org credit for the whole ladder
-        (its $5 would otherwise run out mid-ladder and end calls politely)."""
-        demo = json.loads((self.work / "voxroute" / "demo.json").read_text())
-        subprocess.run(
-            [VOXROUTE, "admin", "topup", demo["org_id"], str(LADDER_CREDIT_MICROS)],
-            env=self.voxroute_env(port),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    def prepare_demo_org(self, port: int) -> None:
+        """A load test is not a billing or tenancy test: give the demo org credit for the
+        whole ladder (its $5 would run out mid-ladder and end calls politely) and a call
+        limit above the ladder's top (its default of 50 would answer "busy")."""
+        org_id = json.loads((self.work / "voxroute" / "demo.json").read_text())["org_id"]
+        for command in (
+            ["topup", org_id, str(LADDER_CREDIT_MICROS)],
+            ["set-call-limit", org_id, str(LADDER_CALL_LIMIT)],
+        ):
+            subprocess.run(
+                [VOXROUTE, "admin", *command],
+                env=self.voxroute_env(port),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
     def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
         config = self.work / "baseline-providers.json"
@@ -301,7 +307,7 @@ class Bench:
         try:
             wait_healthy(url, proc)
             if name == "voxroute":
-                self.fund_voxroute(port)
+                self.prepare_demo_org(port)
             time.sleep(2.0)
             print(f"{name}: warm-up", flush=True)
             self.load(name, url, proc.pid, 2, 10.0)

@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     MASTER_KEY_ROTATED = "vault.master_key_rotated"
     MASTER_KEY_REWRAPPED = "vault.rewrapped"
     ORG_CREATED = "org.created"
+    ORG_CALL_LIMIT_CHANGED = "org.call_limit"
     TOKEN_CREATED = "token.created"  # noqa: S105  (an event name)
     ASSISTANT_CREATED = "assistant.created"
     ASSISTANT_UPDATED = "assistant.updated"

@@ -9,7 +9,7 @@ from voxroute.audit import AuditAction, record
 from voxroute.auth import Role, issue_token
 from voxroute.db.base import new_id
 from voxroute.db.models import Organization
-from voxroute.errors import Forbidden, NotFound
+from voxroute.errors import Forbidden, InvalidInput, NotFound
 
 
 async def create_org(
@@ -103,6 +103,26 @@ async def set_failure_policy(
             data={"from": org.failure_policy, "to": policy},
         )
         org.failure_policy = policy
+    return org
+
+
+async def set_call_limit(
+    session: AsyncSession, org: Organization, limit: int, *, actor: str
+) -> Organization:
+    """Platform switch: at most `limit` concurrent calls for the org (its slots)."""
+    if limit < 1:
+        raise InvalidInput("the call limit must be at least 1")
+    if org.max_concurrent_calls != limit:
+        record(
+            session,
+            action=AuditAction.ORG_CALL_LIMIT_CHANGED,
+            org_id=org.id,
+            actor=actor,
+            target_type="organization",
+            target_id=org.id,
+            data={"from": org.max_concurrent_calls, "to": limit},
+        )
+        org.max_concurrent_calls = limit
     return org
 
 

@@ -38,7 +38,12 @@ def test_admin_create_org_prints_an_owner_token_that_works(tmp_path: Path) -> No
     assert off["byok_enabled"] is False and off["use_own_keys"] is False
     topped = json.loads(run(tmp_path, "admin", "topup", created["org_id"], "1500000").stdout)
     assert topped["balance"]["balance_micros"] == 1_500_000
+    limited = json.loads(run(tmp_path, "admin", "set-call-limit", created["org_id"], "200").stdout)
+    assert limited["max_concurrent_calls"] == 200
+    zero = run(tmp_path, "admin", "set-call-limit", created["org_id"], "0", check=False)
+    assert zero.returncode == 2 and "at least 1" in zero.stderr
     listed = json.loads(run(tmp_path, "admin", "list-orgs").stdout)
+    assert listed[0]["max_concurrent_calls"] == 200
     assert [o["name"] for o in listed] == ["Acme"]
     missing = run(tmp_path, "admin", "set-byok", "org_nope", "on", check=False)
     assert missing.returncode == 2 and "not found" in missing.stderr

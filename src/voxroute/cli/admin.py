@@ -10,7 +10,7 @@ from typing import Any
 from voxroute.auth import Role, issue_token
 from voxroute.cli._common import database, print_json, settings_from_env
 from voxroute.db.session import transaction
-from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled
+from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled, set_call_limit
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     byok.add_argument("org_id")
     byok.add_argument("state", choices=["on", "off"])
     byok.set_defaults(func=lambda a: asyncio.run(_set_byok(a.org_id, a.state == "on")))
+    limit = cmds.add_parser(
+        "set-call-limit", help="set an organization's maximum of concurrent calls"
+    )
+    limit.add_argument("org_id")
+    limit.add_argument("limit", type=int)
+    limit.set_defaults(func=lambda a: asyncio.run(_set_call_limit(a.org_id, a.limit)))
     listing = cmds.add_parser("list-orgs", help="list organizations")
     listing.set_defaults(func=lambda a: asyncio.run(_list_orgs()))
     topup = cmds.add_parser("topup", help="add credits (integer micro-USD) to an organization")
@@ -48,6 +54,7 @@ def _org_view(org: Any) -> dict[str, Any]:
         "byok_enabled": org.byok_enabled,
         "use_own_keys": org.use_own_keys,
         "failure_policy": org.failure_policy,
+        "max_concurrent_calls": org.max_concurrent_calls,
     }
 
 
@@ -73,6 +80,12 @@ async def _create_token(org_id: str | None, role: str, platform: bool) -> None:
 async def _set_byok(org_id: str, enabled: bool) -> None:
     async with database(settings_from_env()) as factory, transaction(factory) as session:
         org = await set_byok_enabled(session, await get_org(session, org_id), enabled, actor="cli")
+        print_json(_org_view(org))
+
+
+async def _set_call_limit(org_id: str, limit: int) -> None:
+    async with database(settings_from_env()) as factory, transaction(factory) as session:
+        org = await set_call_limit(session, await get_org(session, org_id), limit, actor="cli")
         print_json(_org_view(org))
 
 
