@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +45,21 @@ async def create_org(
     return org, token
 
 
+def _record_change(
+    session: AsyncSession, org: Organization, action: AuditAction, actor: str, data: dict[str, Any]
+) -> None:
+    """An audited change of one of the org's own settings."""
+    record(
+        session,
+        action=action,
+        org_id=org.id,
+        actor=actor,
+        target_type="organization",
+        target_id=org.id,
+        data=data,
+    )
+
+
 async def get_org(session: AsyncSession, org_id: str) -> Organization:
     org = await session.get(Organization, org_id)
     if org is None:
@@ -57,14 +74,12 @@ async def set_byok_enabled(
     if org.byok_enabled != enabled:
         org.byok_enabled = enabled
         org.use_own_keys = enabled
-        record(
+        _record_change(
             session,
-            action=AuditAction.BYOK_ENABLED if enabled else AuditAction.BYOK_DISABLED,
-            org_id=org.id,
-            actor=actor,
-            target_type="organization",
-            target_id=org.id,
-            data={"byok_enabled": enabled},
+            org,
+            AuditAction.BYOK_ENABLED if enabled else AuditAction.BYOK_DISABLED,
+            actor,
+            {"byok_enabled": enabled},
         )
     return org
 
@@ -76,15 +91,7 @@ async def set_use_own_keys(
         raise Forbidden("BYOK is not enabled for this organization by the platform")
     if org.use_own_keys != use:
         org.use_own_keys = use
-        record(
-            session,
-            action=AuditAction.BYOK_USE_OWN_KEYS,
-            org_id=org.id,
-            actor=actor,
-            target_type="organization",
-            target_id=org.id,
-            data={"use_own_keys": use},
-        )
+        _record_change(session, org, AuditAction.BYOK_USE_OWN_KEYS, actor, {"use_own_keys": use})
     return org
 
 
@@ -93,14 +100,12 @@ async def set_failure_policy(
 ) -> Organization:
     """The org's default: `strict` or `fallback_to_managed` (assistants may override)."""
     if org.failure_policy != policy:
-        record(
+        _record_change(
             session,
-            action=AuditAction.FAILURE_POLICY_CHANGED,
-            org_id=org.id,
-            actor=actor,
-            target_type="organization",
-            target_id=org.id,
-            data={"from": org.failure_policy, "to": policy},
+            org,
+            AuditAction.FAILURE_POLICY_CHANGED,
+            actor,
+            {"from": org.failure_policy, "to": policy},
         )
         org.failure_policy = policy
     return org
@@ -113,14 +118,12 @@ async def set_call_limit(
     if limit < 1:
         raise InvalidInput("the call limit must be at least 1")
     if org.max_concurrent_calls != limit:
-        record(
+        _record_change(
             session,
-            action=AuditAction.ORG_CALL_LIMIT_CHANGED,
-            org_id=org.id,
-            actor=actor,
-            target_type="organization",
-            target_id=org.id,
-            data={"from": org.max_concurrent_calls, "to": limit},
+            org,
+            AuditAction.ORG_CALL_LIMIT_CHANGED,
+            actor,
+            {"from": org.max_concurrent_calls, "to": limit},
         )
         org.max_concurrent_calls = limit
     return org
