@@ -18,6 +18,7 @@ from typing import Any
 from pipecat.frames.frames import (
     BotSpeakingFrame,
     BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
     InputDTMFFrame,
     InterimTranscriptionFrame,
@@ -43,9 +44,11 @@ __all__ = ["ACTIVITY_FRAMES", "SINK_FRAMES", "Activity", "TurnLatency", "UsageMe
 
 log = logging.getLogger(__name__)
 
-# What pipecat's idle timeout counts as activity (its `idle_timeout_frames` default).
+# What pipecat's idle timeout counts as activity (its `idle_timeout_frames` default), and
+# the bot's stop: `BotSpeakingFrame` comes only once a second here (twilio.transport).
 ACTIVITY_FRAMES: tuple[type[Frame], ...] = (
     BotSpeakingFrame,
+    BotStoppedSpeakingFrame,
     InterimTranscriptionFrame,
     TranscriptionFrame,
     UserSpeakingFrame,

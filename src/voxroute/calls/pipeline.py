@@ -13,7 +13,7 @@ from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import Frame, FunctionCallResultProperties, OutputAudioRawFrame
+from pipecat.frames.frames import Frame, FunctionCallResultProperties
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -21,10 +21,8 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
-    FastAPIWebsocketTransport,
 )
 from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUserTurnStartStrategy
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
@@ -36,7 +34,8 @@ from voxroute.calls.runtime import CallInfo, UsageEvent
 from voxroute.calls.services import StageServices
 from voxroute.calls.vad_batch import VadBatcher
 from voxroute.routing.types import FailurePolicy, ResolvedStage
-from voxroute.telephony.twilio.serializer import MarkAfterUtterance, VoxrouteTwilioSerializer
+from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
+from voxroute.telephony.twilio.transport import TwilioMediaTransport
 
 __all__ = ["SAMPLE_RATE", "AssistantConfig", "CallPipeline", "build_pipeline"]
 
@@ -60,7 +59,7 @@ class AssistantConfig:
 @dataclass(slots=True)
 class CallPipeline:
     worker: PipelineWorker
-    transport: FastAPIWebsocketTransport
+    transport: TwilioMediaTransport
     services: StageServices
     usage: UsageMeter
     latency: TurnLatency
@@ -81,22 +80,6 @@ def _end_call_schema() -> FunctionSchema:
     )
 
 
-def _drop_played_audio(output: FrameProcessor) -> None:
-    """pipecat's output transport pushes every played 40 ms chunk on downstream (to the
-    assistant aggregator and the pipeline's sink, a queue hop and observer calls each);
-    nothing after the output uses audio, so played chunks stop there."""
-    push = output.push_frame
-
-    async def push_frame(
-        frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
-    ) -> None:
-        if direction is FrameDirection.DOWNSTREAM and isinstance(frame, OutputAudioRawFrame):
-            return
-        await push(frame, direction)
-
-    output.push_frame = push_frame  # type: ignore[method-assign]
-
-
 def build_pipeline(
     *,
     websocket: WebSocket,
@@ -109,8 +92,9 @@ def build_pipeline(
     on_end_call: EndCallHandler,
     vad: VadBatcher,
 ) -> CallPipeline:
-    transport = FastAPIWebsocketTransport(
+    transport = TwilioMediaTransport(
         websocket=websocket,
+        stream_sid=serializer.stream_sid,
         params=FastAPIWebsocketParams(
             audio_in_enabled=True,
             audio_out_enabled=True,
@@ -152,8 +136,6 @@ def build_pipeline(
         await on_end_call(message if isinstance(message, str) else None)
 
     services.llm.register_function(END_CALL_TOOL, end_call_tool)
-    output = transport.output()
-    _drop_played_audio(output)
 
     pipeline = Pipeline(
         [
@@ -162,8 +144,7 @@ def build_pipeline(
             user_aggregator,
             services.llm,
             services.tts,
-            MarkAfterUtterance(serializer.stream_sid),
-            output,
+            transport.output(),
             assistant_aggregator,
         ]
     )

@@ -2,8 +2,8 @@
 
 Over the stock serializer it adds: strict parsing of every inbound message (bad JSON, bad
 base64, oversized or unknown frames are dropped and counted, never echoed), `stop` and
-`mark` handling, refusal of anything after `stop` or for another stream, and outbound
-`mark`s (see `MarkAfterUtterance`). Hang-up through Twilio REST uses the org's own
+`mark` handling, and refusal of anything after `stop` or for another stream (outbound
+`mark`s are the output's: `transport.TwilioOutput`). Hang-up through Twilio REST uses the org's own
 credentials, passed per call.
 """
 
@@ -19,10 +19,7 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
-    OutputTransportMessageFrame,
-    TTSStoppedFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from voxroute.telephony.twilio.protocol import (
@@ -39,7 +36,6 @@ from voxroute.vault.secret import Secret
 
 __all__ = [
     "AudioSink",
-    "MarkAfterUtterance",
     "StreamCallbacks",
     "StreamStats",
     "VoxrouteTwilioSerializer",
@@ -166,29 +162,3 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
             await self.audio_sink(pcm)
             return None
         return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
-
-
-class MarkAfterUtterance(FrameProcessor):
-    """Queues a Twilio `mark` after each bot utterance, in order with its audio.
-
-    Sits just before the output transport: the `OutputTransportMessageFrame` travels through
-    the transport's audio queue behind the utterance's audio, so Twilio echoes the mark once
-    that audio has played.
-    """
-
-    def __init__(self, stream_sid: str, on_mark_sent: Callable[[str], None] | None = None) -> None:
-        super().__init__(name="twilio-marks")
-        self._stream_sid = stream_sid
-        self._count = 0
-        self._on_mark_sent = on_mark_sent
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        await self.push_frame(frame, direction)
-        if isinstance(frame, TTSStoppedFrame) and direction == FrameDirection.DOWNSTREAM:
-            self._count += 1
-            name = f"utt-{self._count}"
-            message = {"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
-            await self.push_frame(OutputTransportMessageFrame(message=message))
-            if self._on_mark_sent is not None:
-                self._on_mark_sent(name)
