@@ -1,5 +1,9 @@
 """Silero VAD with one ONNX session per process.
 
+Live calls use the worker's batched VAD (`vad_batch.VadBatcher`), which shares this
+module's session, silence gate and `RunningLoudness`. `SharedSileroVADAnalyzer` stays as
+the per-call reference it must match (tests/calls/test_vad_batch.py, scripts/bench_vad.py).
+
 pipecat's `SileroVADAnalyzer` loads its own `InferenceSession` per instance (≈35 ms of
 blocking work and ≈10 MB per call). The model's recurrent state is passed in and out on each
 `run()`, not kept in the session, and onnxruntime allows concurrent `run()` calls on one
