@@ -65,17 +65,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (`serve --workers N` forks N worker processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    """utime + stime of a process tree (every thread of every process), in seconds."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:"))
+    return total / 1024
 
 
 NICE = 0  # set from --nice in main()
@@ -192,7 +219,7 @@ class Bench:
     def start_voxroute(self, port: int) -> subprocess.Popen[bytes]:
         log = (self.work / "voxroute.log").open("ab")
         return subprocess.Popen(
-            pinned(self.args.server_cpu, [VOXROUTE, "serve", "--workers", "1"]),
+            pinned(self.args.server_cpu, [VOXROUTE, "serve", "--workers", str(self.args.server_workers)]),
             env=self.voxroute_env(port),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -369,6 +396,12 @@ def main() -> None:
         "--nice", type=int, default=-10, help="niceness of every process started (root only <0)"
     )
     parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="voxroute worker processes, all pinned to --server-cpu",
+    )
     parser.add_argument("--load-cpu", type=int, default=1)
     parser.add_argument("--max-calls-per-worker", type=int, default=150)
     parser.add_argument("--only", choices=("voxroute", "baseline"), default=None)

@@ -18,6 +18,7 @@ from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
 from voxroute.billing import BillingPolicy, topup
 from voxroute.calls import warm_up
+from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import create_org_slots
 from voxroute.credentials import CredentialStore
@@ -85,6 +86,13 @@ async def _start_vad(stack: AsyncExitStack) -> VadBatcher:
     return vad
 
 
+async def _start_audio_clock(stack: AsyncExitStack) -> AudioClock:
+    clock = AudioClock()
+    await clock.start()
+    stack.push_async_callback(clock.aclose)
+    return clock
+
+
 @asynccontextmanager
 async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open every collaborator in order and close them in reverse."""
@@ -109,6 +117,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await org_slots.start()
         stack.push_async_callback(org_slots.aclose)
         vad = await _start_vad(stack)
+        audio_clock = await _start_audio_clock(stack)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -128,6 +137,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             provider_resources=provider_resources,
             org_slots=org_slots,
             vad=vad,
+            audio_clock=audio_clock,
             base_urls=dict(settings.provider_base_urls),
         )
         runtime.billing = Metering(

@@ -33,6 +33,7 @@ from voxroute.vault.secret import Secret
 if TYPE_CHECKING:
     import aiohttp
 
+    from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
     from voxroute.credentials.checks import CheckLimiter
@@ -62,6 +63,7 @@ class Runtime:
     org_slots: OrgSlots
     # calls: one batched VAD per worker process.
     vad: VadBatcher
+    audio_clock: AudioClock
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
     metrics: Metrics = field(default_factory=Metrics)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.calls import warm_up
+from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.calls.slots import InProcessOrgSlots, OrgSlots
@@ -111,6 +112,7 @@ class FakeRuntime:
     provider_resources: ProviderResources
     org_slots: OrgSlots = field(default_factory=InProcessOrgSlots)
     vad: VadBatcher = field(default_factory=VadBatcher)
+    audio_clock: AudioClock = field(default_factory=AudioClock)
     refusal: str | None = None  # what admit_call answers
     auth_token: str = AUTH_TOKEN
     stages: list[ResolvedStage] = field(default_factory=list)
@@ -203,6 +205,7 @@ async def running_server(
     )
     warm_up()
     await runtime.vad.start()
+    await runtime.audio_clock.start()
     app = FastAPI()
     app.include_router(router)
     if routers:
@@ -227,6 +230,7 @@ async def running_server(
         await asyncio.wait_for(task, 10)
         sock.close()
         await runtime.vad.aclose()
+        await runtime.audio_clock.aclose()
         await resources.aclose()
 
 

@@ -61,6 +61,9 @@ class Line:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     outgoing: list[bytes] = field(default_factory=list)
     last_audio_at: float = 0.0
+    # (loop time, μ-law bytes) of every media message received, and when the socket closed.
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+    closed_at: float | None = None
 
     def message(self, event: str, **body: object) -> str:
         return json.dumps({"event": event, "streamSid": self.stream_sid, **body})
@@ -115,14 +118,18 @@ class Line:
         try:
             async for raw in self.ws:
                 msg = json.loads(raw)
+                now = asyncio.get_running_loop().time()
                 if msg.get("event") == "media":
-                    self.audio.extend(base64.b64decode(msg["media"]["payload"]))
-                    self.last_audio_at = asyncio.get_running_loop().time()
+                    audio = base64.b64decode(msg["media"]["payload"])
+                    self.audio.extend(audio)
+                    self.last_audio_at = now
+                    self.arrivals.append((now, len(audio)))
                 else:
                     self.events.append(str(msg.get("event")))
         except ConnectionClosed:
             pass
         finally:
+            self.closed_at = asyncio.get_running_loop().time()
             self.closed.set()
 
 

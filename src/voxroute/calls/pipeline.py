@@ -28,6 +28,7 @@ from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUser
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.caller_audio import CallerAudioPath
 from voxroute.calls.meters import SINK_FRAMES, Activity, TurnLatency, UsageMeter
 from voxroute.calls.runtime import CallInfo, UsageEvent
@@ -91,10 +92,12 @@ def build_pipeline(
     usage_sink: Callable[[UsageEvent], None],
     on_end_call: EndCallHandler,
     vad: VadBatcher,
+    audio_clock: AudioClock,
 ) -> CallPipeline:
     transport = TwilioMediaTransport(
         websocket=websocket,
-        stream_sid=serializer.stream_sid,
+        serializer=serializer,
+        clock=audio_clock,
         params=FastAPIWebsocketParams(
             audio_in_enabled=True,
             audio_out_enabled=True,
@@ -102,7 +105,6 @@ def build_pipeline(
             serializer=serializer,
             # Twilio sends no Origin header; never inherit PIPECAT_ALLOWED_ORIGINS.
             allowed_origins=[],
-            audio_out_end_silence_secs=1,
         ),
     )
     # The system prompt is composed into the LLM's system instruction (build_services).

@@ -19,6 +19,7 @@ from voxroute.settings import Settings
 from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
+    from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.registry import CallRegistry
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
@@ -104,6 +105,11 @@ class CallRuntime(Protocol):
     @property
     def vad(self) -> VadBatcher:
         """The worker's VAD: Silero for every live call in one batched inference."""
+        ...
+
+    @property
+    def audio_clock(self) -> AudioClock:
+        """The worker's 20 ms clock for every call's outbound audio."""
         ...
 
     async def admit_call(self, call: Call) -> str | None:

@@ -187,6 +187,7 @@ class CallSession:
             usage_sink=self._rt.record_usage,
             on_end_call=self._on_end_call_tool,
             vad=self._rt.vad,
+            audio_clock=self._rt.audio_clock,
         )
         worker, transport = self._pipeline.worker, self._pipeline.transport
         first_message = setup.assistant.first_message

@@ -1,78 +1,332 @@
-"""pipecat's FastAPI websocket transport with an output fitted to Twilio media streams.
+"""pipecat's FastAPI websocket transport with voxroute's own output for Twilio media streams.
 
-`TwilioOutput` differs from pipecat's `FastAPIWebsocketOutputTransport` in three ways:
+`TwilioOutput` replaces pipecat's `FastAPIWebsocketOutputTransport` (and its per-call
+`MediaSender`). It keeps what the pipeline relies on and changes how audio is paced:
 
-* **Marks.** After each bot utterance (`TTSStoppedFrame`) it queues a Twilio `mark` behind
-  the utterance's audio, so Twilio echoes it once that audio has played. A separate
-  processor before the output used to do this, at the cost of one more queue hop for
-  every frame the TTS emits.
-* **Played audio stops here.** pipecat pushes every played 40 ms chunk on downstream, to
-  the assistant aggregator and the pipeline's sink (a queue hop and dispatch each);
-  nothing there reads audio.
-* **`BotSpeakingFrame` once a second** instead of every 0.2 s. It is broadcast upstream
-  and downstream through every processor; here only the call's idle timeout reads it
-  (with `BotStoppedSpeakingFrame`, which stays exact), so a second is plenty.
+* **One clock per worker** (`calls.audio_clock.AudioClock`) instead of a task per call that
+  does a `wait_for`, a serialize and a `sleep` for every 40 ms chunk. Audio is encoded to
+  Twilio's media messages once, as it arrives (`outbound.OutboundQueue`), in Twilio's own
+  20 ms frames, and released at the pace it plays, a little ahead (`LEAD_S`).
+* **Order** is pipecat's: frames that must follow the audio before them (the TTS's words,
+  `TTSStoppedFrame`, the LLM's response end, transport messages) are passed on when that
+  audio has been sent; system frames go straight through.
+* **Bot speaking frames**: `BotStartedSpeakingFrame` with the first audio sent,
+  `BotStoppedSpeakingFrame` after the utterance's last (or when audio stops coming), and
+  `BotSpeakingFrame` once a second in between (only the idle timeout reads it).
+* **Marks**: after each utterance a Twilio `mark` ("utt-N") follows its audio, so Twilio
+  echoes it once that audio has played.
+* **Barge-in** (`InterruptionFrame`): interruptible audio is dropped and `clear` is sent.
+* **Ending**: on `EndFrame` everything queued is sent and played out (the goodbye is not cut
+  off), then the serializer hangs up through Twilio REST and the socket closes. On
+  `CancelFrame`, at once.
+* A peer that stops reading (a send that does not return in `WRITE_TIMEOUT_S`) is a fatal
+  error, as with pipecat's output.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
 from typing import Any
 
+from pipecat.audio.resamplers.base_audio_resampler import BaseAudioResampler
+from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import (
+    BotSpeakingFrame,
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
     Frame,
+    InterruptionFrame,
     OutputAudioRawFrame,
     OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    OutputTransportReadyFrame,
     StartFrame,
+    SystemFrame,
     TTSStoppedFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frame_processor import (
+    FrameDirection,
+    FrameProcessor,
+    FrameProcessorSetup,
+)
 from pipecat.transports.websocket.fastapi import (
-    FastAPIWebsocketOutputTransport,
+    FastAPIWebsocketClient,
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
 
-__all__ = ["BOT_SPEAKING_PERIOD_S", "TwilioMediaTransport", "TwilioOutput"]
+from voxroute.calls.audio_clock import AudioClock
+from voxroute.telephony.twilio.outbound import SAMPLE_RATE, Item, Kind, OutboundQueue
+from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
+
+__all__ = [
+    "BOT_SPEAKING_PERIOD_S",
+    "BOT_STOP_FALLBACK_S",
+    "TwilioMediaTransport",
+    "TwilioOutput",
+]
+
+log = logging.getLogger(__name__)
 
 BOT_SPEAKING_PERIOD_S = 1.0
+# Audio stopped coming without a TTSStoppedFrame: the bot has stopped this long after the
+# last of it played (pipecat's fallback is 3 s after the last chunk was written).
+BOT_STOP_FALLBACK_S = 1.0
+WRITE_TIMEOUT_S = 10.0  # pipecat's `audio_out_write_timeout_secs`
+END_PLAYOUT_MAX_S = 5.0  # longest wait for queued audio to play before hanging up
 
 
-class TwilioOutput(FastAPIWebsocketOutputTransport):
-    def __init__(self, *args: Any, stream_sid: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._stream_sid = stream_sid
+class TwilioOutput(FrameProcessor):
+    def __init__(
+        self,
+        *,
+        transport: FastAPIWebsocketTransport,
+        client: FastAPIWebsocketClient,
+        serializer: VoxrouteTwilioSerializer,
+        clock: AudioClock,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self._transport = transport
+        self._client = client
+        self._serializer = serializer
+        self._clock = clock
+        self._queue = OutboundQueue(serializer.stream_sid)
+        self._resampler: BaseAudioResampler | None = None  # only if the TTS is not at 8 kHz
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Released by the clock, taken by the sender task.
+        self._outbox: deque[Item] = deque()
+        self._ready = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._sending_since: float | None = None
+        self._stalled = False
+        self._end_reached: asyncio.Event | None = None
+        self._speaking = False
+        self._tts_audio_received = False
+        self._last_speaking_frame_at = 0.0
+        self._stop_fallback_due = False
         self.marks_sent = 0
+        self.frames_sent = 0
 
-    async def set_transport_ready(self, frame: StartFrame) -> None:
-        await super().set_transport_ready(frame)
-        for sender in self._media_senders.values():
-            sender._bot_speaking_frame_period = BOT_SPEAKING_PERIOD_S
-
+    # -- pipecat ------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, TTSStoppedFrame) and direction is FrameDirection.DOWNSTREAM:
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._start()
+            await self.push_frame(OutputTransportReadyFrame(), FrameDirection.UPSTREAM)
+        elif isinstance(frame, EndFrame):
+            await self._end(frame)
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, CancelFrame):
+            await self._cancel(frame)
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, InterruptionFrame):
+            await self.push_frame(frame, direction)
+            await self._interrupt()
+        elif isinstance(frame, OutputTransportMessageUrgentFrame):
+            await self._send(json.dumps(frame.message))
+        elif isinstance(frame, SystemFrame) or direction is FrameDirection.UPSTREAM:
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, OutputAudioRawFrame):
+            await self._add_audio(frame)
+        elif isinstance(frame, TTSStoppedFrame):
+            self._queue.flush_audio()
             self.marks_sent += 1
-            mark = {
-                "event": "mark",
-                "streamSid": self._stream_sid,
-                "mark": {"name": f"utt-{self.marks_sent}"},
-            }
-            # Queued like any non-urgent frame: behind the utterance's audio.
-            await super().process_frame(OutputTransportMessageFrame(message=mark), direction)
+            self._queue.add_mark(f"utt-{self.marks_sent}")
+            self._enqueue(Item(Kind.FRAME, frame, frame.interruptible))
+        elif isinstance(frame, OutputTransportMessageFrame):
+            self._enqueue(Item(Kind.MESSAGE, json.dumps(frame.message), frame.interruptible))
+        elif self._queue.idle and not self._outbox:
+            await self.push_frame(frame, direction)  # nothing to wait for
+        else:
+            self._enqueue(Item(Kind.FRAME, frame, frame.interruptible))
 
-    async def push_frame(
-        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
-    ) -> None:
-        if direction is FrameDirection.DOWNSTREAM and isinstance(frame, OutputAudioRawFrame):
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
+        await super().setup(setup)
+        await self._client.setup(setup)  # counts the users of the socket (input and output)
+
+    async def cleanup(self) -> None:
+        await super().cleanup()  # type: ignore[no-untyped-call]
+        await self._stop_sending()
+        await self._client.disconnect()  # type: ignore[no-untyped-call]
+        await self._transport.cleanup()  # type: ignore[no-untyped-call]
+
+    # -- the clock's side (synchronous, every 20 ms while there is something to send) ---
+    def tick(self, now: float) -> bool:
+        released = self._queue.due(now)
+        if released:
+            self._outbox.extend(released)
+            self._ready.set()
+        elif (
+            self._speaking
+            and not self._outbox
+            and self._queue.idle
+            and now > self._queue.play_end + BOT_STOP_FALLBACK_S
+        ):
+            self._stop_fallback_due = True
+            self._ready.set()
+        if (
+            self._sending_since is not None
+            and not self._stalled
+            and now - self._sending_since > WRITE_TIMEOUT_S
+        ):
+            self._stalled = True
+            self.create_task(self._report_stall(), "stalled-peer")
+        return not (self._queue.idle and not self._speaking and self._sending_since is None)
+
+    # -- the sender task ----------------------------------------------------------------
+    async def _send_loop(self) -> None:
+        outbox = self._outbox
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while outbox:
+                item = outbox.popleft()
+                if item.kind is Kind.MEDIA:
+                    await self._bot_speaks()
+                    await self._send(item.payload)
+                    self.frames_sent += 1
+                elif item.kind is Kind.MESSAGE:
+                    await self._send(item.payload)
+                elif item.kind is Kind.FRAME:
+                    if isinstance(item.payload, TTSStoppedFrame) and self._tts_audio_received:
+                        await self._bot_stopped()
+                    await self.push_frame(item.payload)
+                elif self._end_reached is not None:  # Kind.END
+                    self._end_reached.set()
+            if self._stop_fallback_due:
+                self._stop_fallback_due = False
+                await self._bot_stopped()
+
+    async def _send(self, text: str) -> None:
+        loop = self._loop
+        self._sending_since = loop.time() if loop is not None else None
+        try:
+            await self._client.send(text)  # logs and swallows errors; no-op once closed
+        finally:
+            self._sending_since = None
+
+    async def _report_stall(self) -> None:
+        await self.push_error(
+            f"{self} a send to Twilio took over {WRITE_TIMEOUT_S:.0f}s; the peer has "
+            "stopped reading",
+            fatal=True,
+        )
+
+    # -- bot speaking state ------------------------------------------------------------
+    async def _bot_speaks(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        self._tts_audio_received = True
+        if not self._speaking:
+            self._speaking = True
+            self._last_speaking_frame_at = now
+            await self._broadcast(BotStartedSpeakingFrame)
+        elif now - self._last_speaking_frame_at >= BOT_SPEAKING_PERIOD_S:
+            self._last_speaking_frame_at = now
+            await self.broadcast_frame(BotSpeakingFrame)
+
+    async def _bot_stopped(self) -> None:
+        if not self._speaking:
             return
-        await super().push_frame(frame, direction)
+        self._speaking = False
+        self._tts_audio_received = False
+        await self._broadcast(BotStoppedSpeakingFrame)
+
+    async def _broadcast(self, frame_cls: type[Frame]) -> None:
+        # Both ways, as siblings (pipecat's output does the same for started/stopped).
+        downstream, upstream = frame_cls(), frame_cls()
+        downstream.broadcast_sibling_id, upstream.broadcast_sibling_id = upstream.id, downstream.id
+        await self.push_frame(downstream)
+        await self.push_frame(upstream, FrameDirection.UPSTREAM)
+
+    # -- frames ------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._sender is None:
+            self._sender = self.create_task(self._send_loop(), "twilio-sender")
+
+    async def _add_audio(self, frame: OutputAudioRawFrame) -> None:
+        audio = frame.audio
+        if frame.sample_rate != SAMPLE_RATE:  # the TTS is asked for 8 kHz; just in case
+            self._resampler = self._resampler or create_stream_resampler()
+            audio = await self._resampler.resample(audio, frame.sample_rate, SAMPLE_RATE)
+        self._queue.add_audio(audio, interruptible=frame.interruptible)
+        self._clock.add(self)
+
+    def _enqueue(self, item: Item) -> None:
+        self._queue.add(item)
+        self._clock.add(self)
+
+    async def _interrupt(self) -> None:
+        assert self._loop is not None
+        self._queue.interrupt(self._loop.time())
+        kept = [item for item in self._outbox if not item.interruptible]
+        self._outbox.clear()  # in place: the sender holds this deque
+        self._outbox.extend(kept)
+        await self._send(self._queue.clear_message)
+        if not self._queue.has_audio:
+            await self._bot_stopped()
+
+    async def _end(self, frame: EndFrame) -> None:
+        """Send and play out everything queued, then hang up and close."""
+        if self._sender is not None and self._loop is not None:
+            self._queue.flush_audio()
+            self._end_reached = asyncio.Event()
+            self._enqueue(Item(Kind.END, interruptible=False))
+            # The sender sends everything before the END; then wait for it to play.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(END_PLAYOUT_MAX_S * 4):
+                    await self._end_reached.wait()
+                playing = self._queue.play_end - self._loop.time()
+                if playing > 0:
+                    await asyncio.sleep(min(playing, END_PLAYOUT_MAX_S))
+            await self._bot_stopped()
+        await self._stop_sending()
+        await self._hang_up(frame)
+
+    async def _cancel(self, frame: CancelFrame) -> None:
+        await self._stop_sending()
+        await self._hang_up(frame)
+
+    async def _hang_up(self, frame: EndFrame | CancelFrame) -> None:
+        # The REST hang-up, once, unless suppressed (the serializer logs its failures).
+        await self._serializer.serialize(frame)
+        await self._client.disconnect()  # type: ignore[no-untyped-call]
+
+    async def _stop_sending(self) -> None:
+        self._clock.discard(self)
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            await self.cancel_task(sender)
 
 
 class TwilioMediaTransport(FastAPIWebsocketTransport):
     """The FastAPI websocket transport with `TwilioOutput` as its output."""
 
-    def __init__(self, *, websocket: Any, params: FastAPIWebsocketParams, stream_sid: str) -> None:
+    def __init__(
+        self,
+        *,
+        websocket: Any,
+        params: FastAPIWebsocketParams,
+        serializer: VoxrouteTwilioSerializer,
+        clock: AudioClock,
+    ) -> None:
         super().__init__(websocket=websocket, params=params)
-        self._output = TwilioOutput(
-            self, self._client, self._params, name=self._output_name, stream_sid=stream_sid
+        self._twilio_output = TwilioOutput(
+            transport=self,
+            client=self._client,
+            serializer=serializer,
+            clock=clock,
+            name=self._output_name,
         )
+
+    def output(self) -> TwilioOutput:  # type: ignore[override]
+        return self._twilio_output
