@@ -219,7 +219,10 @@ class Bench:
     def start_voxroute(self, port: int) -> subprocess.Popen[bytes]:
         log = (self.work / "voxroute.log").open("ab")
         return subprocess.Popen(
-            pinned(self.args.server_cpu, [VOXROUTE, "serve", "--workers", str(self.args.server_workers)]),
+            pinned(
+                self.args.server_cpu,
+                [VOXROUTE, "serve", "--workers", str(self.args.server_workers)],
+            ),
             env=self.voxroute_env(port),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,28 @@ async def test_the_recorder_writes_batches_in_the_background_and_drains_on_stop(
     assert (recorder.stats.written, recorder.stats.duplicates) == (300, 1)
     with pytest.raises(RuntimeError):
         recorder.try_record(event(org, call, 301))
+
+
+async def test_events_arriving_while_a_batch_lingers_share_its_write(
+    session_factory: Factory, make_org: MakeOrg, make_call: MakeCall, policy: BillingPolicy
+) -> None:
+    org = await make_org()
+    call = await make_call(org)
+    recorders = {
+        linger: UsageRecorder(session_factory, policy.pricing, linger_s=linger)
+        for linger in (0.0, 30.0)
+    }
+    for linger, recorder in recorders.items():
+        await recorder.start()
+        recorder.try_record(event(org, call, 0 if linger else 100))
+        await asyncio.sleep(0.05)  # the writer has taken the first event
+        for seq in range(1, 20):
+            recorder.try_record(event(org, call, seq + (0 if linger else 100)))
+        assert await recorder.stop() == []  # stop() ends the linger at once
+        assert recorder.stats.written == 20
+    assert recorders[0.0].stats.batches >= 2  # the first event was written alone
+    assert recorders[30.0].stats.batches == 1
+    assert await stored(session_factory, call) == 40
 
 
 async def test_a_full_queue_refuses_and_counts_instead_of_dropping_silently(

@@ -26,9 +26,9 @@ def utterances(line: Line) -> list[list[tuple[float, int]]]:
 
 async def test_audio_comes_in_20_ms_frames_at_the_pace_it_plays(env: Env) -> None:
     async with open_line(env.base) as line:
-        line.play(HELLO)
         await line.wait_for_audio(1.0, within_s=10)  # the first message
         await line.wait_until_quiet(0.6, within_s=15)
+        line.play(HELLO)  # after it, so nothing is interrupted
         await line.wait_for_audio(1.0, within_s=15)  # the reply
         await line.wait_until_quiet(0.6, within_s=15)
     groups = utterances(line)
@@ -39,7 +39,7 @@ async def test_audio_comes_in_20_ms_frames_at_the_pace_it_plays(env: Env) -> Non
         sent_over_s = group[-1][0] - group[0][0]
         # Released as it plays (a few frames ahead), not in a burst nor at pipecat's 2×.
         assert sent_over_s > 0.8 * played_s, (sent_over_s, played_s)
-    assert line.events.count("mark") >= 2
+    assert line.events.count("mark") >= 2 and "clear" not in line.events
 
 
 async def test_the_goodbye_is_played_out_before_the_call_is_hung_up(env: Env) -> None:

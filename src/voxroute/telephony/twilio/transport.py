@@ -15,7 +15,8 @@
   `BotSpeakingFrame` once a second in between (only the idle timeout reads it).
 * **Marks**: after each utterance a Twilio `mark` ("utt-N") follows its audio, so Twilio
   echoes it once that audio has played.
-* **Barge-in** (`InterruptionFrame`): interruptible audio is dropped and `clear` is sent.
+* **Barge-in** (`InterruptionFrame`): interruptible audio is dropped and, if anything may
+  still be playing at the far end, `clear` is sent.
 * **Ending**: on `EndFrame` everything queued is sent and played out (the goodbye is not cut
   off), then the serializer hangs up through Twilio REST and the socket closes. On
   `CancelFrame`, at once.
@@ -267,11 +268,15 @@ class TwilioOutput(FrameProcessor):
 
     async def _interrupt(self) -> None:
         assert self._loop is not None
-        self._queue.interrupt(self._loop.time())
+        now = self._loop.time()
+        # Twilio holds at most what plays until `play_end`: past it there is nothing to clear.
+        playing = self._queue.play_end > now or self._queue.has_audio or bool(self._outbox)
+        self._queue.interrupt(now)
         kept = [item for item in self._outbox if not item.interruptible]
         self._outbox.clear()  # in place: the sender holds this deque
         self._outbox.extend(kept)
-        await self._send(self._queue.clear_message)
+        if playing:
+            await self._send(self._queue.clear_message)
         if not self._queue.has_audio:
             await self._bot_stopped()
 
