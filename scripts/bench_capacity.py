@@ -28,6 +28,7 @@ after ramp + duration + 60 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,6 +179,7 @@ class Bench:
         self.args = args
         self.work = work
         self.emulators: subprocess.Popen[str] | None = None
+        self.database_url = ""  # set by `postgres_database` with --postgres
         self.base_urls: dict[str, str] = {}
         self.keys = {p: f"{p}-bench-{os.getpid()}-0000000000000001" for p in PROVIDERS}
 
@@ -214,6 +218,8 @@ class Bench:
             VOXROUTE_MANAGED_KEYS=json.dumps({p: {"api_key": k} for p, k in self.keys.items()}),
             VOXROUTE_MAX_CALLS_PER_WORKER=str(self.args.max_calls_per_worker),
         )
+        if self.database_url:
+            env["VOXROUTE_DATABASE_URL"] = self.database_url
         return env
 
     def start_voxroute(self, port: int) -> subprocess.Popen[bytes]:
@@ -390,6 +396,42 @@ def judge(step: Step, floor: float | None) -> None:
     step.passed = not step.why
 
 
+@contextmanager
+def postgres_database(admin_dsn: str, load_cpu: int) -> Iterator[str]:
+    """A fresh database for one run (dropped after), on a PostgreSQL server whose processes
+    are moved to the load core for the run, so the server core stays voxroute's alone."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"vxr_bench_{os.getpid()}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    def postgres_pids() -> list[int]:
+        found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True)
+        return [int(pid) for pid in found.stdout.split()]
+
+    affinity = {pid: os.sched_getaffinity(pid) for pid in postgres_pids()}
+    for pid in affinity:  # backends forked later inherit the postmaster's
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(pid, {load_cpu})
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for pid, cpus in affinity.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(pid, cpus)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ladder", default=DEFAULT_LADDER, help="concurrent calls per step")
@@ -408,6 +450,13 @@ def main() -> None:
     parser.add_argument("--load-cpu", type=int, default=1)
     parser.add_argument("--max-calls-per-worker", type=int, default=150)
     parser.add_argument("--only", choices=("voxroute", "baseline"), default=None)
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_DSN",
+        default="",
+        help="run voxroute on a fresh PostgreSQL database (e.g. "
+        "postgresql://postgres@127.0.0.1:5432/test) instead of its embedded SQLite",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--plot", type=Path, default=None, help="write the PNG plot here")
     args = parser.parse_args()
@@ -422,8 +471,14 @@ def main() -> None:
         "criteria": {"jitter_p99_max_ms": JITTER_P99_MAX_MS, "reply_margin_ms": REPLY_MARGIN_MS},
         "servers": {},
     }
-    with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-capacity-"))
         bench = Bench(args, Path(tmp))
+        if args.postgres:
+            bench.database_url = stack.enter_context(
+                postgres_database(args.postgres, args.load_cpu)
+            )
+            results["database"] = "postgresql"
         bench.start_emulators()
         try:
             for name in ("voxroute", "baseline"):

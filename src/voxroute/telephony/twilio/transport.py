@@ -282,6 +282,8 @@ class TwilioOutput(FrameProcessor):
 
     async def _end(self, frame: EndFrame) -> None:
         """Send and play out everything queued, then hang up and close."""
+        if self._loop is not None and not self._client.is_connected:
+            self._queue.interrupt(self._loop.time())  # nobody to play it to
         if self._sender is not None and self._loop is not None:
             self._queue.flush_audio()
             self._end_reached = asyncio.Event()
