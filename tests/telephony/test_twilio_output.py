@@ -17,6 +17,7 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
+    ErrorFrame,
     Frame,
     InterruptionFrame,
     OutputTransportReadyFrame,
@@ -28,6 +29,7 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voxroute.calls.audio_clock import AudioClock
+from voxroute.telephony.twilio import transport
 from voxroute.telephony.twilio.outbound import FRAME_S, LEAD_S
 from voxroute.telephony.twilio.transport import TwilioOutput
 
@@ -177,3 +179,38 @@ async def test_cancel_stops_at_once_without_playing_out(clock: AudioClock) -> No
     assert [type(f) for _, f in serializer.serialized] == [CancelFrame]
     assert serializer.serialized[0][0] - started < 3.0 / 2  # did not wait for the audio
     assert len(clock) == 0  # the call left the worker's clock
+
+
+class StuckClient(RecordingClient):
+    """A peer that stopped reading: the first send never returns."""
+
+    async def send(self, text: str) -> None:
+        await super().send(text)
+        await asyncio.Event().wait()
+
+
+async def test_a_peer_that_stops_reading_is_reported_and_the_call_cancelled(
+    clock: AudioClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport, "WRITE_TIMEOUT_S", 0.2)
+    client, serializer = StuckClient(), RecordingSerializer()
+    processor = TwilioOutput(
+        transport=NoTransport(),  # type: ignore[arg-type]
+        client=client,  # type: ignore[arg-type]
+        serializer=serializer,  # type: ignore[arg-type]
+        clock=clock,
+    )
+    _, up = await asyncio.wait_for(
+        run_test(
+            processor,
+            frames_to_send=[speech(1.0)],
+            send_end_frame=False,  # only the output's own cancel ends this pipeline
+        ),
+        timeout=10,
+    )
+    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    assert len(errors) == 1
+    assert "stopped reading" in errors[0].error
+    assert client.events() == ["media"]  # nothing more was attempted behind the stuck send
+    assert [type(f) for _, f in serializer.serialized] == [CancelFrame]  # hung up via REST
+    assert len(clock) == 0

@@ -65,7 +65,6 @@ class OutboundQueue:
         self._pcm_interruptible = True
         # Loop time at which the far end finishes playing what has been released.
         self.play_end = 0.0
-        self.frames_encoded = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -115,7 +114,6 @@ class OutboundQueue:
         for start in range(0, len(ulaw), FRAME_SAMPLES):
             payload = base64.b64encode(ulaw[start : start + FRAME_SAMPLES]).decode("ascii")
             append(Item(Kind.MEDIA, prefix + payload + '"}}', interruptible))
-        self.frames_encoded += len(ulaw) // FRAME_SAMPLES
 
     # -- releasing ---------------------------------------------------------------------
     def due(self, now: float) -> list[Item]:

@@ -20,8 +20,8 @@
 * **Ending**: on `EndFrame` everything queued is sent and played out (the goodbye is not cut
   off), then the serializer hangs up through Twilio REST and the socket closes. On
   `CancelFrame`, at once.
-* A peer that stops reading (a send that does not return in `WRITE_TIMEOUT_S`) is a fatal
-  error, as with pipecat's output.
+* A peer that stops reading (a send that does not return in `WRITE_TIMEOUT_S`) is reported
+  as a permanent error, as pipecat's output does, and the call is cancelled.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     CancelFrame,
+    CancelWorkerFrame,
     EndFrame,
     Frame,
     InterruptionFrame,
@@ -106,14 +107,13 @@ class TwilioOutput(FrameProcessor):
         self._ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._sending_since: float | None = None
-        self._stalled = False
+        self._stall_report: asyncio.Task[None] | None = None
         self._end_reached: asyncio.Event | None = None
         self._speaking = False
         self._tts_audio_received = False
         self._last_speaking_frame_at = 0.0
         self._stop_fallback_due = False
         self.marks_sent = 0
-        self.frames_sent = 0
 
     # -- pipecat ------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -175,11 +175,10 @@ class TwilioOutput(FrameProcessor):
             self._ready.set()
         if (
             self._sending_since is not None
-            and not self._stalled
+            and self._stall_report is None
             and now - self._sending_since > WRITE_TIMEOUT_S
         ):
-            self._stalled = True
-            self.create_task(self._report_stall(), "stalled-peer")
+            self._stall_report = self.create_task(self._report_stall(), "stalled-peer")
         return not (self._queue.idle and not self._speaking and self._sending_since is None)
 
     # -- the sender task ----------------------------------------------------------------
@@ -193,7 +192,6 @@ class TwilioOutput(FrameProcessor):
                 if item.kind is Kind.MEDIA:
                     await self._bot_speaks()
                     await self._send(item.payload)
-                    self.frames_sent += 1
                 elif item.kind is Kind.MESSAGE:
                     await self._send(item.payload)
                 elif item.kind is Kind.FRAME:
@@ -218,7 +216,11 @@ class TwilioOutput(FrameProcessor):
         await self.push_error(
             f"{self} a send to Twilio took over {WRITE_TIMEOUT_S:.0f}s; the peer has "
             "stopped reading",
-            fatal=True,
+            force_treat_as_permanent=True,
+        )
+        # Nobody hears this call any more: end it now (no goodbye can be delivered).
+        await self.push_frame(
+            CancelWorkerFrame(reason="the peer stopped reading"), FrameDirection.UPSTREAM
         )
 
     # -- bot speaking state ------------------------------------------------------------
@@ -310,9 +312,10 @@ class TwilioOutput(FrameProcessor):
 
     async def _stop_sending(self) -> None:
         self._clock.discard(self)
-        sender, self._sender = self._sender, None
-        if sender is not None:
-            await self.cancel_task(sender)
+        for task in (self._sender, self._stall_report):
+            if task is not None and not task.done():
+                await self.cancel_task(task)
+        self._sender = None
 
 
 class TwilioMediaTransport(FastAPIWebsocketTransport):
