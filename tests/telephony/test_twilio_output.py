@@ -90,8 +90,10 @@ async def clock() -> AsyncIterator[AudioClock]:
     await clock.aclose()
 
 
-def output(clock: AudioClock) -> tuple[TwilioOutput, RecordingClient, RecordingSerializer]:
-    client, serializer = RecordingClient(), RecordingSerializer()
+def output(
+    clock: AudioClock, client: RecordingClient | None = None
+) -> tuple[TwilioOutput, RecordingClient, RecordingSerializer]:
+    client, serializer = client or RecordingClient(), RecordingSerializer()
     processor = TwilioOutput(
         transport=NoTransport(),  # type: ignore[arg-type]
         client=client,  # type: ignore[arg-type]
@@ -193,13 +195,7 @@ async def test_a_peer_that_stops_reading_is_reported_and_the_call_cancelled(
     clock: AudioClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transport, "WRITE_TIMEOUT_S", 0.2)
-    client, serializer = StuckClient(), RecordingSerializer()
-    processor = TwilioOutput(
-        transport=NoTransport(),  # type: ignore[arg-type]
-        client=client,  # type: ignore[arg-type]
-        serializer=serializer,  # type: ignore[arg-type]
-        clock=clock,
-    )
+    processor, client, serializer = output(clock, StuckClient())
     _, up = await asyncio.wait_for(
         run_test(
             processor,
