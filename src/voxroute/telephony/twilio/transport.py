@@ -110,7 +110,6 @@ class TwilioOutput(FrameProcessor):
         self._stall_report: asyncio.Task[None] | None = None
         self._end_reached: asyncio.Event | None = None
         self._speaking = False
-        self._tts_audio_received = False
         self._last_speaking_frame_at = 0.0
         self._stop_fallback_due = False
         self.marks_sent = 0
@@ -195,8 +194,8 @@ class TwilioOutput(FrameProcessor):
                 elif item.kind is Kind.MESSAGE:
                     await self._send(item.payload)
                 elif item.kind is Kind.FRAME:
-                    if isinstance(item.payload, TTSStoppedFrame) and self._tts_audio_received:
-                        await self._bot_stopped()
+                    if isinstance(item.payload, TTSStoppedFrame):
+                        await self._bot_stopped()  # a no-op unless its audio was sent
                     await self.push_frame(item.payload)
                 elif self._end_reached is not None:  # Kind.END
                     self._end_reached.set()
@@ -227,7 +226,6 @@ class TwilioOutput(FrameProcessor):
     async def _bot_speaks(self) -> None:
         assert self._loop is not None
         now = self._loop.time()
-        self._tts_audio_received = True
         if not self._speaking:
             self._speaking = True
             self._last_speaking_frame_at = now
@@ -240,7 +238,6 @@ class TwilioOutput(FrameProcessor):
         if not self._speaking:
             return
         self._speaking = False
-        self._tts_audio_received = False
         await self._broadcast(BotStoppedSpeakingFrame)
 
     async def _broadcast(self, frame_cls: type[Frame]) -> None:
