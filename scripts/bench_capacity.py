@@ -34,6 +34,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,7 @@ class Step:
     server_rss_mb: float
     passed: bool = False
     why: list[str] = field(default_factory=list)
+    server_setup_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         r = self.report
@@ -171,6 +174,7 @@ class Step:
             "frame_jitter_ms": r["frame_jitter_ms"],
             "underruns": r["underruns"],
             "load_lag_ms": r["load_lag_ms"],
+            "server_setup_ms": self.server_setup_ms,
         }
 
 
@@ -298,6 +302,7 @@ class Bench:
                 "--auth-token",
                 "unused",
             ]
+        since = datetime.now(UTC).replace(tzinfo=None)
         proc = subprocess.Popen(
             pinned(self.args.load_cpu, argv),
             env=env,
@@ -323,6 +328,8 @@ class Bench:
         report = json.loads(out.read_text())
         pct = {k: (after[k] - before[k]) / wall * 100 for k in pids}
         step = Step(calls, report, pct["server"], pct["load"] + pct["emulators"], rss)
+        if name == "voxroute":
+            step.server_setup_ms = self.server_setup_phases(since)
         print(
             f"  {name:9s} N={calls:4d}  server CPU {step.server_cpu_pct:5.1f}%  "
             f"load CPU {step.load_cpu_pct:5.1f}%  RSS {rss:6.1f} MB  "
@@ -334,7 +341,34 @@ class Bench:
             f"setup p99 {report['setup_ms']['p99']}",
             flush=True,
         )
+        if step.server_setup_ms:
+            phases = ", ".join(
+                f"{phase} {q['p50']}/{q['p99']}" for phase, q in step.server_setup_ms.items()
+            )
+            print(f"    server-side set-up p50/p99 ms: {phases}", flush=True)
         return step
+
+    def server_setup_phases(self, since: datetime) -> dict[str, dict[str, float]]:
+        """p50/p99 of each set-up phase the server recorded (`calls.latency.setup_ms`: ms
+        from the stream's token accepted to queued, loaded, built, started) for the step's
+        calls. Embedded SQLite only; with --postgres this is left out."""
+        if self.database_url:
+            return {}
+        db = sqlite3.connect(self.work / "voxroute" / "voxroute.db")
+        try:
+            rows = db.execute(
+                "SELECT latency FROM calls WHERE started_at >= ?", (since.isoformat(" "),)
+            ).fetchall()
+        finally:
+            db.close()
+        phases: dict[str, list[float]] = {}
+        for (latency,) in rows:
+            for phase, ms in (json.loads(latency or "{}").get("setup_ms") or {}).items():
+                phases.setdefault(phase, []).append(float(ms))
+        return {
+            phase: {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+            for phase, values in phases.items()
+        }
 
     def ladder(self, name: str) -> dict[str, Any]:
         port = free_port()
@@ -380,6 +414,11 @@ class Bench:
             "at_capacity": best.row() if best else None,
             "steps": [s.row() for s in steps],
         }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))], 1)
 
 
 def judge(step: Step, floor: float | None) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import cast
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.billing import (
@@ -29,7 +30,7 @@ from voxroute.billing import (
     UsageEvent,
     UsageRecorder,
     call_cost_breakdown,
-    extend,
+    extend_many,
     reserve,
     settle,
     sweep,
@@ -43,6 +44,7 @@ from voxroute.errors import BillingError
 
 log = logging.getLogger("voxroute.metering")
 MILLI_UNITS = {"stt_seconds", "transport_seconds"}
+EXTEND_BATCH = 200  # holds renewed per write transaction
 HangUp = Callable[[str, str], Awaitable[bool]]
 
 
@@ -175,20 +177,21 @@ class Metering:
             )
 
     async def extend_all(self) -> None:
-        for call_id, org_id in list(self._held.items()):
+        """Renew every live call's hold, `EXTEND_BATCH` calls per write transaction."""
+        held = list(self._held.items())
+        for start in range(0, len(held), EXTEND_BATCH):
+            batch = dict(held[start : start + EXTEND_BATCH])
             try:
-                ok = await extend(
-                    self._factory,
-                    org_id=org_id,
-                    call_id=call_id,
-                    amount_micros=self.hold_micros,
-                    policy=self.policy,
+                extended = await extend_many(
+                    self._factory, list(batch), amount_micros=self.hold_micros, policy=self.policy
                 )
-            except BillingError:
-                ok = False
-            if not ok and self._hang_up is not None:
-                log.info("call %s: credit exhausted, ending politely", call_id)
-                await self._hang_up(call_id, "insufficient_credit")
+            except (BillingError, SQLAlchemyError) as exc:  # the next period retries
+                log.warning("could not renew %d call holds: %s", len(batch), type(exc).__name__)
+                continue
+            for call_id, ok in extended.items():
+                if not ok and self._hang_up is not None and call_id in self._held:
+                    log.info("call %s: credit exhausted, ending politely", call_id)
+                    await self._hang_up(call_id, "insufficient_credit")
 
     async def sweep_once(self) -> None:
         # One extension period of grace: a live call's own settle beats the sweeper.
@@ -208,5 +211,5 @@ class Metering:
             await asyncio.sleep(interval_s)
             try:
                 await action()
-            except (BillingError, OSError) as exc:  # keep ticking; the next run retries
+            except (BillingError, SQLAlchemyError, OSError) as exc:  # the next run retries
                 log.warning("metering task failed: %s", exc)

@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxroute.billing import (
     BillingPolicy,
     UsageEvent,
     balance,
     extend,
+    extend_many,
     record_usage,
     reserve,
     settle,
@@ -340,6 +341,67 @@ async def test_extend_after_settlement_or_expiry_raises(
         await extend(
             session_factory, org_id=org, call_id=call, amount_micros=0, policy=policy, now=T0
         )
+
+
+async def test_extend_many_renews_every_hold_in_one_transaction_within_each_orgs_credit(
+    engine: AsyncEngine,
+    session_factory: Factory,
+    make_org: MakeOrg,
+    make_call: MakeCall,
+    policy: BillingPolicy,
+) -> None:
+    rich, rich_calls = await make_org(), []
+    await topup(session_factory, org_id=rich, amount_micros=1_000_000, idempotency_key="seed")
+    # 100k held of 130k: growing both holds by 20k needs 40k, only 30k is there.
+    poor, poor_calls = await make_org(), []
+    await topup(session_factory, org_id=poor, amount_micros=130_000, idempotency_key="seed")
+    for org, calls in ((rich, rich_calls), (poor, poor_calls)):
+        for i in range(3 if org == rich else 2):
+            call = await make_call(org)
+            await reserve(
+                session_factory,
+                org_id=org,
+                call_id=call,
+                amount_micros=50_000,
+                policy=policy,
+                now=T0 + timedelta(seconds=i),  # oldest first when credit is short
+            )
+            calls.append(call)
+    ended = rich_calls.pop()
+    await settle(session_factory, org_id=rich, call_id=ended, policy=policy, now=T0)
+    commits: list[object] = []
+    event.listen(engine.sync_engine, "commit", commits.append)
+    later = T0 + timedelta(seconds=30)
+
+    result = await extend_many(
+        session_factory,
+        [*rich_calls, *poor_calls, ended, "call_unknown"],
+        amount_micros=20_000,
+        policy=policy,
+        now=later,
+    )
+
+    assert len(commits) == 1
+    assert result == {
+        rich_calls[0]: True,
+        rich_calls[1]: True,
+        poor_calls[0]: True,
+        poor_calls[1]: False,
+        ended: False,
+        "call_unknown": False,
+    }
+    async with session_factory() as session:
+        rows = {r.call_id: r for r in (await session.scalars(select(Reservation))).all()}
+    grown = (70_000, later + policy.hold_ttl)
+    for call in (*rich_calls, poor_calls[0]):
+        assert (rows[call].amount_micros, rows[call].expires_at) == grown
+    assert (rows[poor_calls[1]].amount_micros, rows[poor_calls[1]].expires_at) == (
+        50_000,
+        T0 + timedelta(seconds=1) + policy.hold_ttl,
+    )
+    assert rows[ended].status == "settled"
+    assert (await balance(session_factory, org_id=poor)).reserved_micros == 120_000
+    assert (await balance(session_factory, org_id=rich)).reserved_micros == 140_000
 
 
 async def test_another_orgs_call_cannot_be_settled(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy import BigInteger, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.billing._tx import is_postgres, run_write
@@ -38,6 +38,7 @@ __all__ = [
     "Settlement",
     "SweepReport",
     "extend",
+    "extend_many",
     "reserve",
     "settle",
     "sweep",
@@ -194,6 +195,73 @@ async def extend(
         return True
 
     return await run_write(factory, work)
+
+
+async def extend_many(
+    factory: async_sessionmaker[AsyncSession],
+    calls: Sequence[str],
+    *,
+    amount_micros: int,
+    policy: BillingPolicy,
+    now: datetime | None = None,
+) -> dict[str, bool]:
+    """`extend` for many calls in one write transaction: call id → extended.
+
+    A periodic renewal of every live call must not become one transaction per call (a hundred
+    serialized writes that every call set-up queues behind). Each org's increase is taken in
+    one move when its credit covers all of its calls; otherwise its calls are extended oldest
+    first while credit lasts. A call without an open hold is `False`, like one that ran out.
+    """
+    _check_amount(amount_micros, allow_zero=True)
+    now = now or utcnow()
+
+    async def work(session: AsyncSession) -> dict[str, bool]:
+        query = select(Reservation).where(Reservation.call_id.in_(calls)).order_by(Reservation.id)
+        if is_postgres(session):
+            query = query.with_for_update()
+        rows = (await session.scalars(query.execution_options(populate_existing=True))).all()
+        by_org: dict[str, list[Reservation]] = {}
+        for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
+            if row.status == "held" and now < row.expires_at:
+                by_org.setdefault(row.org_id, []).append(row)
+        extended: list[str] = []
+        for org_id in sorted(by_org):  # one lock order for every writer
+            extended += await _grow_holds(session, org_id, by_org[org_id], amount_micros, now)
+        if extended:
+            await session.execute(
+                update(Reservation)
+                .where(Reservation.id.in_(extended))
+                .values(
+                    amount_micros=Reservation.amount_micros + amount_micros,
+                    expires_at=now + policy.hold_ttl,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        grown = set(extended)
+        done = {row.call_id for row in rows if row.id in grown}
+        return {call_id: call_id in done for call_id in calls}
+
+    return await run_write(factory, work)
+
+
+async def _grow_holds(
+    session: AsyncSession,
+    org_id: str,
+    rows: list[Reservation],
+    amount_micros: int,
+    now: datetime,
+) -> list[str]:
+    """Ids of the org's holds that its credit covers growing by `amount_micros` each."""
+    if not amount_micros or await move_hold(
+        session, org_id=org_id, delta_micros=amount_micros * len(rows), now=now
+    ):
+        return [row.id for row in rows]
+    covered: list[str] = []
+    for row in rows:
+        if not await move_hold(session, org_id=org_id, delta_micros=amount_micros, now=now):
+            break
+        covered.append(row.id)
+    return covered
 
 
 async def _usage_totals(session: AsyncSession, org_id: str, call_id: str) -> tuple[int, int, int]:
