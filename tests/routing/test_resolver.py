@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import event
+
 from tests.utils.api import Api
 from voxroute.db.models import Assistant, Organization
 from voxroute.errors import KeyNotFound
@@ -84,3 +88,37 @@ async def test_a_stage_without_any_key_fails_with_a_clear_reason(api: Api) -> No
             assert "tts" in exc.message and "elevenlabs" in exc.message
         else:
             raise AssertionError("resolution should fail without an elevenlabs key")
+
+
+async def test_a_call_reads_its_candidate_keys_once_and_never_another_assistants(
+    api: Api,
+) -> None:
+    org = await api.new_org()
+    await org.owner.post("/byok", json={"provider": "openai", "api_key": "sk-org-openai-key-0001"})
+    created = (await org.owner.post("/assistants", json=ASSISTANT)).json()
+    other = dict(
+        ASSISTANT,
+        name="Other",
+        tts_config={
+            "provider": "cartesia",
+            "byo_api_keys": {"cartesia": {"api_key": "other-assistants-cartesia-key"}},
+        },
+    )
+    assert (await org.owner.post("/assistants", json=other)).status_code == 201
+    o, a = await _load(api, org.id, created["id"])
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if re.search(r"\bFROM credentials\b", statement):
+            reads.append(statement)
+
+    engine = api.runtime.session_factory.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with api.runtime.session_factory() as session:
+            stt, llm, tts = await api.runtime.resolver.resolve(session, org=o, assistant=a)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert (stt.source, llm.source, tts.source) == ("assistant", "organization", "managed")
+    assert tts.api_key.reveal() == "managed-cartesia-0000000"
+    assert len(reads) == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.audit import AuditAction, record
@@ -155,6 +155,27 @@ class CredentialStore:
         if credential is None:
             raise NotFound("credential not found")
         return credential
+
+    async def candidates(
+        self, session: AsyncSession, *, org_id: str, assistant_id: str
+    ) -> list[Credential]:
+        """Every key a call of this assistant could use: the assistant's own and the org's,
+        in the order of `list` (provider, priority, age)."""
+        query = (
+            select(Credential)
+            .where(
+                Credential.org_id == org_id,
+                or_(
+                    Credential.scope == CredentialScope.ORGANIZATION.value,
+                    and_(
+                        Credential.scope == CredentialScope.ASSISTANT.value,
+                        Credential.assistant_id == assistant_id,
+                    ),
+                ),
+            )
+            .order_by(Credential.provider, Credential.priority.desc(), Credential.created_at)
+        )
+        return list((await session.scalars(query)).all())
 
     async def list(
         self,

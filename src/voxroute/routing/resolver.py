@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.credentials import CredentialScope, CredentialStore
@@ -114,9 +113,14 @@ class KeyResolver:
     async def resolve(
         self, session: AsyncSession, *, org: Organization, assistant: Assistant
     ) -> list[ResolvedStage]:
-        """Resolve stt, llm and tts independently; raise KeyNotFound naming the stage."""
+        """Resolve stt, llm and tts independently; raise KeyNotFound naming the stage.
+
+        The candidate keys of all three stages come from one query: a call's set-up reads
+        the credentials table once, not once per stage and scope.
+        """
+        keys = await self._store.candidates(session, org_id=org.id, assistant_id=assistant.id)
         return [
-            await self.resolve_stage(session, org=org, assistant=assistant, stage=stage)
+            await self.resolve_stage(session, org=org, assistant=assistant, stage=stage, keys=keys)
             for stage in STAGES
         ]
 
@@ -129,7 +133,10 @@ class KeyResolver:
         stage: Stage,
         exclude: frozenset[str] = frozenset(),
         now: datetime | None = None,
+        keys: Sequence[Credential] | None = None,
     ) -> ResolvedStage:
+        """`keys`: the call's candidate keys (`CredentialStore.candidates`), or None to read
+        them here."""
         config = stage_config(assistant, stage)
         provider = config.get("provider")
         if not isinstance(provider, str) or not provider:
@@ -137,25 +144,16 @@ class KeyResolver:
         spec = self._catalog.get(provider)
         if stage not in spec.categories:
             raise InvalidInput(f"{provider} does not offer {stage}")
+        if keys is None:
+            keys = await self._store.candidates(session, org_id=org.id, assistant_id=assistant.id)
+        usable = [c for c in keys if c.provider == provider and c.id not in exclude]
         assistant_keys = [
-            _candidate(c)
-            for c in await self._store.list(
-                session,
-                org_id=org.id,
-                scope=CredentialScope.ASSISTANT,
-                provider=provider,
-                assistant_id=assistant.id,
-            )
-            if c.id not in exclude
+            _candidate(c) for c in usable if c.scope == CredentialScope.ASSISTANT.value
         ]
         org_keys: list[Candidate] = []
         if org.byok_enabled and org.use_own_keys:
             org_keys = [
-                _candidate(c)
-                for c in await self._store.list(
-                    session, org_id=org.id, scope=CredentialScope.ORGANIZATION, provider=provider
-                )
-                if c.id not in exclude
+                _candidate(c) for c in usable if c.scope == CredentialScope.ORGANIZATION.value
             ]
         decision = decide(
             stage=stage,
@@ -166,7 +164,8 @@ class KeyResolver:
             policy=effective_policy(org, assistant),
             now=now or utcnow(),
         )
-        return await self._materialize(session, org.id, stage, provider, config, decision)
+        chosen = next((c for c in usable if c.id == decision.candidate.credential_id), None)
+        return await self._materialize(session, stage, provider, config, decision, chosen)
 
     def managed_fallback(self, assistant: Assistant, stage: Stage, reason: str) -> ResolvedStage:
         """The stage on the platform key, after a BYO key hit a rate limit or quota."""
@@ -189,25 +188,22 @@ class KeyResolver:
     async def _materialize(
         self,
         session: AsyncSession,
-        org_id: str,
         stage: Stage,
         provider: str,
         config: dict[str, Any],
         decision: Decision,
+        credential: Credential | None,
     ) -> ResolvedStage:
         candidate = decision.candidate
         if candidate.credential_id is None:
             secrets = self._managed.secrets(provider)
             public = self._managed.public(provider)
         else:
-            credential = await session.scalar(
-                select(Credential).where(
-                    Credential.org_id == org_id, Credential.id == candidate.credential_id
-                )
-            )
             if credential is None:
                 raise KeyNotFound(f"{stage}: credential disappeared during resolution")
             secrets = await self._store.open(session, credential)
+            if not secrets:  # deleted since it was listed: its secrets went with it
+                raise KeyNotFound(f"{stage}: credential disappeared during resolution")
             public = {k: str(v) for k, v in credential.public_fields.items()}
         return ResolvedStage(
             stage=stage,
