@@ -155,7 +155,7 @@ class Step:
     server_rss_mb: float
     passed: bool = False
     why: list[str] = field(default_factory=list)
-    server_setup_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    server_latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         r = self.report
@@ -174,7 +174,7 @@ class Step:
             "frame_jitter_ms": r["frame_jitter_ms"],
             "underruns": r["underruns"],
             "load_lag_ms": r["load_lag_ms"],
-            "server_setup_ms": self.server_setup_ms,
+            "server_latency_ms": self.server_latency_ms,
         }
 
 
@@ -329,7 +329,7 @@ class Bench:
         pct = {k: (after[k] - before[k]) / wall * 100 for k in pids}
         step = Step(calls, report, pct["server"], pct["load"] + pct["emulators"], rss)
         if name == "voxroute":
-            step.server_setup_ms = self.server_setup_phases(since)
+            step.server_latency_ms = self.server_latency(since)
         print(
             f"  {name:9s} N={calls:4d}  server CPU {step.server_cpu_pct:5.1f}%  "
             f"load CPU {step.load_cpu_pct:5.1f}%  RSS {rss:6.1f} MB  "
@@ -341,17 +341,19 @@ class Bench:
             f"setup p99 {report['setup_ms']['p99']}",
             flush=True,
         )
-        if step.server_setup_ms:
-            phases = ", ".join(
-                f"{phase} {q['p50']}/{q['p99']}" for phase, q in step.server_setup_ms.items()
+        if step.server_latency_ms:
+            parts = ", ".join(
+                f"{key} {q['p50']}/{q['p99']}" for key, q in step.server_latency_ms.items()
             )
-            print(f"    server-side set-up p50/p99 ms: {phases}", flush=True)
+            print(f"    server-recorded p50/p99 ms: {parts}", flush=True)
         return step
 
-    def server_setup_phases(self, since: datetime) -> dict[str, dict[str, float]]:
-        """p50/p99 of each set-up phase the server recorded (`calls.latency.setup_ms`: ms
-        from the stream's token accepted to queued, loaded, built, started) for the step's
-        calls. Embedded SQLite only; with --postgres this is left out."""
+    def server_latency(self, since: datetime) -> dict[str, dict[str, float]]:
+        """p50/p99 of what the server recorded in `calls.latency` for the step's calls: each
+        set-up phase (ms from the stream's token accepted to queued, loaded, built,
+        started), the turn (caller stopped → bot started speaking) and each provider's
+        TTFB, which tells the emulators' share of a reply from the server's. Embedded
+        SQLite only; with --postgres this is left out."""
         if self.database_url:
             return {}
         db = sqlite3.connect(self.work / "voxroute" / "voxroute.db")
@@ -361,13 +363,17 @@ class Bench:
             ).fetchall()
         finally:
             db.close()
-        phases: dict[str, list[float]] = {}
-        for (latency,) in rows:
-            for phase, ms in (json.loads(latency or "{}").get("setup_ms") or {}).items():
-                phases.setdefault(phase, []).append(float(ms))
+        values: dict[str, list[float]] = {}
+        for (raw,) in rows:
+            latency = json.loads(raw or "{}")
+            for phase, ms in (latency.get("setup_ms") or {}).items():
+                values.setdefault(f"setup_{phase}", []).append(float(ms))
+            for key in ("turns_ms", "stt_ttfb_ms", "llm_ttfb_ms", "tts_ttfb_ms"):
+                values.setdefault(key.removesuffix("_ms"), []).extend(latency.get(key) or [])
         return {
-            phase: {"p50": percentile(values, 50), "p99": percentile(values, 99)}
-            for phase, values in phases.items()
+            key: {"p50": percentile(found, 50), "p99": percentile(found, 99)}
+            for key, found in values.items()
+            if found
         }
 
     def ladder(self, name: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Glue between live calls and billing: holds, usage, settlement, the sweeper.
 
-- At call start `reserve_call` holds credit (refused with `InsufficientCredit`).
+- At call start `hold_call` holds credit in the call's connect transaction (refused with
+  `InsufficientCredit`).
 - While it runs, a ticker extends every live call's hold; when it cannot, the call is ended
   politely with reason `insufficient_credit`.
 - Usage deltas from the pipeline go to the bounded `UsageRecorder` (durable while the call
@@ -31,7 +32,7 @@ from voxroute.billing import (
     UsageRecorder,
     call_cost_breakdown,
     extend_many,
-    reserve,
+    hold_credit,
     settle,
     sweep,
 )
@@ -84,9 +85,12 @@ class Metering:
         if unwritten:
             log.error("%d usage events could not be written at shutdown", len(unwritten))
 
-    async def reserve_call(self, *, org_id: str, call_id: str) -> None:
-        await reserve(
-            self._factory,
+    async def hold_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> None:
+        """Hold a starting call's credit in the caller's write transaction (the one that marks
+        the call connected); `InsufficientCredit` refuses the call. Renewed from then on: a
+        hold that did not commit is found closed at the next renewal and forgotten."""
+        await hold_credit(
+            session,
             org_id=org_id,
             call_id=call_id,
             amount_micros=self.hold_micros,
@@ -177,20 +181,24 @@ class Metering:
             )
 
     async def extend_all(self) -> None:
-        """Renew every live call's hold, `EXTEND_BATCH` calls per write transaction."""
+        """Renew every live call's hold, `EXTEND_BATCH` calls per write transaction. A call
+        whose org's credit runs short, or whose hold is gone, is ended politely."""
         held = list(self._held.items())
         for start in range(0, len(held), EXTEND_BATCH):
             batch = dict(held[start : start + EXTEND_BATCH])
             try:
-                extended = await extend_many(
+                renewal = await extend_many(
                     self._factory, list(batch), amount_micros=self.hold_micros, policy=self.policy
                 )
             except (BillingError, SQLAlchemyError) as exc:  # the next period retries
                 log.warning("could not renew %d call holds: %s", len(batch), type(exc).__name__)
                 continue
-            for call_id, ok in extended.items():
-                if not ok and self._hang_up is not None and call_id in self._held:
-                    log.info("call %s: credit exhausted, ending politely", call_id)
+            for call_id in renewal.closed:  # nothing left to renew or settle here
+                self._held.pop(call_id, None)
+                self._events.pop(call_id, None)
+            for call_id in sorted(renewal.short | renewal.closed):
+                log.info("call %s: its credit hold cannot be renewed, ending politely", call_id)
+                if self._hang_up is not None:
                     await self._hang_up(call_id, "insufficient_credit")
 
     async def sweep_once(self) -> None:

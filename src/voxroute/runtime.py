@@ -7,6 +7,7 @@ resolution, credential health and billing hooks all go through here, off the aud
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -105,21 +106,23 @@ class Runtime:
         org, assistant = await self._org_assistant(session, call)
         stages = await self.resolver.resolve(session, org=org, assistant=assistant)
         self.metrics.stages_resolved(stages)
-        if self.billing is not None:
-            # Hold credit before any provider is touched; InsufficientCredit refuses the call.
-            # It must run before this session writes anything: on SQLite the hold's own
-            # transaction would otherwise wait for ours (one writer at a time).
-            await self.billing.reserve_call(org_id=org.id, call_id=call.id)
-        now = utcnow()
-        for stage in stages:
-            if stage.credential_id:
-                await session.execute(
-                    update(Credential)
-                    .where(Credential.org_id == org.id, Credential.id == stage.credential_id)
-                    .values(last_used_at=now)
-                )
-            _audit_key_use(session, org.id, call.id, stage)
         return stages
+
+    async def start_call(
+        self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]
+    ) -> None:
+        # Credit is held before any provider is touched; InsufficientCredit refuses the call.
+        if self.billing is not None:
+            await self.billing.hold_call(session, org_id=call.org_id, call_id=call.id)
+        used = [stage.credential_id for stage in stages if stage.credential_id]
+        if used:
+            await session.execute(
+                update(Credential)
+                .where(Credential.org_id == call.org_id, Credential.id.in_(used))
+                .values(last_used_at=utcnow())
+            )
+        for stage in stages:
+            _audit_key_use(session, call.org_id, call.id, stage)
 
     async def next_pool_key(
         self, call: CallInfo, failed: ResolvedStage, reason: str

@@ -382,14 +382,9 @@ async def test_extend_many_renews_every_hold_in_one_transaction_within_each_orgs
     )
 
     assert len(commits) == 1
-    assert result == {
-        rich_calls[0]: True,
-        rich_calls[1]: True,
-        poor_calls[0]: True,
-        poor_calls[1]: False,
-        ended: False,
-        "call_unknown": False,
-    }
+    assert result.extended == {*rich_calls, poor_calls[0]}
+    assert result.short == {poor_calls[1]}
+    assert result.closed == {ended, "call_unknown"}
     async with session_factory() as session:
         rows = {r.call_id: r for r in (await session.scalars(select(Reservation))).all()}
     grown = (70_000, later + policy.hold_ttl)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +142,11 @@ class FakeRuntime:
         if not self.stages:
             raise KeyNotFound("no stages configured")
         return list(self.stages)
+
+    async def start_call(
+        self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]
+    ) -> None:
+        """No billing, no audit: only the connect itself (records.py) is written."""
 
     async def next_pool_key(
         self, call: CallInfo, failed: ResolvedStage, reason: str

@@ -3,11 +3,13 @@ webhook, or — when the credit went between webhook and stream — ended at set
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.calls.harness import (
@@ -18,11 +20,13 @@ from tests.calls.harness import (
     ended_call,
     running_server,
     seed,
+    stage,
     stored_call,
 )
 from tests.calls.wire import new_call_sid, open_stream, stream_of, voice_webhook
 from voxroute.billing import BillingPolicy, balance, debit, topup
-from voxroute.db.models import Call
+from voxroute.calls.runtime import CallReport
+from voxroute.db.models import Call, Reservation
 from voxroute.emulators import EmulatorSuite
 from voxroute.metering import Metering
 from voxroute.routing.types import ResolvedStage
@@ -32,14 +36,19 @@ from voxroute.runtime import Runtime
 @dataclass
 class BillingRuntime(FakeRuntime):
     """The fake runtime with the real credit checks: `Runtime.admit_call` at the webhook and
-    `Metering.reserve_call` in key resolution, as `Runtime.resolve_stages` does."""
+    `Metering.hold_call` in the call's connect transaction, as `Runtime.start_call` does."""
 
     async def admit_call(self, call: Call) -> str | None:
         return await Runtime.admit_call(self, call)  # type: ignore[arg-type]
 
-    async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
-        await self.billing.reserve_call(org_id=call.org_id, call_id=call.id)
-        return list(self.stages)
+    async def start_call(
+        self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]
+    ) -> None:
+        await self.billing.hold_call(session, org_id=call.org_id, call_id=call.id)
+
+    async def on_call_ended(self, report: CallReport) -> None:
+        await self.billing.settle_call(report)
+        await super().on_call_ended(report)
 
 
 @dataclass
@@ -106,3 +115,57 @@ async def test_credit_gone_between_webhook_and_stream_ends_the_call_with_that_re
     assert stored.status == "ended" and stored.end_reason == "insufficient_credit"
     assert not line.audio and not billed.env.suite.requests("deepgram")
     assert (await balance(factory, org_id=billed.org_id)).reserved_micros == 0
+
+
+async def test_a_call_ended_during_its_set_up_takes_no_hold(billed: Billed) -> None:
+    """The hold commits with the connect or not at all: when Twilio's status callback ends
+    the call while its stream is being set up, no credit stays reserved."""
+    factory = billed.env.factory
+    await topup(factory, org_id=billed.org_id, amount_micros=1_000_000, idempotency_key="t3")
+    runtime = billed.env.runtime
+    stages = list(runtime.stages)
+
+    async def ended_meanwhile(session: AsyncSession, call: Call) -> list[ResolvedStage]:
+        async with factory() as other, other.begin():
+            await other.execute(
+                update(Call).values(status="ended", end_reason="telephony_completed")
+            )
+        return stages
+
+    runtime.resolve_stages = ended_meanwhile  # type: ignore[method-assign]
+    call_sid = new_call_sid()
+    status, twiml = await voice_webhook(billed.env.base, call_sid)
+    stream = stream_of(twiml)
+    assert status == 200 and stream is not None
+
+    async with open_stream(stream, call_sid) as line:
+        await line.closed.wait()
+
+    assert line.ws.close_code == 1008 and not line.audio
+    assert (await balance(factory, org_id=billed.org_id)).reserved_micros == 0
+    async with factory() as session:
+        assert (await session.scalar(select(func.count()).select_from(Reservation))) == 0
+
+
+async def test_a_call_whose_pipeline_cannot_be_built_gives_its_hold_back(billed: Billed) -> None:
+    factory = billed.env.factory
+    await topup(factory, org_id=billed.org_id, amount_micros=1_000_000, idempotency_key="t4")
+    runtime = billed.env.runtime
+    stt, llm, _ = default_stages(billed.env.suite)
+    runtime.stages = [stt, llm, stage("tts", "twilio", "no-tts-adapter-0001", None)]
+    call_sid = new_call_sid()
+    status, twiml = await voice_webhook(billed.env.base, call_sid)
+    stream = stream_of(twiml)
+    assert status == 200 and stream is not None
+
+    async with open_stream(stream, call_sid) as line:
+        await line.closed.wait()
+    await asyncio.wait_for(runtime.ended.wait(), 10)
+
+    stored = await ended_call(billed.env)
+    assert stored.end_reason == "setup_failed" and not line.audio
+    after = await balance(factory, org_id=billed.org_id)
+    assert (after.reserved_micros, after.balance_micros) == (0, 1_000_000)  # nothing charged
+    async with factory() as session:
+        hold = await session.scalar(select(Reservation))
+    assert hold is not None and hold.status == "settled"

@@ -20,10 +20,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voxroute.billing._tx import insert_ignore, is_postgres, run_write
 from voxroute.billing.types import Balance, format_usd
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models.billing import CreditAccount, LedgerEntry
+from voxroute.db.transactions import insert_ignore, is_postgres, run_write
 from voxroute.errors import IdempotencyConflict, InsufficientCredit, InvalidInput
 
 __all__ = [

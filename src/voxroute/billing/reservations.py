@@ -24,21 +24,23 @@ from typing import Literal
 from sqlalchemy import BigInteger, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voxroute.billing._tx import is_postgres, run_write
 from voxroute.billing.ledger import move_hold, post_entry, read_balance, request_hash
 from voxroute.billing.policy import BillingPolicy
 from voxroute.billing.types import UsageEvent, format_usd
 from voxroute.billing.usage import record_usage
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models.billing import Reservation, UsageRecord
+from voxroute.db.transactions import is_postgres, run_write
 from voxroute.errors import InsufficientCredit, InvalidInput, ReservationError
 
 __all__ = [
+    "HoldRenewal",
     "ReservationView",
     "Settlement",
     "SweepReport",
     "extend",
     "extend_many",
+    "hold_credit",
     "reserve",
     "settle",
     "sweep",
@@ -119,49 +121,71 @@ async def reserve(
     policy: BillingPolicy,
     now: datetime | None = None,
 ) -> ReservationView:
+    """Hold credit for a starting call in a write transaction of its own (`hold_credit`)."""
+
+    async def work(session: AsyncSession) -> ReservationView:
+        return await hold_credit(
+            session,
+            org_id=org_id,
+            call_id=call_id,
+            amount_micros=amount_micros,
+            policy=policy,
+            now=now,
+        )
+
+    return await run_write(factory, work)
+
+
+async def hold_credit(
+    session: AsyncSession,
+    *,
+    org_id: str,
+    call_id: str,
+    amount_micros: int,
+    policy: BillingPolicy,
+    now: datetime | None = None,
+) -> ReservationView:
     """Hold credit for a starting call; `InsufficientCredit` says what is available and needed.
 
-    Refused unless available credit covers both the hold and the policy's minimum call balance.
-    Reserving again for the same call and amount returns the existing hold (a retried start).
+    Runs in the caller's write transaction (`run_write`), so a call's hold can commit with
+    the rest of its start. Refused unless available credit covers both the hold and the
+    policy's minimum call balance. Holding again for the same call and amount returns the
+    existing hold (a retried start).
     """
     _check_amount(amount_micros)
     now = now or utcnow()
     required = max(amount_micros, policy.min_call_balance_micros)
-
-    async def work(session: AsyncSession) -> ReservationView:
-        existing = await session.scalar(select(Reservation).where(Reservation.call_id == call_id))
-        if existing is not None:
-            same = (existing.org_id, existing.status, existing.amount_micros)
-            if same == (org_id, "held", amount_micros):
-                return ReservationView.of(existing)
-            raise ReservationError(f"call {call_id} already has a reservation")
-        if not await move_hold(
-            session,
-            org_id=org_id,
-            delta_micros=amount_micros,
-            min_available_micros=required,
-            now=now,
-        ):
-            available = (await read_balance(session, org_id)).available_micros
-            raise InsufficientCredit(
-                f"insufficient credit to start a call: {format_usd(available)} available, "
-                f"{format_usd(required)} required"
-            )
-        row = Reservation(
-            id=new_id("rsv"),
-            org_id=org_id,
-            call_id=call_id,
-            amount_micros=amount_micros,
-            status="held",
-            expires_at=now + policy.hold_ttl,
-            created_at=now,
-            shortfall_micros=0,
+    existing = await session.scalar(select(Reservation).where(Reservation.call_id == call_id))
+    if existing is not None:
+        same = (existing.org_id, existing.status, existing.amount_micros)
+        if same == (org_id, "held", amount_micros):
+            return ReservationView.of(existing)
+        raise ReservationError(f"call {call_id} already has a reservation")
+    if not await move_hold(
+        session,
+        org_id=org_id,
+        delta_micros=amount_micros,
+        min_available_micros=required,
+        now=now,
+    ):
+        available = (await read_balance(session, org_id)).available_micros
+        raise InsufficientCredit(
+            f"insufficient credit to start a call: {format_usd(available)} available, "
+            f"{format_usd(required)} required"
         )
-        session.add(row)
-        await session.flush()
-        return ReservationView.of(row)
-
-    return await run_write(factory, work)
+    row = Reservation(
+        id=new_id("rsv"),
+        org_id=org_id,
+        call_id=call_id,
+        amount_micros=amount_micros,
+        status="held",
+        expires_at=now + policy.hold_ttl,
+        created_at=now,
+        shortfall_micros=0,
+    )
+    session.add(row)
+    await session.flush()
+    return ReservationView.of(row)
 
 
 async def extend(
@@ -197,6 +221,16 @@ async def extend(
     return await run_write(factory, work)
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRenewal:
+    """What `extend_many` did with each call: renewed, short of credit (the call must wind
+    down), or without an open hold (settled, swept, expired or never taken)."""
+
+    extended: frozenset[str]
+    short: frozenset[str]
+    closed: frozenset[str]
+
+
 async def extend_many(
     factory: async_sessionmaker[AsyncSession],
     calls: Sequence[str],
@@ -204,18 +238,18 @@ async def extend_many(
     amount_micros: int,
     policy: BillingPolicy,
     now: datetime | None = None,
-) -> dict[str, bool]:
-    """`extend` for many calls in one write transaction: call id → extended.
+) -> HoldRenewal:
+    """`extend` for many calls in one write transaction.
 
     A periodic renewal of every live call must not become one transaction per call (a hundred
     serialized writes that every call set-up queues behind). Each org's increase is taken in
     one move when its credit covers all of its calls; otherwise its calls are extended oldest
-    first while credit lasts. A call without an open hold is `False`, like one that ran out.
+    first while credit lasts.
     """
     _check_amount(amount_micros, allow_zero=True)
     now = now or utcnow()
 
-    async def work(session: AsyncSession) -> dict[str, bool]:
+    async def work(session: AsyncSession) -> HoldRenewal:
         query = select(Reservation).where(Reservation.call_id.in_(calls)).order_by(Reservation.id)
         if is_postgres(session):
             query = query.with_for_update()
@@ -224,22 +258,26 @@ async def extend_many(
         for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
             if row.status == "held" and now < row.expires_at:
                 by_org.setdefault(row.org_id, []).append(row)
-        extended: list[str] = []
+        grown: list[Reservation] = []
         for org_id in sorted(by_org):  # one lock order for every writer
-            extended += await _grow_holds(session, org_id, by_org[org_id], amount_micros, now)
-        if extended:
+            grown += await _grow_holds(session, org_id, by_org[org_id], amount_micros, now)
+        if grown:
             await session.execute(
                 update(Reservation)
-                .where(Reservation.id.in_(extended))
+                .where(Reservation.id.in_([row.id for row in grown]))
                 .values(
                     amount_micros=Reservation.amount_micros + amount_micros,
                     expires_at=now + policy.hold_ttl,
                 )
                 .execution_options(synchronize_session=False)
             )
-        grown = set(extended)
-        done = {row.call_id for row in rows if row.id in grown}
-        return {call_id: call_id in done for call_id in calls}
+        extended = frozenset(row.call_id for row in grown)
+        open_ = frozenset(row.call_id for held in by_org.values() for row in held)
+        return HoldRenewal(
+            extended=extended,
+            short=open_ - extended,
+            closed=frozenset(calls) - open_,
+        )
 
     return await run_write(factory, work)
 
@@ -250,17 +288,17 @@ async def _grow_holds(
     rows: list[Reservation],
     amount_micros: int,
     now: datetime,
-) -> list[str]:
-    """Ids of the org's holds that its credit covers growing by `amount_micros` each."""
+) -> list[Reservation]:
+    """The org's holds that its credit covers growing by `amount_micros` each."""
     if not amount_micros or await move_hold(
         session, org_id=org_id, delta_micros=amount_micros * len(rows), now=now
     ):
-        return [row.id for row in rows]
-    covered: list[str] = []
+        return rows
+    covered: list[Reservation] = []
     for row in rows:
         if not await move_hold(session, org_id=org_id, delta_micros=amount_micros, now=now):
             break
-        covered.append(row.id)
+        covered.append(row)
     return covered
 
 

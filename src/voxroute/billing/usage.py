@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voxroute.billing._tx import insert_ignore, run_write
 from voxroute.billing.pricing import PriceBook, PricingError
 from voxroute.billing.types import UsageEvent
 from voxroute.db.base import new_id
 from voxroute.db.models.billing import UsageRecord
+from voxroute.db.transactions import insert_ignore, run_write
 
 __all__ = ["RecordResult", "RecorderStats", "UsageRecorder", "record_usage"]
 

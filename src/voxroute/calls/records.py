@@ -17,6 +17,7 @@ from voxroute.calls.runtime import CallRuntime
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
+from voxroute.db.transactions import run_write
 from voxroute.errors import CallTokenInvalid, KeyNotFound
 from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
 from voxroute.vault.secret import Secret
@@ -38,7 +39,11 @@ def _policy(assistant: Assistant, org: Organization | None) -> FailurePolicy:
 
 
 async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) -> CallSetup:
-    """Assistant, keys and Twilio credentials; marks the call connected (ringing → connected)."""
+    """Assistant, keys and Twilio credentials; marks the call connected (ringing → connected).
+
+    Reads first, then one write transaction: the credit hold, the key-use marks and audit
+    rows, and the connect commit together (one write lock per set-up, not two).
+    """
     async with runtime.session_factory() as session:
         assistant = await session.get(Assistant, call.assistant_id) if call.assistant_id else None
         if assistant is None or assistant.org_id != call.org_id:
@@ -51,8 +56,17 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
             raise CallTokenInvalid("stream account does not own the number")
         token = await runtime.open_telephony_secret(session, number) if number else None
         resolved = await runtime.resolve_stages(session, call)
-        stages: dict[Stage, ResolvedStage] = {stage.stage: stage for stage in resolved}
-        connected_at = utcnow()
+        config = AssistantConfig(
+            system_prompt=assistant.system_prompt,
+            first_message=assistant.first_message,
+            max_duration_s=assistant.max_duration_s,
+            idle_timeout_s=assistant.idle_timeout_s,
+            failure_policy=_policy(assistant, org),
+        )
+    connected_at = utcnow()
+
+    async def connect(session: AsyncSession) -> None:
+        await runtime.start_call(session, call, resolved)
         result = await session.execute(
             update(Call)
             .where(Call.id == call.id, Call.status == CallState.RINGING.value)
@@ -63,17 +77,11 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
             )
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
-        if getattr(result, "rowcount", 0) != 1:
+        if getattr(result, "rowcount", 0) != 1:  # rolls the hold back with it
             raise CallTokenInvalid("the call already ended")
-        config = AssistantConfig(
-            system_prompt=assistant.system_prompt,
-            first_message=assistant.first_message,
-            max_duration_s=assistant.max_duration_s,
-            idle_timeout_s=assistant.idle_timeout_s,
-            failure_policy=_policy(assistant, org),
-        )
-    return CallSetup(config, stages, token, connected_at)
+
+    await run_write(runtime.session_factory, connect)
+    return CallSetup(config, {stage.stage: stage for stage in resolved}, token, connected_at)
 
 
 async def write_call_end(

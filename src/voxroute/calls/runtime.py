@@ -7,6 +7,7 @@ is secret-free except `ResolvedStage.secrets`, which stays masked (`Secret`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -122,7 +123,15 @@ class CallRuntime(Protocol):
         ...
 
     async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
-        """Key resolution for the call's assistant: one stage each for stt, llm and tts."""
+        """Key resolution for the call's assistant: one stage each for stt, llm and tts
+        (reads only)."""
+        ...
+
+    async def start_call(
+        self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]
+    ) -> None:
+        """In the write transaction that marks the call connected: hold its credit (raise
+        `InsufficientCredit` to refuse it), mark the keys it uses and audit each use."""
         ...
 
     async def next_pool_key(

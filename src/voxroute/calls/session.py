@@ -113,6 +113,7 @@ class CallSession:
             log.warning("call %s: could not release its org slot", self.info.call_id)
 
     async def _run_admitted(self) -> None:
+        setup: CallSetup | None = None  # once loaded, the call's credit is held
         try:
             async with self._rt.registry.setting_up:
                 self._mark_setup("queued")
@@ -126,11 +127,11 @@ class CallSession:
             return
         except (KeyNotFound, CallTokenInvalid) as exc:
             reason = EndReason.KEY_NOT_FOUND.value if isinstance(exc, KeyNotFound) else "refused"
-            await self._refuse(reason)
+            await self._refuse(reason, release=setup is not None)
             return
         except (VoxrouteError, SQLAlchemyError, ValueError) as exc:
             log.warning("call %s: set-up failed: %s", self.info.call_id, type(exc).__name__)
-            await self._refuse(EndReason.SETUP_FAILED.value)
+            await self._refuse(EndReason.SETUP_FAILED.value, release=setup is not None)
             return
         if self._pending_end is not None:  # e.g. the hang-up API during set-up: no audio
             self.end_reason = self._pending_end
@@ -274,7 +275,9 @@ class CallSession:
         if self._pipeline is not None:
             await self._pipeline.worker.queue_frame(frame)
 
-    async def _refuse(self, reason: str, code: int = 1008) -> None:
+    async def _refuse(self, reason: str, code: int = 1008, *, release: bool = False) -> None:
+        """End a call that never started its pipeline; `release`: its set-up had already
+        held credit, which the end-of-call hook gives back (nothing was connected)."""
         self.end_reason = reason
         self.state.try_transition(CallState.ENDED)
         with contextlib.suppress(RuntimeError):  # the peer closed first
@@ -290,6 +293,15 @@ class CallSession:
             )
         except SQLAlchemyError:
             log.exception("call %s: could not record refusal", self.info.call_id)
+        if release:
+            report = CallReport(
+                call=self.info,
+                end_reason=reason,
+                connected_at=None,
+                ended_at=utcnow(),
+                duration_s=0,
+            )
+            await self._report_end(report)
 
     async def _finish(self, setup: CallSetup) -> None:
         if self.end_reason is None:  # the pipeline stopped on its own (e.g. socket error)
@@ -329,6 +341,9 @@ class CallSession:
             latency=latency,
             usage=usage,
         )
+        await self._report_end(report)
+
+    async def _report_end(self, report: CallReport) -> None:
         try:
             await self._rt.on_call_ended(report)
         except Exception:  # the app's hook must not break the call teardown

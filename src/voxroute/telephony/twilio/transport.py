@@ -258,8 +258,13 @@ class TwilioOutput(FrameProcessor):
         if frame.sample_rate != SAMPLE_RATE:  # the TTS is asked for 8 kHz; just in case
             self._resampler = self._resampler or create_stream_resampler()
             audio = await self._resampler.resample(audio, frame.sample_rate, SAMPLE_RATE)
+        assert self._loop is not None
+        now = self._loop.time()
+        silent = self._queue.play_end <= now  # the far end has nothing left to play
         self._queue.add_audio(audio, interruptible=frame.interruptible)
         self._clock.add(self)
+        if silent:  # a reply's first frames go now, not at the next tick (up to 20 ms later)
+            self.tick(now)
 
     def _enqueue(self, item: Item) -> None:
         self._queue.add(item)

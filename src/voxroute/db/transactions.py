@@ -1,4 +1,4 @@
-"""Write transactions for money: serialized on SQLite, retried on PostgreSQL conflicts.
+"""Write transactions (money, call starts): serialized on SQLite, retried on PostgreSQL conflicts.
 
 PostgreSQL runs at READ COMMITTED: a conditional `UPDATE credit_accounts … WHERE available >=
 amount` takes the row lock and re-checks its condition on the newest row version, so
