@@ -26,6 +26,7 @@ from voxroute.credentials.checks import CheckLimiter
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
+from voxroute.gc_policy import GcPauses
 from voxroute.maintenance import Maintenance
 from voxroute.metering import Metering
 from voxroute.metrics import CONTENT_TYPE_LATEST
@@ -163,6 +164,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             active=lambda: runtime.registry.active, loop_lag_ms=lambda: runtime.registry.loop_lag_ms
         )
         stack.push_async_callback(runtime.registry.stop)
+        gc_pauses = GcPauses(runtime.metrics.gc_pauses)
+        gc_pauses.install()
+        stack.callback(gc_pauses.remove)
         stack.push_async_callback(runtime.registry.hang_up_all)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         stack.push_async_callback(http.close)

@@ -18,6 +18,7 @@ from voxroute.routing.types import ResolvedStage
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 TURN_BUCKETS_S = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+GC_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 class Metrics:
@@ -53,6 +54,14 @@ class Metrics:
             "voxroute_turn_latency_seconds",
             "End of caller speech to first assistant audio.",
             buckets=TURN_BUCKETS_S,
+            registry=self.registry,
+        )
+        # Every call's audio stops while the collector runs (gc_policy.py).
+        self.gc_pauses = Histogram(
+            "voxroute_gc_pause_seconds",
+            "Garbage-collector pauses of this worker, by generation.",
+            ["generation"],
+            buckets=GC_BUCKETS_S,
             registry=self.registry,
         )
 

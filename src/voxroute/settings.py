@@ -72,13 +72,16 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    # Measured (BENCHMARKS.md): a worker holds ~5-10 calls within the latency bounds today;
-    # the loop-lag watchdog refuses earlier when the event loop stalls.
+    # Measured (BENCHMARKS.md): one worker on one core held 40 calls within the latency
+    # bounds on 2026-12-02, 15-30 on slower days of the same machine; the default keeps a
+    # margin for unknown hardware, and the loop-lag watchdog refuses earlier on a stall.
     max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     # Calls setting up at once per worker (each needs up to two database connections).
     max_concurrent_setups: int = Field(default=4, ge=1, le=16)
     call_token_ttl_s: int = Field(default=60, ge=5)
+    # Generation-1 collections between full ones (CPython: 10); see gc_policy.py.
+    gc_full_after: int = Field(default=1000, ge=1)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
     min_call_balance_micros: int = Field(default=50_000, ge=0)
     # Credit held per call, how long a hold lives unextended, and the billing tickers.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import httpx
@@ -259,8 +260,10 @@ async def test_metrics_count_calls_and_key_sources_without_ids_or_secrets(served
         return 'voxroute_calls_ended_total{reason="caller_hung_up"} 1.0' in text
 
     await _wait_for(counted)
+    gc.collect()  # the worker observes every collector pause (gc_policy.py)
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{served.url}/metrics")).text
+    assert 'voxroute_gc_pause_seconds_count{generation="2"}' in text
     for stage, provider in (("stt", "deepgram"), ("llm", "openai"), ("tts", "cartesia")):
         labels = f'provider="{provider}",source="managed",stage="{stage}"'
         assert f"voxroute_stage_keys_total{{{labels}}} 1.0" in text

@@ -102,6 +102,7 @@ def worker_app() -> FastAPI:
     import voxroute.calls.session  # noqa: F401 - import cost paid at start-up
     from voxroute.app import create_app
     from voxroute.calls.vad import preload_vad
+    from voxroute.gc_policy import tune_collector
     from voxroute.logs import configure_logging
 
     settings = settings_from_env()
@@ -113,6 +114,7 @@ def worker_app() -> FastAPI:
     # it every call's audio) from rescanning a few hundred thousand module-level objects.
     gc.collect()
     gc.freeze()
+    tune_collector(settings.gc_full_after)
     return app
 
 
