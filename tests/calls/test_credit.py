@@ -23,7 +23,7 @@ from tests.calls.harness import (
     stage,
     stored_call,
 )
-from tests.calls.wire import new_call_sid, open_stream, stream_of, voice_webhook
+from tests.calls.wire import Line, new_call_sid, open_stream, stream_of, voice_webhook
 from voxroute.billing import BillingPolicy, balance, debit, topup
 from voxroute.calls.runtime import CallReport
 from voxroute.db.models import Call, Reservation
@@ -70,6 +70,22 @@ async def billed(session_factory: Factory, suite: EmulatorSuite) -> AsyncIterato
         yield Billed(Env(base, runtime, suite, session_factory), seeded.org_id)
 
 
+async def answered_stream(billed: Billed, call_sid: str) -> tuple[str, dict[str, str]]:
+    status, twiml = await voice_webhook(billed.env.base, call_sid)
+    stream = stream_of(twiml)
+    assert status == 200 and stream is not None
+    return stream
+
+
+async def stream_until_closed(billed: Billed) -> Line:
+    """A call answered with a media stream, whose stream the server then closes."""
+    call_sid = new_call_sid()
+    stream = await answered_stream(billed, call_sid)
+    async with open_stream(stream, call_sid) as line:
+        await line.closed.wait()
+    return line
+
+
 async def test_an_org_without_credit_is_refused_politely_at_the_webhook(billed: Billed) -> None:
     status, twiml = await voice_webhook(billed.env.base, new_call_sid())
 
@@ -100,9 +116,7 @@ async def test_credit_gone_between_webhook_and_stream_ends_the_call_with_that_re
     factory = billed.env.factory
     await topup(factory, org_id=billed.org_id, amount_micros=200_000, idempotency_key="t2")
     call_sid = new_call_sid()
-    status, twiml = await voice_webhook(billed.env.base, call_sid)
-    stream = stream_of(twiml)
-    assert status == 200 and stream is not None
+    stream = await answered_stream(billed, call_sid)
     # Another call (or an API debit) spends the credit before Twilio opens the stream.
     available = (await balance(factory, org_id=billed.org_id)).available_micros
     await debit(factory, org_id=billed.org_id, amount_micros=available, idempotency_key="d1")
@@ -133,13 +147,7 @@ async def test_a_call_ended_during_its_set_up_takes_no_hold(billed: Billed) -> N
         return stages
 
     runtime.resolve_stages = ended_meanwhile  # type: ignore[method-assign]
-    call_sid = new_call_sid()
-    status, twiml = await voice_webhook(billed.env.base, call_sid)
-    stream = stream_of(twiml)
-    assert status == 200 and stream is not None
-
-    async with open_stream(stream, call_sid) as line:
-        await line.closed.wait()
+    line = await stream_until_closed(billed)
 
     assert line.ws.close_code == 1008 and not line.audio
     assert (await balance(factory, org_id=billed.org_id)).reserved_micros == 0
@@ -153,13 +161,7 @@ async def test_a_call_whose_pipeline_cannot_be_built_gives_its_hold_back(billed:
     runtime = billed.env.runtime
     stt, llm, _ = default_stages(billed.env.suite)
     runtime.stages = [stt, llm, stage("tts", "twilio", "no-tts-adapter-0001", None)]
-    call_sid = new_call_sid()
-    status, twiml = await voice_webhook(billed.env.base, call_sid)
-    stream = stream_of(twiml)
-    assert status == 200 and stream is not None
-
-    async with open_stream(stream, call_sid) as line:
-        await line.closed.wait()
+    line = await stream_until_closed(billed)
     await asyncio.wait_for(runtime.ended.wait(), 10)
 
     stored = await ended_call(billed.env)

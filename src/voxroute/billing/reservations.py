@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from sqlalchemy import BigInteger, case, cast, func, select, update
@@ -122,18 +123,15 @@ async def reserve(
     now: datetime | None = None,
 ) -> ReservationView:
     """Hold credit for a starting call in a write transaction of its own (`hold_credit`)."""
-
-    async def work(session: AsyncSession) -> ReservationView:
-        return await hold_credit(
-            session,
-            org_id=org_id,
-            call_id=call_id,
-            amount_micros=amount_micros,
-            policy=policy,
-            now=now,
-        )
-
-    return await run_write(factory, work)
+    hold = partial(
+        hold_credit,
+        org_id=org_id,
+        call_id=call_id,
+        amount_micros=amount_micros,
+        policy=policy,
+        now=now,
+    )
+    return await run_write(factory, hold)
 
 
 async def hold_credit(
