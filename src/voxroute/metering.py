@@ -22,8 +22,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import cast
 
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from voxroute.billing import (
     BillingPolicy,
@@ -87,8 +89,8 @@ class Metering:
 
     async def hold_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> None:
         """Hold a starting call's credit in the caller's write transaction (the one that marks
-        the call connected); `InsufficientCredit` refuses the call. Renewed from then on: a
-        hold that did not commit is found closed at the next renewal and forgotten."""
+        the call connected); `InsufficientCredit` refuses the call. The hold is renewed from
+        the moment that transaction commits; if it rolls back, there is nothing to renew."""
         await hold_credit(
             session,
             org_id=org_id,
@@ -96,8 +98,17 @@ class Metering:
             amount_micros=self.hold_micros,
             policy=self.policy,
         )
-        self._held[call_id] = org_id
-        self._events.setdefault(call_id, [])
+
+        def committed(_session: Session) -> None:
+            self._held[call_id] = org_id
+            self._events.setdefault(call_id, [])
+
+        event.listen(session.sync_session, "after_commit", committed, once=True)
+
+    @property
+    def held_calls(self) -> frozenset[str]:
+        """Calls whose holds this process renews."""
+        return frozenset(self._held)
 
     def record_usage(self, event: CallUsageEvent) -> None:
         scale = 1000 if event.unit in MILLI_UNITS else 1
@@ -193,7 +204,7 @@ class Metering:
             except (BillingError, SQLAlchemyError) as exc:  # the next period retries
                 log.warning("could not renew %d call holds: %s", len(batch), type(exc).__name__)
                 continue
-            for call_id in renewal.closed:  # nothing left to renew or settle here
+            for call_id in renewal.closed:  # settled or swept: nothing left to renew here
                 self._held.pop(call_id, None)
                 self._events.pop(call_id, None)
             for call_id in sorted(renewal.short | renewal.closed):

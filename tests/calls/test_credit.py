@@ -153,6 +153,7 @@ async def test_a_call_ended_during_its_set_up_takes_no_hold(billed: Billed) -> N
     assert (await balance(factory, org_id=billed.org_id)).reserved_micros == 0
     async with factory() as session:
         assert (await session.scalar(select(func.count()).select_from(Reservation))) == 0
+    assert runtime.billing.held_calls == frozenset()  # nothing for the renewal ticker
 
 
 async def test_a_call_whose_pipeline_cannot_be_built_gives_its_hold_back(billed: Billed) -> None:
@@ -171,3 +172,4 @@ async def test_a_call_whose_pipeline_cannot_be_built_gives_its_hold_back(billed:
     async with factory() as session:
         hold = await session.scalar(select(Reservation))
     assert hold is not None and hold.status == "settled"
+    assert runtime.billing.held_calls == frozenset()
