@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     demo_org: bool = True
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Websocket keepalive: a peer that has not answered a ping within the timeout is dropped
+    # (a caller's side that stopped reading, or a half-open connection).
+    ws_ping_interval_s: float = Field(default=20.0, gt=0)
+    ws_ping_timeout_s: float = Field(default=20.0, gt=0)
     validation_rate_per_minute: int = Field(default=10, ge=1)
 
     # Calls and capacity.

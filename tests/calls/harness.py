@@ -221,7 +221,14 @@ async def running_server(
             app.include_router(extra, prefix="/api/v1")
     app.state.runtime = runtime
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            ws_ping_interval=config.ws_ping_interval_s,
+            ws_ping_timeout=config.ws_ping_timeout_s,
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
     while not server.started:

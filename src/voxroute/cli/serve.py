@@ -82,6 +82,8 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
             log_level=settings.log_level.lower(),
             loop="uvloop",
             ws_max_size=settings.max_ws_message_bytes,
+            ws_ping_interval=settings.ws_ping_interval_s,
+            ws_ping_timeout=settings.ws_ping_timeout_s,
             # Media streams carry base64 audio, which deflate barely shrinks at a CPU
             # cost on every frame both ways (BENCHMARKS.md §5).
             ws_per_message_deflate=False,

@@ -21,7 +21,9 @@
   off), then the serializer hangs up through Twilio REST and the socket closes. On
   `CancelFrame`, at once.
 * A peer that stops reading (a send that does not return in `WRITE_TIMEOUT_S`) is reported
-  as a permanent error, as pipecat's output does, and the call is cancelled.
+  as a permanent error, as pipecat's output does, and the call is cancelled. A send blocks
+  only once the kernel's buffers are full, which can take minutes of audio; the websocket
+  keepalive (`Settings.ws_ping_*`) usually drops such a peer first (tests/calls/test_dead_peer.py).
 """
 
 from __future__ import annotations
