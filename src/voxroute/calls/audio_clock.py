@@ -11,7 +11,6 @@ the clock when they have nothing left to play, so an idle worker does not tick a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Protocol
 
@@ -32,45 +31,49 @@ class AudioClock:
     def __init__(self, period_s: float = TICK_S) -> None:
         self._period = period_s
         self._streams: dict[ClockedStream, None] = {}  # insertion-ordered set
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.Handle | None = None
         self.ticks = 0
 
     def __len__(self) -> int:
         return len(self._streams)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="audio-clock")
+        self._loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._loop = None
         self._streams.clear()
 
     def add(self, stream: ClockedStream) -> None:
         """Tick `stream` from the next tick on, until its `tick` returns False."""
         self._streams[stream] = None
-        self._wake.set()
+        if self._timer is None and self._loop is not None:  # idle: tick now
+            self._timer = self._loop.call_soon(self._on_timer)
 
     def discard(self, stream: ClockedStream) -> None:
         self._streams.pop(stream, None)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._streams:
-                self._wake.clear()
-                await self._wake.wait()
-            now = loop.time()
-            self._tick(now)
+    def _on_timer(self) -> None:
+        # A plain loop timer, not a task sleeping: the tick runs when its timer fires,
+        # not one `call_soon` later behind everything the loop's I/O made ready meanwhile.
+        loop = self._loop
+        self._timer = None
+        if loop is None:
+            return
+        now = loop.time()
+        self._tick(now)
+        if self._streams:
             # The grid is the tick after `now`, not `previous + period`: a tick delayed by a
             # busy loop is not followed by a burst of catch-up ticks (each stream's own
             # play-out clock decides how much to release).
-            await asyncio.sleep(self._period - (loop.time() - now) % self._period)
+            after = loop.time()
+            self._timer = loop.call_at(
+                after + self._period - (after - now) % self._period, self._on_timer
+            )
 
     def _tick(self, now: float) -> None:
         self.ticks += 1
