@@ -76,9 +76,9 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    # Measured (BENCHMARKS.md): one worker on one core held 40 calls within the latency
-    # bounds on 2026-12-02, 15-30 on slower days of the same machine; the default keeps a
-    # margin for unknown hardware, and the loop-lag watchdog refuses earlier on a stall.
+    # Measured (BENCHMARKS.md): one worker on one core held 40-80 calls within the latency
+    # bounds on 2026-12-02 (two runs), 15-30 on slower days of the same machine; the default
+    # keeps a margin for unknown hardware, and the loop-lag watchdog refuses on a stall.
     max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     # Calls setting up at once per worker (each needs up to two database connections).

@@ -36,6 +36,10 @@ def _hint(secret_values: dict[str, str]) -> str | None:
     return Secret(primary).hint
 
 
+# Every listing of keys: by provider, then highest priority, then oldest first.
+_LISTING_ORDER = (Credential.provider, Credential.priority.desc(), Credential.created_at)
+
+
 class CredentialStore:
     """The only code that writes `credentials` / `credential_secrets` rows."""
 
@@ -160,7 +164,7 @@ class CredentialStore:
         self, session: AsyncSession, *, org_id: str, assistant_id: str
     ) -> list[Credential]:
         """Every key a call of this assistant could use: the assistant's own and the org's,
-        in the order of `list` (provider, priority, age)."""
+        in `_LISTING_ORDER`."""
         query = (
             select(Credential)
             .where(
@@ -173,7 +177,7 @@ class CredentialStore:
                     ),
                 ),
             )
-            .order_by(Credential.provider, Credential.priority.desc(), Credential.created_at)
+            .order_by(*_LISTING_ORDER)
         )
         return list((await session.scalars(query)).all())
 
@@ -193,9 +197,7 @@ class CredentialStore:
             query = query.where(Credential.provider == provider)
         if assistant_id is not None:
             query = query.where(Credential.assistant_id == assistant_id)
-        query = query.order_by(
-            Credential.provider, Credential.priority.desc(), Credential.created_at
-        )
+        query = query.order_by(*_LISTING_ORDER)
         return list((await session.scalars(query)).all())
 
     async def open(self, session: AsyncSession, credential: Credential) -> dict[str, Secret]:
