@@ -18,7 +18,6 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import (
     Frame,
     StartFrame,
-    UserSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -26,7 +25,6 @@ from pipecat.services.stt_service import STTService
 
 from voxroute.calls.caller_audio import (
     PRESTART_FRAMES,
-    SPEECH_ACTIVITY_FRAMES,
     STT_BATCH_FRAMES,
     CallerAudioPath,
 )
@@ -39,7 +37,8 @@ FRAME_BYTES = 320  # 20 ms of 16-bit PCM at 8 kHz
 
 @dataclass
 class RecordingSTT:
-    """What the path does to its STT, in order: ("audio", bytes) or ("frame", Frame)."""
+    """What the path does to its STT, in order: ("audio", bytes) or ("frame", Frame); and
+    ("speech", None) for each call of the path's `on_speech` (the idle timeout's signal)."""
 
     log: list[tuple[str, Any]] = field(default_factory=list)
     path: CallerAudioPath | None = None
@@ -62,6 +61,9 @@ class RecordingSTT:
         self.log.append(("frame", frame))
         if isinstance(frame, VADUserStoppedSpeakingFrame) and self.path is not None:
             self.at_stops.append((sum(map(len, self.sends())), self.path.frames * FRAME_BYTES))
+
+    def on_speech(self) -> None:
+        self.log.append(("speech", None))
 
     async def push_error(self, **kwargs: Any) -> None:  # pragma: no cover - not reached
         self.log.append(("error", kwargs))
@@ -89,7 +91,13 @@ async def vad() -> AsyncIterator[VadBatcher]:
 
 def new_path(vad: VadBatcher) -> tuple[CallerAudioPath, RecordingSTT]:
     stt = RecordingSTT()
-    path = CallerAudioPath(cast(STTService, stt), vad, VADParams(stop_secs=0.2), sample_rate=8000)
+    path = CallerAudioPath(
+        cast(STTService, stt),
+        vad,
+        VADParams(stop_secs=0.2),
+        sample_rate=8000,
+        on_speech=stt.on_speech,
+    )
     stt.path = path
     return path, stt
 
@@ -141,9 +149,18 @@ async def test_speech_reaches_the_pipeline_as_vad_events_with_audio_flushed_firs
     assert kinds[0] is VADUserStartedSpeakingFrame
     assert kinds[-1] is VADUserStoppedSpeakingFrame
     assert kinds.count(VADUserStartedSpeakingFrame) == kinds.count(VADUserStoppedSpeakingFrame)
-    speaking = kinds.count(UserSpeakingFrame)
-    assert speaking >= 1  # every SPEECH_ACTIVITY_FRAMES frames while the caller speaks
-    assert speaking <= len(frames) // SPEECH_ACTIVITY_FRAMES
+    # `on_speech` for every frame while the caller speaks, never in silence, and no
+    # pipecat frame for it (pipecat's UserSpeakingFrame would cross the whole pipeline).
+    speaking, marks = False, []
+    for kind, item in stt.log:
+        if kind == "frame":
+            speaking = isinstance(item, VADUserStartedSpeakingFrame) or (
+                speaking and not isinstance(item, VADUserStoppedSpeakingFrame)
+            )
+        elif kind == "speech":
+            marks.append(speaking)
+    assert len(marks) > 10 and all(marks)
+    assert set(kinds) == {VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame}
 
     # Everything received before a stop was sent to the STT before the stop was queued.
     assert stt.at_stops

@@ -25,7 +25,9 @@ from tests.calls.harness import (
 from tests.calls.wire import open_line
 from voxroute.api.routes.calls import router as calls_router
 from voxroute.auth import Role, issue_token
+from voxroute.calls.session import IDLE_MESSAGE
 from voxroute.emulators import EmulatorSuite
+from voxroute.emulators._audio import speech_duration_s
 
 LINGER = {"hang_up": False, "end_wait_s": 20.0, "reply_timeout_s": 5.0}
 
@@ -69,6 +71,29 @@ async def test_a_silent_caller_is_ended_after_the_idle_timeout(
     assert report.end_reason == "idle_timeout"
     assert (await stored_call(env)).end_reason == "idle_timeout"
     assert len(twilio_hangups(env)) == 1
+
+
+async def test_the_idle_timeout_counts_from_the_end_of_the_bots_speech(
+    session_factory: Factory, suite: EmulatorSuite
+) -> None:
+    """The output tells the idle timeout that the bot speaks (`on_speaking`), without a
+    frame through the pipeline: a 6 s greeting is not idle time."""
+    idle_s = 2
+    greeting = (
+        "Thanks for calling the front desk of the Grand Hotel. "
+        "How may I help you today, and who is speaking?"
+    )
+    async with served(
+        session_factory, suite, max_duration_s=60, idle_timeout_s=idle_s, first_message=greeting
+    ) as (env, _):
+        result = await call(env, [], **LINGER)
+    (report,) = env.runtime.reports
+    assert report.end_reason == "idle_timeout"
+    # Greeting, idle_s of silence, goodbye. Counted from the call's start, the timeout
+    # would fire during the greeting and the goodbye would follow it at once.
+    spoken = speech_duration_s(greeting) + speech_duration_s(IDLE_MESSAGE)
+    assert result.audio_received_s > spoken - 0.5, result
+    assert result.duration_s > spoken + 0.75 * idle_s, result
 
 
 async def test_the_hangup_api_ends_a_live_call(

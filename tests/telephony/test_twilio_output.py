@@ -50,6 +50,10 @@ class RecordingClient:
         self.is_connected = True
         self.is_closing = False
         self.disconnected_at: float | None = None
+        self.speaking_marks = 0  # calls of the output's `on_speaking`
+
+    def on_speaking(self) -> None:
+        self.speaking_marks += 1
 
     async def setup(self, _setup: object) -> None:
         pass
@@ -99,6 +103,7 @@ def output(
         client=client,  # type: ignore[arg-type]
         serializer=serializer,  # type: ignore[arg-type]
         clock=clock,
+        on_speaking=client.on_speaking,
     )
     return processor, client, serializer
 
@@ -124,6 +129,9 @@ async def test_an_utterance_is_sent_in_order_as_it_plays_then_marked(clock: Audi
     ]
     assert client.events() == ["media"] * 30 + ["mark"]
     assert client.sent[-1][1]["mark"] == {"name": "utt-1"}
+    # The idle timeout hears of the bot speaking with each frame sent, never through a
+    # BotSpeakingFrame crossing the pipeline (pipecat's output sends one every 200 ms).
+    assert client.speaking_marks == 30
     assert processor.marks_sent == 1
     times = client.media_times()
     played_s = len(times) * FRAME_S

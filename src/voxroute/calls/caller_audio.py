@@ -16,17 +16,21 @@ only what the audio needs:
 * **VAD**: the frame is fed to the call's `VadStream` on the worker's `VadBatcher`, which
   runs Silero for every call in one batched inference.
 
-Only what pipecat's VAD controller would have produced enters the pipeline: speech
-started/stopped (`VADUserStartedSpeakingFrame` / `VADUserStoppedSpeakingFrame`) and
-`UserSpeakingFrame` every 0.2 s of speech. They are queued at the STT, which handles them
-(TTFB, Deepgram's Finalize) and passes them on to the user aggregator's turn strategies,
-as pipecat's own controller does. Pending audio is sent before a speech-stopped frame, so
-the STT finalizes on everything the caller said.
+Only the VAD's turn edges enter the pipeline: speech started/stopped
+(`VADUserStartedSpeakingFrame` / `VADUserStoppedSpeakingFrame`). They are queued at the
+STT, which handles them (TTFB, Deepgram's Finalize) and passes them on to the user
+aggregator's turn strategies, as pipecat's own controller does. Pending audio is sent before
+a speech-stopped frame, so the STT finalizes on everything the caller said.
+
+pipecat's controller also sends a `UserSpeakingFrame` every 0.2 s of speech through the
+whole pipeline; its only reader here would be the call's idle timeout, so `on_speech` is
+called instead (six queue hops and a sink event task less, five times a second).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import (
@@ -35,7 +39,6 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     StartFrame,
-    UserSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -44,11 +47,10 @@ from pipecat.services.stt_service import STTService
 
 from voxroute.calls.vad_batch import VadBatcher
 
-__all__ = ["SPEECH_ACTIVITY_FRAMES", "STT_BATCH_FRAMES", "CallerAudioPath"]
+__all__ = ["STT_BATCH_FRAMES", "CallerAudioPath"]
 
 STT_BATCH_FRAMES = 5  # 20 ms frames per STT send: 100 ms
 PRESTART_FRAMES = 50  # audio kept (1 s) while the STT connects
-SPEECH_ACTIVITY_FRAMES = 10  # a UserSpeakingFrame every 0.2 s of speech, as pipecat's controller
 
 
 class CallerAudioPath:
@@ -59,13 +61,14 @@ class CallerAudioPath:
         vad_params: VADParams,
         *,
         sample_rate: int,
+        on_speech: Callable[[], None],
     ) -> None:
         self._stt = stt
+        self._on_speech = on_speech
         self._sample_rate = sample_rate
         self._vad = vad.open(vad_params, self)
         self._vad_events: deque[VADState] = deque()
         self._speaking = False
-        self._frames_since_activity = 0
         self._stt_started = False
         self._pending: deque[bytes] = deque(maxlen=PRESTART_FRAMES)
         self.frames = 0
@@ -111,10 +114,7 @@ class CallerAudioPath:
         while self._vad_events:
             await self._on_vad_event(self._vad_events.popleft())
         if self._speaking:
-            self._frames_since_activity += 1
-            if self._frames_since_activity >= SPEECH_ACTIVITY_FRAMES:
-                self._frames_since_activity = 0
-                await self._to_pipeline(UserSpeakingFrame())
+            self._on_speech()
         if len(self._pending) >= STT_BATCH_FRAMES:
             await self._send_to_stt()
 
@@ -122,7 +122,6 @@ class CallerAudioPath:
         params = self._vad.params
         if state is VADState.SPEAKING and not self._speaking:
             self._speaking = True
-            self._frames_since_activity = 0
             await self._to_pipeline(VADUserStartedSpeakingFrame(start_secs=params.start_secs))
         elif state is VADState.QUIET and self._speaking:
             self._speaking = False

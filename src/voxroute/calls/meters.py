@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipecat.frames.frames import (
-    BotSpeakingFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
@@ -24,7 +23,6 @@ from pipecat.frames.frames import (
     InterimTranscriptionFrame,
     MetricsFrame,
     TranscriptionFrame,
-    UserSpeakingFrame,
     UserStartedSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -45,13 +43,12 @@ __all__ = ["ACTIVITY_FRAMES", "SINK_FRAMES", "Activity", "TurnLatency", "UsageMe
 log = logging.getLogger(__name__)
 
 # What pipecat's idle timeout counts as activity (its `idle_timeout_frames` default), and
-# the bot's stop: `BotSpeakingFrame` comes only once a second here (twilio.transport).
+# the bot's stop. Its `BotSpeakingFrame` and `UserSpeakingFrame` are not sent through the
+# pipeline here: the output and the caller audio path call `Activity.touch` instead.
 ACTIVITY_FRAMES: tuple[type[Frame], ...] = (
-    BotSpeakingFrame,
     BotStoppedSpeakingFrame,
     InterimTranscriptionFrame,
     TranscriptionFrame,
-    UserSpeakingFrame,
     UserStartedSpeakingFrame,
     VADUserStartedSpeakingFrame,
 )
@@ -166,9 +163,12 @@ class TurnLatency:
 
 
 class Activity:
-    """When the caller or the bot last did something (`ACTIVITY_FRAMES`)."""
+    """When the caller or the bot last did something (`ACTIVITY_FRAMES`, or `touch`)."""
 
     def __init__(self) -> None:
+        self.last_at = time.monotonic()
+
+    def touch(self) -> None:
         self.last_at = time.monotonic()
 
     def on_frame(self, frame: Frame) -> None:

@@ -94,10 +94,12 @@ def build_pipeline(
     vad: VadBatcher,
     audio_clock: AudioClock,
 ) -> CallPipeline:
+    activity = Activity()
     transport = TwilioMediaTransport(
         websocket=websocket,
         serializer=serializer,
         clock=audio_clock,
+        on_speaking=activity.touch,
         params=FastAPIWebsocketParams(
             audio_in_enabled=True,
             audio_out_enabled=True,
@@ -127,6 +129,7 @@ def build_pipeline(
         vad,
         VADParams(stop_secs=VAD_STOP_SECS),
         sample_rate=SAMPLE_RATE,
+        on_speech=activity.touch,
     )
     serializer.audio_sink = caller_audio.push_audio
 
@@ -152,7 +155,6 @@ def build_pipeline(
     )
     usage = UsageMeter(call, stage_of, usage_sink)
     latency = TurnLatency(VAD_STOP_SECS, call.call_id)
-    activity = Activity()
     worker = PipelineWorker(
         pipeline,
         name=f"call-{call.call_id}",

@@ -11,8 +11,10 @@
   `TTSStoppedFrame`, the LLM's response end, transport messages) are passed on when that
   audio has been sent; system frames go straight through.
 * **Bot speaking frames**: `BotStartedSpeakingFrame` with the first audio sent,
-  `BotStoppedSpeakingFrame` after the utterance's last (or when audio stops coming), and
-  `BotSpeakingFrame` once a second in between (only the idle timeout reads it).
+  `BotStoppedSpeakingFrame` after the utterance's last (or when audio stops coming).
+  pipecat's output also sends a `BotSpeakingFrame` both ways every 200 ms in between; its
+  only reader here would be the call's idle timeout, so `on_speaking` is called instead
+  (no frame through every processor of the pipeline).
 * **Marks**: after each utterance a Twilio `mark` ("utt-N") follows its audio, so Twilio
   echoes it once that audio has played.
 * **Barge-in** (`InterruptionFrame`): interruptible audio is dropped and, if anything may
@@ -33,12 +35,12 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pipecat.audio.resamplers.base_audio_resampler import BaseAudioResampler
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import (
-    BotSpeakingFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     CancelFrame,
@@ -70,7 +72,6 @@ from voxroute.telephony.twilio.outbound import SAMPLE_RATE, Item, Kind, Outbound
 from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
 
 __all__ = [
-    "BOT_SPEAKING_PERIOD_S",
     "BOT_STOP_FALLBACK_S",
     "TwilioMediaTransport",
     "TwilioOutput",
@@ -78,7 +79,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BOT_SPEAKING_PERIOD_S = 1.0
 # Audio stopped coming without a TTSStoppedFrame: the bot has stopped this long after the
 # last of it played (pipecat's fallback is 3 s after the last chunk was written).
 BOT_STOP_FALLBACK_S = 1.0
@@ -94,9 +94,11 @@ class TwilioOutput(FrameProcessor):
         client: FastAPIWebsocketClient,
         serializer: VoxrouteTwilioSerializer,
         clock: AudioClock,
+        on_speaking: Callable[[], None] | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        self._on_speaking = on_speaking
         self._transport = transport
         self._client = client
         self._serializer = serializer
@@ -112,7 +114,6 @@ class TwilioOutput(FrameProcessor):
         self._stall_report: asyncio.Task[None] | None = None
         self._end_reached: asyncio.Event | None = None
         self._speaking = False
-        self._last_speaking_frame_at = 0.0
         self._stop_fallback_due = False
         self.marks_sent = 0
 
@@ -226,15 +227,11 @@ class TwilioOutput(FrameProcessor):
 
     # -- bot speaking state ------------------------------------------------------------
     async def _bot_speaks(self) -> None:
-        assert self._loop is not None
-        now = self._loop.time()
+        if self._on_speaking is not None:
+            self._on_speaking()
         if not self._speaking:
             self._speaking = True
-            self._last_speaking_frame_at = now
             await self._broadcast(BotStartedSpeakingFrame)
-        elif now - self._last_speaking_frame_at >= BOT_SPEAKING_PERIOD_S:
-            self._last_speaking_frame_at = now
-            await self.broadcast_frame(BotSpeakingFrame)
 
     async def _bot_stopped(self) -> None:
         if not self._speaking:
@@ -332,6 +329,7 @@ class TwilioMediaTransport(FastAPIWebsocketTransport):
         params: FastAPIWebsocketParams,
         serializer: VoxrouteTwilioSerializer,
         clock: AudioClock,
+        on_speaking: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(websocket=websocket, params=params)
         self._twilio_output = TwilioOutput(
@@ -339,6 +337,7 @@ class TwilioMediaTransport(FastAPIWebsocketTransport):
             client=self._client,
             serializer=serializer,
             clock=clock,
+            on_speaking=on_speaking,
             name=self._output_name,
         )
 
