@@ -101,7 +101,9 @@ def build_pipeline(
         clock=audio_clock,
         on_speaking=activity.touch,
         params=FastAPIWebsocketParams(
-            audio_in_enabled=True,
+            # Caller audio never enters pipecat's input (the serializer's `audio_sink`, below);
+            # enabled, its idle audio task would still wake on a 0.5 s `wait_for` forever.
+            audio_in_enabled=False,
             audio_out_enabled=True,
             add_wav_header=False,
             serializer=serializer,
