@@ -31,6 +31,7 @@ from voxroute.providers import ProviderResources
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings, load_settings
 from voxroute.softphone import CallResult, place_call
+from voxroute.telephony.media_lane import MediaLaneProtocol
 from voxroute.telephony.twilio.routes import router
 from voxroute.vault.secret import Secret
 
@@ -189,6 +190,7 @@ async def running_server(
     org_slots: OrgSlots | None = None,
     routers: tuple[APIRouter, ...] = (),
     runtime_class: type[FakeRuntime] = FakeRuntime,
+    ws_protocol: str | type[asyncio.Protocol] = MediaLaneProtocol,
     **settings: Any,
 ) -> AsyncIterator[tuple[str, FakeRuntime]]:
     """A real uvicorn server on 127.0.0.1 with the Twilio router and a FakeRuntime."""
@@ -225,7 +227,7 @@ async def running_server(
             app,
             log_level="warning",
             lifespan="off",
-            ws="websockets-sansio",
+            ws=ws_protocol,
             ws_ping_interval=config.ws_ping_interval_s,
             ws_ping_timeout=config.ws_ping_timeout_s,
         )

@@ -7,7 +7,7 @@ would reach pipecat; the VAD is the real worker batcher on real speech.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -104,37 +104,42 @@ def new_path(vad: VadBatcher) -> tuple[CallerAudioPath, RecordingSTT]:
 
 async def feed_in_real_time(path: CallerAudioPath, frames: list[bytes]) -> None:
     for frame in frames:
-        await path.push_audio(frame)
-        await asyncio.sleep(0.002)  # lets the batcher's flushes run between frames
+        path.feed(frame)
+        await asyncio.sleep(0.002)  # lets the batcher's flushes and the path's drain run
+
+
+async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110 - polling a plain predicate
+            await asyncio.sleep(0.001)
 
 
 async def test_audio_before_the_stt_starts_is_kept_and_sent_first(vad: VadBatcher) -> None:
     path, stt = new_path(vad)
     silence = [bytes([i]) * FRAME_BYTES for i in range(PRESTART_FRAMES + 10)]
-    for frame in silence:
-        await path.push_audio(frame)
+    await feed_in_real_time(path, silence)
     assert stt.sends() == []  # nothing can go to an STT that has not started
 
     await stt.start(StartFrame())  # pipecat calls the instance's start
-    await path.push_audio(b"\x00" * FRAME_BYTES)
+    path.feed(b"\x00" * FRAME_BYTES)
+    await until(lambda: bool(stt.sends()))
 
     (first,) = stt.sends()
     kept = silence[-PRESTART_FRAMES + 1 :]  # the last second, plus the new frame
     assert first == b"".join(kept) + b"\x00" * FRAME_BYTES
-    path.close()
+    await path.aclose()
 
 
 async def test_the_stt_gets_100_ms_sends(vad: VadBatcher) -> None:
     path, stt = new_path(vad)
     await stt.start(StartFrame())
     frames = [bytes([i % 7]) * FRAME_BYTES for i in range(STT_BATCH_FRAMES * 4 + 2)]
-    for frame in frames:
-        await path.push_audio(frame)
+    await feed_in_real_time(path, frames)
 
     sends = stt.sends()
     assert [len(s) for s in sends] == [STT_BATCH_FRAMES * FRAME_BYTES] * 4
     assert b"".join(sends) == b"".join(frames[: STT_BATCH_FRAMES * 4])  # in order, none lost
-    path.close()
+    await path.aclose()
 
 
 async def test_speech_reaches_the_pipeline_as_vad_events_with_audio_flushed_first(
@@ -168,12 +173,12 @@ async def test_speech_reaches_the_pipeline_as_vad_events_with_audio_flushed_firs
         assert sent == received
     stopped = stt.frames()[-1]
     assert isinstance(stopped, VADUserStoppedSpeakingFrame) and stopped.stop_secs == 0.2
-    path.close()
+    await path.aclose()
 
 
 async def test_no_events_after_close(vad: VadBatcher) -> None:
     path, stt = new_path(vad)
     await stt.start(StartFrame())
-    path.close()
+    await path.aclose()
     await feed_in_real_time(path, speech_then_silence()[:150])
     assert stt.frames() == []

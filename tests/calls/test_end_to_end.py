@@ -54,6 +54,32 @@ async def test_a_caller_utterance_gets_a_spoken_reply_and_usage_is_metered(
     assert stored.status == "ended" and stored.end_reason == "caller_hung_up"
     assert stored.latency.get("turns_ms")
     assert [t["stage"] for t in stored.resolution] == ["stt", "llm", "tts"]
+    # Media came off the socket on the media lane (telephony/media_lane.py), none lost.
+    assert stored.latency["media_frames"] >= 0.95 * result.media_frames_sent
+    assert stored.latency["lane_messages"] >= 0.9 * stored.latency["media_frames"]
+
+
+async def test_a_server_without_the_media_lane_serves_calls_the_same(
+    session_factory: Factory, suite: EmulatorSuite
+) -> None:
+    """uvicorn's plain websockets-sansio protocol offers no lane: everything takes the
+    ASGI receive loop, and the call behaves the same."""
+    await seed(session_factory, max_duration_s=60, idle_timeout_s=20)
+    async with running_server(
+        session_factory,
+        twilio_api_base_url=suite.base_urls["twilio"],
+        ws_protocol="websockets-sansio",
+    ) as (base, runtime):
+        runtime.stages = default_stages(suite)
+        env = Env(base, runtime, suite, session_factory)
+        result = await call(env, [HELLO])
+    assert result.ok, result
+    assert len(result.reply_latency_ms) >= 1
+    assert result.marks_echoed
+    stored = await stored_call(env)
+    assert stored.end_reason == "caller_hung_up"
+    assert stored.latency["lane_messages"] == 0
+    assert stored.latency["media_frames"] >= 0.95 * result.media_frames_sent
 
 
 async def test_marks_follow_each_bot_utterance_and_are_echoed(env: Env) -> None:

@@ -5,9 +5,11 @@ input transport's audio queue, the STT, the user aggregator whose VAD controller
 per call, and on through LLM, TTS and output), each a task switch plus observer calls. At
 a hundred calls per worker those hops, not the audio work, are the cost (BENCHMARKS.md §5).
 
-Here the transport's receive loop, through the serializer's `audio_sink`, hands each
-frame's PCM to `CallerAudioPath.push_audio` (no pipecat frame is made for it), which does
-only what the audio needs:
+Here the serializer's `audio_sink` hands each frame's PCM to `CallerAudioPath.feed` (no
+pipecat frame is made for it), synchronously: from the media lane as the message comes off
+the socket (`telephony.media_lane`), or from the transport's receive loop. `feed` does only
+what the audio needs, and wakes the path's one task (`drain`) when there is a batch to send
+or a VAD event to pass on, about ten times a second instead of fifty:
 
 * **STT**: frames are sent in 100 ms batches (`STT_BATCH_FRAMES`), straight through the
   service's `process_audio_frame` (usage accounting, reconnect buffering, mute, send), so
@@ -29,6 +31,9 @@ called instead (six queue hops and a sink event task less, five times a second).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections import deque
 from collections.abc import Callable
 
@@ -48,6 +53,8 @@ from pipecat.services.stt_service import STTService
 from voxroute.calls.vad_batch import VadBatcher
 
 __all__ = ["STT_BATCH_FRAMES", "CallerAudioPath"]
+
+log = logging.getLogger(__name__)
 
 STT_BATCH_FRAMES = 5  # 20 ms frames per STT send: 100 ms
 PRESTART_FRAMES = 50  # audio kept (1 s) while the STT connects
@@ -71,6 +78,8 @@ class CallerAudioPath:
         self._speaking = False
         self._stt_started = False
         self._pending: deque[bytes] = deque(maxlen=PRESTART_FRAMES)
+        self._wake = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
         self.frames = 0
         self.stt_sends = 0
         self._stt_start, self._stt_stop, self._stt_cancel = stt.start, stt.stop, stt.cancel
@@ -84,39 +93,64 @@ class CallerAudioPath:
     def vad_params(self) -> VADParams:
         return self._vad.params
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        self._stt_started = False
         self._vad.close()
+        task, self._drainer = self._drainer, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    # VadListener: called on the loop by the batcher; acted on from the receive loop, in
-    # order with the audio, so no task is needed per event.
+    # VadListener: called on the loop by the batcher; passed on by `drain`, in order with
+    # the audio.
     def on_vad_state(self, state: VADState) -> None:
         self._vad_events.append(state)
+        self._wake.set()
 
     async def _on_stt_start(self, frame: StartFrame) -> None:
         await self._stt_start(frame)
         self._stt_started = True
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(
+                self._drain_forever(), name="caller-audio"
+            )
+        self._wake.set()  # the audio kept while the STT connected
 
     async def _on_stt_stop(self, frame: EndFrame) -> None:
-        self._stt_started = False
-        self.close()
+        await self.aclose()
         await self._stt_stop(frame)
 
     async def _on_stt_cancel(self, frame: CancelFrame) -> None:
-        self._stt_started = False
-        self.close()
+        await self.aclose()
         await self._stt_cancel(frame)
 
-    async def push_audio(self, pcm: bytes) -> None:
-        """One frame of caller audio (16-bit mono PCM at the pipeline rate)."""
+    def feed(self, pcm: bytes) -> None:
+        """One frame of caller audio (16-bit mono PCM at the pipeline rate); never blocks."""
         self.frames += 1
         self._vad.feed(pcm)
         self._pending.append(pcm)
-        while self._vad_events:
-            await self._on_vad_event(self._vad_events.popleft())
         if self._speaking:
             self._on_speech()
+        if self._stt_started and len(self._pending) >= STT_BATCH_FRAMES:
+            self._wake.set()
+
+    async def drain(self) -> None:
+        """Pass on the VAD's events and send full batches to the STT, in order."""
+        while self._vad_events:
+            await self._on_vad_event(self._vad_events.popleft())
         if len(self._pending) >= STT_BATCH_FRAMES:
             await self._send_to_stt()
+
+    async def _drain_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                # The caller's audio must keep flowing; a lost batch is logged, not fatal.
+                log.exception("caller audio: drain failed")
 
     async def _on_vad_event(self, state: VADState) -> None:
         params = self._vad.params

@@ -133,7 +133,7 @@ def build_pipeline(
         sample_rate=SAMPLE_RATE,
         on_speech=activity.touch,
     )
-    serializer.audio_sink = caller_audio.push_audio
+    serializer.audio_sink = caller_audio.feed
 
     async def end_call_tool(params: Any) -> None:
         message = params.arguments.get("message") if params.arguments else None

@@ -31,6 +31,7 @@ from voxroute.calls.tasks import TaskGroup
 from voxroute.db.base import utcnow
 from voxroute.db.models import Call
 from voxroute.errors import CallTokenInvalid, InsufficientCredit, KeyNotFound, VoxrouteError
+from voxroute.telephony.media_lane import media_lane
 from voxroute.telephony.twilio.protocol import Start
 from voxroute.telephony.twilio.serializer import StreamCallbacks, VoxrouteTwilioSerializer
 
@@ -146,9 +147,17 @@ class CallSession:
         self._tasks.spawn(self._max_duration(setup.assistant.max_duration_s), "max-duration")
         if setup.assistant.idle_timeout_s:
             self._tasks.spawn(self._idle_timeout(setup.assistant.idle_timeout_s), "idle-timeout")
+        # Media messages straight from the socket into the caller audio path, off ASGI's
+        # receive queue (telephony/media_lane.py); the rest still take the receive loop.
+        lane = media_lane(self._ws)
+        if lane is not None:
+            assert self._serializer is not None
+            lane.attach(self._serializer.take_message)
         try:
             await runner.run()
         finally:
+            if lane is not None:
+                lane.detach()
             await self._finish(setup)
 
     def _build(self, setup: CallSetup) -> None:
@@ -318,7 +327,10 @@ class CallSession:
             latency["dtmf_count"] = pipeline.latency.dtmf_count
             latency["setup_ms"] = dict(self.setup_ms)
             if self._serializer is not None:
-                latency["rejected_messages"] = self._serializer.stats.rejected
+                stats = self._serializer.stats
+                latency["rejected_messages"] = stats.rejected
+                latency["media_frames"] = stats.media_frames
+                latency["lane_messages"] = stats.lane_messages
         resolution = self._failures.resolution() if self._failures else None
         try:
             await write_call_end(

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING
 from voxroute.cli._common import database, settings_from_env
 from voxroute.settings import check_environment
 
+# uvicorn's websockets-sansio protocol plus the media lane (telephony/media_lane.py); named,
+# not imported, so that the CLI does not import the server stack before it needs it.
+MEDIA_LANE_PROTOCOL = "voxroute.telephony.media_lane:MediaLaneProtocol"
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -81,6 +85,7 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
             workers=count if count > 1 else None,
             log_level=settings.log_level.lower(),
             loop="uvloop",
+            ws=MEDIA_LANE_PROTOCOL,
             ws_max_size=settings.max_ws_message_bytes,
             ws_ping_interval=settings.ws_ping_interval_s,
             ws_ping_timeout=settings.ws_ping_timeout_s,

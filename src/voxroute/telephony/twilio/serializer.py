@@ -9,8 +9,9 @@ credentials, passed per call.
 
 from __future__ import annotations
 
+import audioop  # pipecat's own μ-law codec (pipecat.audio.utils); audioop-lts on 3.13+
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipecat.audio.dtmf.types import KeypadEntry
@@ -27,6 +28,7 @@ from voxroute.telephony.twilio.protocol import (
     Dtmf,
     Mark,
     Media,
+    Message,
     ProtocolError,
     Start,
     Stop,
@@ -41,7 +43,7 @@ __all__ = [
     "VoxrouteTwilioSerializer",
 ]
 
-AudioSink = Callable[[bytes], Awaitable[None]]
+AudioSink = Callable[[bytes], None]  # caller audio, PCM at the pipeline rate; must not block
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class StreamStats:
     media_frames: int = 0
+    lane_messages: int = 0  # dealt with on the media lane, not the receive loop
     rejected: int = 0
     marks_received: int = 0
     last_rejection: str = ""
@@ -117,16 +120,46 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
             self._callbacks.on_rejected(reason)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
+        message = self._parse(data)
+        if message is None:
+            return None
+        if isinstance(message, Media):
+            return await self._media(message)
+        return self._control(message)
+
+    def take_message(self, text: str) -> bool:
+        """The media lane's sink (`telephony.media_lane`): deal at once, as `deserialize`
+        would, with every message that makes no pipeline frame (media, marks, stop, bad
+        input); leave the rest (False: DTMF) to the transport's receive loop. Only with an
+        `audio_sink` and no resampling (the pipeline at Twilio's 8 kHz)."""
+        if self.audio_sink is None or self._twilio_sample_rate != self._sample_rate:
+            return False
+        message = self._parse(text)
+        if message is None:
+            self.stats.lane_messages += 1
+            return True
+        if isinstance(message, Dtmf):
+            return False
+        self.stats.lane_messages += 1
+        if isinstance(message, Media):
+            if self._accept_media(message):
+                self.audio_sink(audioop.ulaw2lin(message.payload, 2))
+            return True
+        self._control(message)
+        return True
+
+    def _parse(self, data: str | bytes) -> Message | None:
         if self.stopped:
             self._reject("message after stop")
             return None
         try:
-            message = parse_message(data, max_bytes=self._max_message_bytes)
+            return parse_message(data, max_bytes=self._max_message_bytes)
         except ProtocolError as exc:
             self._reject(str(exc))
             return None
-        if isinstance(message, Media):
-            return await self._media(message)
+
+    def _control(self, message: Message) -> Frame | None:
+        """Everything but media."""
         if isinstance(message, (Start, Connected)):
             self._reject(f"unexpected {type(message).__name__.lower()} mid-stream")
             return None
@@ -146,19 +179,24 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
             return InputDTMFFrame(KeypadEntry(message.digit))
         return None
 
-    async def _media(self, message: Media) -> Frame | None:
+    def _accept_media(self, message: Media) -> bool:
         if message.stream_sid != self.stream_sid:
             self._reject("unknown streamSid")
-            return None
+            return False
         if not message.payload:
-            return None
+            return False
         self.stats.media_frames += 1
+        return True
+
+    async def _media(self, message: Media) -> Frame | None:
+        if not self._accept_media(message):
+            return None
         pcm = await ulaw_to_pcm(
             message.payload, self._twilio_sample_rate, self._sample_rate, self._input_resampler
         )
         if not pcm:
             return None
         if self.audio_sink is not None:
-            await self.audio_sink(pcm)
+            self.audio_sink(pcm)
             return None
         return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)

@@ -1,0 +1,94 @@
+"""A synchronous lane for media messages beside ASGI's receive queue.
+
+Through ASGI, every inbound websocket message costs a queue put, uvicorn's pause and
+resume of the socket's reads (it pauses after each queued message until the app has
+taken it), a wake of the app's receive task and starlette's and pipecat's receive layers:
+at 50 Twilio `media` messages a second per call, the largest steady cost of a worker
+after the frame parsing itself (BENCHMARKS.md §5).
+
+`MediaLaneProtocol` is uvicorn's websockets-sansio protocol with one addition: each
+connection offers a `MediaLane` in its ASGI scope (`scope["extensions"][LANE_EXTENSION]`).
+Once the app attaches a sink to it, every complete text message is offered to the sink
+first, synchronously, as it is parsed off the socket; the sink returns True if it has
+dealt with the message (a media frame), else the message takes the ASGI queue as usual
+(`mark`, `dtmf`, `stop`). Without the protocol (another server, uvicorn's other
+implementations) no lane is offered and everything takes the ASGI queue: same behaviour,
+more work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+__all__ = ["LANE_EXTENSION", "MediaLane", "MediaLaneProtocol", "TextSink", "media_lane"]
+
+log = logging.getLogger(__name__)
+
+LANE_EXTENSION = "voxroute.media_lane"
+TextSink = Callable[[str], bool]  # True: the message was dealt with (consumed)
+
+
+class MediaLane:
+    """The app's end of the lane: attach a sink once the stream has started."""
+
+    __slots__ = ("sink", "taken")
+
+    def __init__(self) -> None:
+        self.sink: TextSink | None = None
+        self.taken = 0  # messages the sink consumed
+
+    def attach(self, sink: TextSink) -> None:
+        self.sink = sink
+
+    def detach(self) -> None:
+        self.sink = None
+
+
+def media_lane(websocket: WebSocket) -> MediaLane | None:
+    """The connection's lane, if the server offers one."""
+    lane = websocket.scope.get("extensions", {}).get(LANE_EXTENSION)
+    return lane if isinstance(lane, MediaLane) else None
+
+
+class MediaLaneProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, offering each connection a `MediaLane`."""
+
+    lane: MediaLane | None = None
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # refused handshakes build no scope
+            # The app's task is created but has not run yet: it sees the lane.
+            self.lane = MediaLane()
+            scope["extensions"][LANE_EXTENSION] = self.lane
+
+    def send_receive_event_to_app(self) -> None:
+        lane = self.lane
+        sink = lane.sink if lane is not None else None
+        if sink is not None and self.curr_msg_data_type == "text" and not self.close_sent:
+            data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                text = None  # uvicorn's own path reports it and closes with 1007
+            if text is not None and self._offer(sink, text):
+                assert lane is not None
+                lane.taken += 1
+                self.frames = []
+                return
+        super().send_receive_event_to_app()
+
+    def _offer(self, sink: TextSink, text: str) -> bool:
+        try:
+            return sink(text)
+        except Exception:
+            # A sink must not fail; if it does, the message is dropped (never handled twice)
+            # and the connection lives on, as a rejected frame would.
+            log.exception("media lane sink failed; message dropped")
+            return True
