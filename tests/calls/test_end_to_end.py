@@ -54,9 +54,11 @@ async def test_a_caller_utterance_gets_a_spoken_reply_and_usage_is_metered(
     assert stored.status == "ended" and stored.end_reason == "caller_hung_up"
     assert stored.latency.get("turns_ms")
     assert [t["stage"] for t in stored.resolution] == ["stt", "llm", "tts"]
-    # Media came off the socket on the media lane (telephony/media_lane.py), none lost.
+    # Media came off the socket on the media lane (telephony/media_lane.py), none lost, and
+    # the audio clock wrote most of the reply's frames there itself.
     assert stored.latency["media_frames"] >= 0.95 * result.media_frames_sent
     assert stored.latency["lane_messages"] >= 0.9 * stored.latency["media_frames"]
+    assert stored.latency["lane_sent"] >= 0.8 * result.media_frames_received
 
 
 async def test_a_server_without_the_media_lane_serves_calls_the_same(
@@ -79,6 +81,7 @@ async def test_a_server_without_the_media_lane_serves_calls_the_same(
     stored = await stored_call(env)
     assert stored.end_reason == "caller_hung_up"
     assert stored.latency["lane_messages"] == 0
+    assert stored.latency["lane_sent"] == 0
     assert stored.latency["media_frames"] >= 0.95 * result.media_frames_sent
 
 

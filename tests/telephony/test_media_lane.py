@@ -31,6 +31,7 @@ class LaneApp:
         self.lane: MediaLane | None = None
         self.taken: list[str] = []
         self.received: list[str] = []
+        self.sent_on_lane: list[bool] = []
 
     def sink(self, text: str) -> bool:
         if text == "boom":
@@ -55,6 +56,8 @@ class LaneApp:
             self.received.append(text)
             if text == "detach" and self.lane is not None:
                 self.lane.detach()
+            if text.startswith("reply:") and self.lane is not None:
+                self.sent_on_lane.append(self.lane.send_text("lane-ack:" + text))
             await send({"type": "websocket.send", "text": "ack:" + text})
 
 
@@ -139,6 +142,17 @@ async def test_without_a_sink_or_without_the_protocol_all_take_the_queue() -> No
         await exchange(url, ["lane:1"])
     assert plain.lane is None  # no lane offered
     assert plain.received == ["lane:1", "end"]
+
+
+async def test_the_lane_sends_in_order_with_the_asgi_sends() -> None:
+    app = LaneApp()
+    async with serving(app) as url:
+        acks = await exchange(url, ["reply:1", "q:2", "reply:3"])
+    assert app.sent_on_lane == [True, True]
+    assert acks == ["lane-ack:reply:1", "ack:reply:1", "ack:q:2", "lane-ack:reply:3", "ack:reply:3"]
+    assert app.lane is not None and app.lane.sent == 2
+    # Once the connection has closed, the lane sends nothing: the caller falls back.
+    assert app.lane.send_text("late") is False
 
 
 # -- the Twilio serializer as the sink ------------------------------------------------------

@@ -30,7 +30,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voxroute.calls.audio_clock import AudioClock
 from voxroute.telephony.twilio import transport
-from voxroute.telephony.twilio.outbound import FRAME_S, LEAD_S
+from voxroute.telephony.twilio.outbound import FRAME_S, LEAD_S, OutboundQueue
 from voxroute.telephony.twilio.transport import TwilioOutput
 
 SID = "MZ" + "b" * 32
@@ -71,6 +71,23 @@ class RecordingClient:
         return [t for t, message in self.sent if message["event"] == "media"]
 
 
+class RecordingLane:
+    """The media lane's `send_text` onto the same record as the client; `refuse_after`
+    sends, it reports a full socket (False), as the lane does below the high-water mark."""
+
+    def __init__(self, client: RecordingClient, refuse_after: int | None = None) -> None:
+        self.client = client
+        self.refuse_after = refuse_after
+        self.sent = 0
+
+    def send_text(self, text: str) -> bool:
+        if self.refuse_after is not None and self.sent >= self.refuse_after:
+            return False
+        self.sent += 1
+        self.client.sent.append((asyncio.get_running_loop().time(), json.loads(text)))
+        return True
+
+
 class RecordingSerializer:
     stream_sid = SID
 
@@ -95,7 +112,7 @@ async def clock() -> AsyncIterator[AudioClock]:
 
 
 def output(
-    clock: AudioClock, client: RecordingClient | None = None
+    clock: AudioClock, client: RecordingClient | None = None, lane: RecordingLane | None = None
 ) -> tuple[TwilioOutput, RecordingClient, RecordingSerializer]:
     client, serializer = client or RecordingClient(), RecordingSerializer()
     processor = TwilioOutput(
@@ -104,12 +121,18 @@ def output(
         serializer=serializer,  # type: ignore[arg-type]
         clock=clock,
         on_speaking=client.on_speaking,
+        lane_send=lane.send_text if lane is not None else None,
     )
     return processor, client, serializer
 
 
-async def test_an_utterance_is_sent_in_order_as_it_plays_then_marked(clock: AudioClock) -> None:
-    processor, client, serializer = output(clock)
+@pytest.mark.parametrize("with_lane", [False, True], ids=["sender", "lane"])
+async def test_an_utterance_is_sent_in_order_as_it_plays_then_marked(
+    clock: AudioClock, with_lane: bool
+) -> None:
+    client = RecordingClient()
+    lane = RecordingLane(client) if with_lane else None
+    processor, client, serializer = output(clock, client, lane)
     word = TTSTextFrame("hello", text_type="word")
     down, up = await run_test(
         processor,
@@ -132,6 +155,9 @@ async def test_an_utterance_is_sent_in_order_as_it_plays_then_marked(clock: Audi
     # The idle timeout hears of the bot speaking with each frame sent, never through a
     # BotSpeakingFrame crossing the pipeline (pipecat's output sends one every 200 ms).
     assert client.speaking_marks == 30
+    if lane is not None:  # the clock sent all but the utterance's first release itself
+        assert 30 - LEAD_S / FRAME_S - 1 <= lane.sent <= 30
+        assert processor.lane_sent == lane.sent
     assert processor.marks_sent == 1
     times = client.media_times()
     played_s = len(times) * FRAME_S
@@ -164,6 +190,25 @@ async def test_barge_in_drops_queued_audio_and_its_words_and_clears_twilio(
     kinds = [type(f) for f in down]
     assert TTSTextFrame not in kinds  # its audio was never sent
     assert kinds.index(InterruptionFrame) < kinds.index(BotStoppedSpeakingFrame)
+
+
+async def test_a_full_socket_hands_the_rest_to_the_sender_in_order(clock: AudioClock) -> None:
+    client = RecordingClient()
+    lane = RecordingLane(client, refuse_after=10)
+    processor, client, _ = output(clock, client, lane)
+    first, second = speech(0.6), speech(0.2)
+    await run_test(processor, frames_to_send=[first, TTSStoppedFrame(), second])
+    assert lane.sent == 10
+    assert client.events() == ["media"] * 30 + ["mark"] + ["media"] * 10  # none lost
+    # Every frame once, in the order encoded, across both paths.
+    expected = OutboundQueue(SID)
+    expected.add_audio(first.audio + second.audio)
+    items, now = [], 0.0
+    while len(expected):
+        items += expected.due(now)
+        now += FRAME_S
+    payloads = [json.loads(item.payload)["media"]["payload"] for item in items]
+    assert [m["media"]["payload"] for _, m in client.sent if m["event"] == "media"] == payloads
 
 
 async def test_no_clear_when_nothing_is_playing(clock: AudioClock) -> None:

@@ -331,6 +331,7 @@ class CallSession:
                 latency["rejected_messages"] = stats.rejected
                 latency["media_frames"] = stats.media_frames
                 latency["lane_messages"] = stats.lane_messages
+            latency["lane_sent"] = pipeline.transport.output().lane_sent
         resolution = self._failures.resolution() if self._failures else None
         try:
             await write_call_end(

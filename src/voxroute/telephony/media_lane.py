@@ -14,6 +14,12 @@ dealt with the message (a media frame), else the message takes the ASGI queue as
 (`mark`, `dtmf`, `stop`). Without the protocol (another server, uvicorn's other
 implementations) no lane is offered and everything takes the ASGI queue: same behaviour,
 more work.
+
+The lane also sends: `MediaLane.send_text` writes a text message to the socket at once when
+the connection can take it without waiting (handshake done, not closing, the transport
+below its high-water mark); otherwise it returns False and the caller uses the ASGI send,
+which waits for the buffer to drain. The Twilio output sends its paced media this way from
+the audio clock's tick, without its sender task or starlette's and ASGI's send layers.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 __all__ = ["LANE_EXTENSION", "MediaLane", "MediaLaneProtocol", "TextSink", "media_lane"]
 
@@ -34,13 +41,36 @@ TextSink = Callable[[str], bool]  # True: the message was dealt with (consumed)
 
 
 class MediaLane:
-    """The app's end of the lane: attach a sink once the stream has started."""
+    """The app's end of the lane: attach a sink once the stream has started; send text."""
 
-    __slots__ = ("sink", "taken")
+    __slots__ = ("_protocol", "sent", "sink", "taken")
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: MediaLaneProtocol) -> None:
+        self._protocol = protocol
         self.sink: TextSink | None = None
         self.taken = 0  # messages the sink consumed
+        self.sent = 0  # messages sent by `send_text`
+
+    def send_text(self, text: str) -> bool:
+        """Send now if the socket takes it without waiting, as uvicorn's `websocket.send`
+        would; False (nothing sent) otherwise: the caller falls back to the ASGI send."""
+        protocol = self._protocol
+        if (
+            protocol.disconnected
+            or protocol.close_sent
+            or not protocol.handshake_complete
+            or protocol.initial_response is not None
+            or not protocol.writable.is_set()
+            or protocol.transport.is_closing()
+        ):
+            return False
+        try:
+            protocol.conn.send_text(text.encode())
+        except InvalidState:
+            return False
+        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        self.sent += 1
+        return True
 
     def attach(self, sink: TextSink) -> None:
         self.sink = sink
@@ -65,7 +95,7 @@ class MediaLaneProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:  # refused handshakes build no scope
             # The app's task is created but has not run yet: it sees the lane.
-            self.lane = MediaLane()
+            self.lane = MediaLane(self)
             scope["extensions"][LANE_EXTENSION] = self.lane
 
     def send_receive_event_to_app(self) -> None:

@@ -19,6 +19,10 @@
   echoes it once that audio has played.
 * **Barge-in** (`InterruptionFrame`): interruptible audio is dropped and, if anything may
   still be playing at the far end, `clear` is sent.
+* **Sending**: with a media lane (`telephony.media_lane`), the clock's tick writes due media
+  and messages to the socket itself while it can take them; the per-call sender task
+  handles what must wait (an utterance's first frame, which announces the bot speaking;
+  frames to push; a socket that is full) and everything queued behind it, so order holds.
 * **Ending**: on `EndFrame` everything queued is sent and played out (the goodbye is not cut
   off), then the serializer hangs up through Twilio REST and the socket closes. On
   `CancelFrame`, at once.
@@ -68,6 +72,7 @@ from pipecat.transports.websocket.fastapi import (
 )
 
 from voxroute.calls.audio_clock import AudioClock
+from voxroute.telephony.media_lane import media_lane
 from voxroute.telephony.twilio.outbound import SAMPLE_RATE, Item, Kind, OutboundQueue
 from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
 
@@ -95,10 +100,12 @@ class TwilioOutput(FrameProcessor):
         serializer: VoxrouteTwilioSerializer,
         clock: AudioClock,
         on_speaking: Callable[[], None] | None = None,
+        lane_send: Callable[[str], bool] | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
         self._on_speaking = on_speaking
+        self._lane_send = lane_send
         self._transport = transport
         self._client = client
         self._serializer = serializer
@@ -110,12 +117,14 @@ class TwilioOutput(FrameProcessor):
         self._outbox: deque[Item] = deque()
         self._ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._sender_busy = False  # between its wake and an empty outbox
         self._sending_since: float | None = None
         self._stall_report: asyncio.Task[None] | None = None
         self._end_reached: asyncio.Event | None = None
         self._speaking = False
         self._stop_fallback_due = False
         self.marks_sent = 0
+        self.lane_sent = 0  # messages the clock wrote on the media lane itself
 
     # -- pipecat ------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -164,6 +173,8 @@ class TwilioOutput(FrameProcessor):
     # -- the clock's side (synchronous, every 20 ms while there is something to send) ---
     def tick(self, now: float) -> bool:
         released = self._queue.due(now)
+        if released and self._lane_writable():
+            released = self._send_at_once(released)
         if released:
             self._outbox.extend(released)
             self._ready.set()
@@ -183,12 +194,38 @@ class TwilioOutput(FrameProcessor):
             self._stall_report = self.create_task(self._report_stall(), "stalled-peer")
         return not (self._queue.idle and not self._speaking and self._sending_since is None)
 
+    def _lane_writable(self) -> bool:
+        """The clock may write itself: a lane, and nothing queued or in flight before it."""
+        return (
+            self._lane_send is not None
+            and not self._outbox
+            and not self._sender_busy
+            and self._sending_since is None
+        )
+
+    def _send_at_once(self, items: list[Item]) -> list[Item]:
+        """Write what the lane takes now; return the rest (from the first item that needs
+        the sender task) for the sender, in order."""
+        assert self._lane_send is not None
+        for index, item in enumerate(items):
+            if item.kind is Kind.MEDIA and self._speaking:
+                if not self._lane_send(item.payload):
+                    return items[index:]
+                if self._on_speaking is not None:
+                    self._on_speaking()
+            elif item.kind is not Kind.MESSAGE or not self._lane_send(item.payload):
+                return items[index:]
+            self.lane_sent += 1
+        return []
+
     # -- the sender task ----------------------------------------------------------------
     async def _send_loop(self) -> None:
         outbox = self._outbox
         while True:
+            self._sender_busy = False
             await self._ready.wait()
             self._ready.clear()
+            self._sender_busy = True
             while outbox:
                 item = outbox.popleft()
                 if item.kind is Kind.MEDIA:
@@ -332,12 +369,14 @@ class TwilioMediaTransport(FastAPIWebsocketTransport):
         on_speaking: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(websocket=websocket, params=params)
+        lane = media_lane(websocket)
         self._twilio_output = TwilioOutput(
             transport=self,
             client=self._client,
             serializer=serializer,
             clock=clock,
             on_speaking=on_speaking,
+            lane_send=lane.send_text if lane is not None else None,
             name=self._output_name,
         )
 
