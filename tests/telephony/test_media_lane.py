@@ -171,17 +171,21 @@ def pipeline_at(rate: int) -> Any:
     return cast(Any, SimpleNamespace(audio_in_sample_rate=rate))
 
 
-async def twilio_serializer() -> tuple[VoxrouteTwilioSerializer, list[bytes], list[str]]:
-    marks: list[str] = []
-    serializer = VoxrouteTwilioSerializer(
+def new_serializer(callbacks: StreamCallbacks | None = None) -> VoxrouteTwilioSerializer:
+    return VoxrouteTwilioSerializer(
         stream_sid=STREAM,
         call_sid="CA" + "0" * 32,
         account_sid="AC" + "0" * 32,
         auth_token=None,
         api_base_url=None,
         max_message_bytes=65536,
-        callbacks=StreamCallbacks(on_mark=marks.append),
+        callbacks=callbacks,
     )
+
+
+async def twilio_serializer() -> tuple[VoxrouteTwilioSerializer, list[bytes], list[str]]:
+    marks: list[str] = []
+    serializer = new_serializer(StreamCallbacks(on_mark=marks.append))
     audio: list[bytes] = []
     serializer.audio_sink = audio.append
     await serializer.setup(pipeline_at(8000))
@@ -214,14 +218,7 @@ async def test_the_serializer_takes_media_marks_stop_and_bad_input_and_leaves_dt
 
 
 async def test_the_serializer_leaves_everything_to_the_loop_until_set_up() -> None:
-    serializer = VoxrouteTwilioSerializer(
-        stream_sid=STREAM,
-        call_sid="CA" + "0" * 32,
-        account_sid="AC" + "0" * 32,
-        auth_token=None,
-        api_base_url=None,
-        max_message_bytes=65536,
-    )
+    serializer = new_serializer()
     serializer.audio_sink = [].append
     assert serializer.take_message(media(b"\xff" * 160)) is False  # no pipeline rate yet
     await serializer.setup(pipeline_at(16000))
