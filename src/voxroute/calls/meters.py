@@ -173,7 +173,7 @@ class Activity:
 
     def on_frame(self, frame: Frame) -> None:
         if isinstance(frame, ACTIVITY_FRAMES):
-            self.last_at = time.monotonic()
+            self.touch()
 
     def idle_for(self) -> float:
         return time.monotonic() - self.last_at

@@ -10,10 +10,10 @@ after the frame parsing itself (BENCHMARKS.md §5).
 connection offers a `MediaLane` in its ASGI scope (`scope["extensions"][LANE_EXTENSION]`).
 Once the app attaches a sink to it, every complete text message is offered to the sink
 first, synchronously, as it is parsed off the socket; the sink returns True if it has
-dealt with the message (a media frame), else the message takes the ASGI queue as usual
-(`mark`, `dtmf`, `stop`). Without the protocol (another server, uvicorn's other
-implementations) no lane is offered and everything takes the ASGI queue: same behaviour,
-more work.
+dealt with the message, else the message takes the ASGI queue as usual (the Twilio
+serializer's sink takes everything but DTMF, which makes a pipeline frame). Without the
+protocol (another server, uvicorn's other implementations) no lane is offered and
+everything takes the ASGI queue: same behaviour, more work.
 
 The lane also sends: `MediaLane.send_text` writes a text message to the socket at once when
 the connection can take it without waiting (handshake done, not closing, the transport

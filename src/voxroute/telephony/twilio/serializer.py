@@ -134,18 +134,15 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         `audio_sink` and no resampling (the pipeline at Twilio's 8 kHz)."""
         if self.audio_sink is None or self._twilio_sample_rate != self._sample_rate:
             return False
-        message = self._parse(text)
-        if message is None:
-            self.stats.lane_messages += 1
-            return True
+        message = self._parse(text)  # None: rejected and counted
         if isinstance(message, Dtmf):
             return False
         self.stats.lane_messages += 1
         if isinstance(message, Media):
             if self._accept_media(message):
                 self.audio_sink(audioop.ulaw2lin(message.payload, 2))
-            return True
-        self._control(message)
+        elif message is not None:
+            self._control(message)
         return True
 
     def _parse(self, data: str | bytes) -> Message | None:
