@@ -22,6 +22,7 @@ from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Credential, Organization, PhoneNumber
+from voxroute.db.transactions import write_session
 from voxroute.errors import KeyNotFound, NotFound
 from voxroute.metrics import Metrics
 from voxroute.providers.catalog import Catalog
@@ -129,7 +130,7 @@ class Runtime:
     ) -> ResolvedStage | None:
         if failed.credential_id is None:
             return None
-        async with self.session_factory() as session, session.begin():
+        async with write_session(self.session_factory) as session:
             await session.execute(
                 update(Credential)
                 .where(Credential.org_id == call.org_id, Credential.id == failed.credential_id)
@@ -154,7 +155,7 @@ class Runtime:
             return stage
 
     async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
-        async with self.session_factory() as session, session.begin():
+        async with write_session(self.session_factory) as session:
             org, assistant = await self._org_assistant(session, call)
             try:
                 fallback = self.resolver.managed_fallback(assistant, stage, reason)
@@ -176,7 +177,7 @@ class Runtime:
             if permanent
             else {"cooldown_until": utcnow() + RATE_LIMIT_COOLDOWN}
         )
-        async with self.session_factory() as session, session.begin():
+        async with write_session(self.session_factory) as session:
             await session.execute(
                 update(Credential)
                 .where(Credential.org_id == call.org_id, Credential.id == stage.credential_id)

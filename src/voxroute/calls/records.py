@@ -17,7 +17,7 @@ from voxroute.calls.runtime import CallRuntime
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
-from voxroute.db.transactions import run_write
+from voxroute.db.transactions import run_write, write_session
 from voxroute.errors import CallTokenInvalid, KeyNotFound
 from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
 from voxroute.vault.secret import Secret
@@ -102,7 +102,7 @@ async def write_call_end(
     }
     if resolution is not None:
         values["resolution"] = resolution
-    async with runtime.session_factory() as session:
+    async with write_session(runtime.session_factory) as session:
         await session.execute(
             update(Call)
             .where(
@@ -116,7 +116,6 @@ async def write_call_end(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
 
 
 async def expire_unconnected_calls(
@@ -128,7 +127,7 @@ async def expire_unconnected_calls(
     but never dialled; without this they would stay `ringing` forever.
     """
     cutoff = utcnow() - older_than
-    async with factory() as session, session.begin():
+    async with write_session(factory) as session:
         result = await session.execute(
             update(Call)
             .where(Call.status == CallState.RINGING.value, Call.started_at < cutoff)

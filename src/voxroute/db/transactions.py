@@ -6,8 +6,11 @@ concurrent debits can never overspend. Serialization failures (40001) and deadlo
 are retried with jittered back-off.
 
 SQLite upgrades a deferred read transaction to a write lock too late to wait for it (it fails
-with "database is locked"), so every billing write starts with `BEGIN IMMEDIATE`; in-process
-writers also queue on an asyncio lock per database so they do not spin on the busy timeout.
+with "database is locked"), so every write transaction starts with `BEGIN IMMEDIATE`; in-process
+writers also queue on an asyncio lock per database, first come first served. Without that
+queue, a writer that finds the lock taken sleeps in SQLite's busy handler (1, 2, 5 … 100 ms
+at a time) and under load keeps losing the lock to writers that arrive later: call set-ups
+waited seconds behind webhooks and call ends (BENCHMARKS.md §5, sixth round).
 
 A unique-key violation is retried once: the work functions re-read state first, so the retry
 turns a lost race on an idempotency key into a replay of the winner's result.
@@ -65,6 +68,14 @@ async def _begin(session: AsyncSession) -> AsyncIterator[None]:
         yield
 
 
+@asynccontextmanager
+async def write_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in one write transaction (commit on success), queued behind this process's
+    other writers on SQLite. Read what you can before entering: the queue waits for it."""
+    async with factory() as session, _begin(session):
+        yield session
+
+
 async def run_write(
     factory: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T:
@@ -78,7 +89,7 @@ async def run_write(
     while True:
         attempt += 1
         try:
-            async with factory() as session, _begin(session):
+            async with write_session(factory) as session:
                 return await work(session)
         except IntegrityError:
             if integrity_left == 0:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.db.models.credentials import Credential, CredentialSecret
+from voxroute.db.transactions import write_session
 from voxroute.errors import MasterKeyError, VaultError
 from voxroute.vault.context import SecretContext
 from voxroute.vault.master.base import MasterKeyProvider
@@ -161,7 +162,7 @@ async def _write_batch(
 ) -> None:
     if not updates:
         return
-    async with session_factory() as session, session.begin():
+    async with write_session(session_factory) as session:
         for row_id, old, sealed in updates:
             stmt = (
                 update(CredentialSecret)

@@ -10,7 +10,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
 
 from voxroute.calls.runtime import CallRuntime
-from voxroute.db.session import transaction
+from voxroute.db.transactions import write_session
 from voxroute.errors import CallTokenInvalid
 from voxroute.telephony.twilio.protocol import Connected, ProtocolError, Start, parse_message
 from voxroute.telephony.twilio.tokens import consume_call_token
@@ -57,7 +57,7 @@ async def serve_media_stream(websocket: WebSocket, runtime: CallRuntime) -> None
             read_start(websocket, max_bytes=runtime.settings.max_ws_message_bytes),
             timeout=START_TIMEOUT_S,
         )
-        async with transaction(runtime.session_factory) as session:
+        async with write_session(runtime.session_factory) as session:
             call = await consume_call_token(session, start.custom_parameters.get("call_token"))
             if call.provider_call_id != start.call_sid:
                 raise CallTokenInvalid("token belongs to another call")

@@ -15,6 +15,7 @@ from voxroute.calls.slots import SlotsUnavailable
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Call, Organization, PhoneNumber
+from voxroute.db.transactions import write_session
 from voxroute.errors import SignatureInvalid
 from voxroute.telephony.twilio.signature import validate_signature
 from voxroute.telephony.twilio.tokens import issue_call_token
@@ -116,13 +117,12 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             status=CallState.RINGING.value,
         )
         token = issue_call_token(call, runtime.settings.call_token_ttl_s)
-        session.add(call)
-        try:
-            await session.commit()
-        except IntegrityError:
-            # The same webhook raced itself: the other request created the call.
-            await session.rollback()
-            return WebhookAnswer(hangup_twiml())
+    try:
+        async with write_session(runtime.session_factory) as session:
+            session.add(call)
+    except IntegrityError:
+        # The same webhook raced itself: the other request created the call.
+        return WebhookAnswer(hangup_twiml())
     refusal = await runtime.admit_call(call)
     if refusal is not None:
         log.info("call %s refused at the webhook: %s", call.id, refusal)
@@ -155,14 +155,13 @@ async def _take_org_slot(runtime: CallRuntime, call: Call, limit: int) -> bool:
 
 
 async def _end_refused(runtime: CallRuntime, call_id: str, reason: str) -> None:
-    async with runtime.session_factory() as session:
+    async with write_session(runtime.session_factory) as session:
         await session.execute(
             update(Call)
             .where(Call.id == call_id, Call.status != CallState.ENDED.value)
             .values(status=CallState.ENDED.value, end_reason=reason, ended_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
 
 
 async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> str | None:
@@ -185,8 +184,9 @@ async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> st
             number = await session.get(PhoneNumber, call.phone_number_id)
         await _verify(runtime, session, number, req)
         assert call is not None  # _verify refuses a call without a number
-        if status not in _FINAL_STATUSES:
-            return None
+    if status not in _FINAL_STATUSES:
+        return None
+    async with write_session(runtime.session_factory) as session:
         result = await session.execute(
             update(Call)
             .where(Call.id == call.id, Call.status != CallState.ENDED.value)
@@ -197,7 +197,6 @@ async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> st
             )
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
         changed = getattr(result, "rowcount", 0) == 1
     if changed:  # e.g. the caller hung up while ringing: free the org slot at once
         try:
