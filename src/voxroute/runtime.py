@@ -81,10 +81,10 @@ class Runtime:
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
         if not number.credential_id:
             raise KeyNotFound("the number has no telephony credentials")
-        cred = await self.store.get(
+        secret = await self.store.open_by_id(
             session, org_id=number.org_id, credential_id=number.credential_id
         )
-        return (await self.store.open(session, cred))["auth_token"]
+        return secret["auth_token"]
 
     async def admit_call(self, call: Call) -> str | None:
         """calls: refuse at the webhook when the org cannot cover the call's credit hold."""

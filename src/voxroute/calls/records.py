@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.calls.pipeline import AssistantConfig
@@ -45,13 +45,18 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
     rows, and the connect commit together (one write lock per set-up, not two).
     """
     async with runtime.session_factory() as session:
-        assistant = await session.get(Assistant, call.assistant_id) if call.assistant_id else None
-        if assistant is None or assistant.org_id != call.org_id:
+        # One statement for the three rows; `resolve_stages` finds them in the identity map.
+        row = (
+            await session.execute(
+                select(Assistant, Organization, PhoneNumber)
+                .outerjoin(Organization, Organization.id == Assistant.org_id)
+                .outerjoin(PhoneNumber, PhoneNumber.id == call.phone_number_id)
+                .where(Assistant.id == call.assistant_id, Assistant.org_id == call.org_id)
+            )
+        ).first()
+        if row is None:
             raise KeyNotFound("the number has no assistant")
-        org = await session.get(Organization, call.org_id)
-        number = (
-            await session.get(PhoneNumber, call.phone_number_id) if call.phone_number_id else None
-        )
+        assistant, org, number = row
         if number is not None and number.account_sid and number.account_sid != account_sid:
             raise CallTokenInvalid("stream account does not own the number")
         token = await runtime.open_telephony_secret(session, number) if number else None

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.db.base import utcnow
@@ -43,7 +43,8 @@ async def consume_call_token(
         raise CallTokenInvalid()
     moment = now or utcnow()
     digest = hash_token(token)
-    result = await session.execute(
+    # RETURNING: the claim and the call's row in one statement (SQLite ≥ 3.35, PostgreSQL).
+    claimed = await session.scalars(
         update(Call)
         .where(
             Call.call_token_hash == digest,
@@ -52,9 +53,10 @@ async def consume_call_token(
             Call.status == "ringing",
         )
         .values(call_token_used_at=moment)
+        .returning(Call)
         .execution_options(synchronize_session=False)
     )
-    if getattr(result, "rowcount", 0) != 1:
+    calls = claimed.all()
+    if len(calls) != 1:
         raise CallTokenInvalid()
-    call = (await session.execute(select(Call).where(Call.call_token_hash == digest))).scalar_one()
-    return call
+    return calls[0]

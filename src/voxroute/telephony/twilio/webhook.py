@@ -58,12 +58,20 @@ class WebhookAnswer:
     status_code: int = 200
 
 
-async def _number_for(session: AsyncSession, to: str) -> PhoneNumber | None:
+async def _number_for(
+    session: AsyncSession, to: str
+) -> tuple[PhoneNumber | None, Organization | None]:
+    """The number called and its org, in one statement."""
     if not to or len(to) > 20:
-        return None
-    return (
-        await session.execute(select(PhoneNumber).where(PhoneNumber.number == to))
-    ).scalar_one_or_none()
+        return None, None
+    row = (
+        await session.execute(
+            select(PhoneNumber, Organization)
+            .outerjoin(Organization, Organization.id == PhoneNumber.org_id)
+            .where(PhoneNumber.number == to)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def _verify(
@@ -87,7 +95,8 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
     """
     call_sid = req.get("CallSid")
     async with runtime.session_factory() as session:
-        number = await _verify(runtime, session, await _number_for(session, req.get("To")), req)
+        number, org = await _number_for(session, req.get("To"))
+        number = await _verify(runtime, session, number, req)
         if not call_sid.startswith("CA"):
             raise SignatureInvalid("missing CallSid")
         if number.assistant_id is None:
@@ -103,7 +112,6 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             return WebhookAnswer(hangup_twiml(), call_id=existing)
         if runtime.registry.refusal_reason() is not None:
             return WebhookAnswer(reject_twiml("busy"))
-        org = await session.get(Organization, number.org_id)
         max_concurrent = org.max_concurrent_calls if org is not None else 0
         call = Call(
             id=new_id("call"),
