@@ -208,10 +208,7 @@ class CredentialStore:
                 CredentialSecret.credential_id == credential.id,
             )
         )
-        return {
-            row.field: await self._vault.open(row.ciphertext, self._context(credential, row.field))
-            for row in rows
-        }
+        return {row.field: await self._open_field(credential, row) for row in rows}
 
     async def open_by_id(
         self, session: AsyncSession, *, org_id: str, credential_id: str
@@ -233,10 +230,13 @@ class CredentialStore:
         if not rows:
             raise NotFound("credential not found")
         return {
-            row.field: await self._vault.open(row.ciphertext, self._context(credential, row.field))
+            row.field: await self._open_field(credential, row)
             for credential, row in rows
             if row is not None
         }
+
+    async def _open_field(self, credential: Credential, row: CredentialSecret) -> Secret:
+        return await self._vault.open(row.ciphertext, self._context(credential, row.field))
 
     async def _seal_fields(
         self, session: AsyncSession, credential: Credential, secret: dict[str, str]

@@ -71,7 +71,7 @@ async def _number_for(
             .where(PhoneNumber.number == to)
         )
     ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def _verify(
