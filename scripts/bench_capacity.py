@@ -224,6 +224,11 @@ class Bench:
         )
         if self.database_url:
             env["VOXROUTE_DATABASE_URL"] = self.database_url
+        for setting in self.args.server_env:
+            name, _, value = setting.partition("=")
+            if not name.startswith("VOXROUTE_") or not _:
+                raise SystemExit(f"--server-env wants VOXROUTE_NAME=VALUE, not {setting!r}")
+            env[name] = value
         return env
 
     def start_voxroute(self, port: int) -> subprocess.Popen[bytes]:
@@ -501,6 +506,13 @@ def main() -> None:
         default="",
         help="run voxroute on a fresh PostgreSQL database (e.g. "
         "postgresql://postgres@127.0.0.1:5432/test) instead of its embedded SQLite",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="VOXROUTE_NAME=VALUE",
+        help="a voxroute setting for the server (repeatable), e.g. for an A/B of one knob",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     parser.add_argument("--plot", type=Path, default=None, help="write the PNG plot here")

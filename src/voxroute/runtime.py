@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from voxroute.audit import AuditAction, record
 from voxroute.billing import balance
@@ -22,7 +22,8 @@ from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Credential, Organization, PhoneNumber
-from voxroute.db.transactions import write_session
+from voxroute.db.session import SessionFactory
+from voxroute.db.transactions import run_write
 from voxroute.errors import KeyNotFound, NotFound
 from voxroute.metrics import Metrics
 from voxroute.providers.catalog import Catalog
@@ -52,7 +53,7 @@ RATE_LIMIT_COOLDOWN = timedelta(seconds=60)
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
+    session_factory: SessionFactory
     vault: Vault
     catalog: Catalog
     store: CredentialStore
@@ -130,10 +131,12 @@ class Runtime:
     ) -> ResolvedStage | None:
         if failed.credential_id is None:
             return None
-        async with write_session(self.session_factory) as session:
+        failed_id = failed.credential_id
+
+        async def failover(session: AsyncSession) -> ResolvedStage | None:
             await session.execute(
                 update(Credential)
-                .where(Credential.org_id == call.org_id, Credential.id == failed.credential_id)
+                .where(Credential.org_id == call.org_id, Credential.id == failed_id)
                 .values(cooldown_until=utcnow() + RATE_LIMIT_COOLDOWN)
             )
             org, assistant = await self._org_assistant(session, call)
@@ -143,19 +146,19 @@ class Runtime:
                     org=org,
                     assistant=assistant,
                     stage=failed.stage,
-                    exclude=frozenset({failed.credential_id}),
+                    exclude=frozenset({failed_id}),
                 )
             except KeyNotFound:
                 return None
             if stage.source != failed.source or stage.credential_id is None:
                 return None
-            _audit_key_use(
-                session, org.id, call.call_id, stage, pool_failover_from=failed.credential_id
-            )
+            _audit_key_use(session, org.id, call.call_id, stage, pool_failover_from=failed_id)
             return stage
 
+        return await run_write(self.session_factory, failover)
+
     async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
-        async with write_session(self.session_factory) as session:
+        async def fall_back(session: AsyncSession) -> ResolvedStage | None:
             org, assistant = await self._org_assistant(session, call)
             try:
                 fallback = self.resolver.managed_fallback(assistant, stage, reason)
@@ -163,6 +166,8 @@ class Runtime:
                 return None
             _audit_key_use(session, org.id, call.call_id, fallback, fallback_reason=reason)
             return fallback
+
+        return await run_write(self.session_factory, fall_back)
 
     async def report_credential_failure(
         self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
@@ -177,7 +182,8 @@ class Runtime:
             if permanent
             else {"cooldown_until": utcnow() + RATE_LIMIT_COOLDOWN}
         )
-        async with write_session(self.session_factory) as session:
+
+        async def mark(session: AsyncSession) -> None:
             await session.execute(
                 update(Credential)
                 .where(Credential.org_id == call.org_id, Credential.id == stage.credential_id)
@@ -192,6 +198,8 @@ class Runtime:
                     action=AuditAction.CREDENTIAL_AUTH_FAILED,
                     category=category,
                 )
+
+        await run_write(self.session_factory, mark)
 
     def record_usage(self, event: UsageEvent) -> None:
         if self.billing is not None:

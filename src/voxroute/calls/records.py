@@ -17,7 +17,7 @@ from voxroute.calls.runtime import CallRuntime
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
-from voxroute.db.transactions import run_write, write_session
+from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import CallTokenInvalid, KeyNotFound
 from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
 from voxroute.vault.secret import Secret
@@ -107,20 +107,20 @@ async def write_call_end(
     }
     if resolution is not None:
         values["resolution"] = resolution
-    async with write_session(runtime.session_factory) as session:
-        await session.execute(
-            update(Call)
-            .where(
-                Call.id == call_id,
-                or_(
-                    Call.status != CallState.ENDED.value,
-                    Call.end_reason.like("telephony_completed%"),
-                    Call.end_reason.is_(None),
-                ),
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
+    statement = (
+        update(Call)
+        .where(
+            Call.id == call_id,
+            or_(
+                Call.status != CallState.ENDED.value,
+                Call.end_reason.like("telephony_completed%"),
+                Call.end_reason.is_(None),
+            ),
         )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    await run_update(runtime.session_factory, statement)
 
 
 async def expire_unconnected_calls(
@@ -132,15 +132,14 @@ async def expire_unconnected_calls(
     but never dialled; without this they would stay `ringing` forever.
     """
     cutoff = utcnow() - older_than
-    async with write_session(factory) as session:
-        result = await session.execute(
-            update(Call)
-            .where(Call.status == CallState.RINGING.value, Call.started_at < cutoff)
-            .values(
-                status=CallState.ENDED.value,
-                end_reason=EndReason.NEVER_CONNECTED.value,
-                ended_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
+    statement = (
+        update(Call)
+        .where(Call.status == CallState.RINGING.value, Call.started_at < cutoff)
+        .values(
+            status=CallState.ENDED.value,
+            end_reason=EndReason.NEVER_CONNECTED.value,
+            ended_at=utcnow(),
         )
-    return int(getattr(result, "rowcount", 0) or 0)
+        .execution_options(synchronize_session=False)
+    )
+    return await run_update(factory, statement)

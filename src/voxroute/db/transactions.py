@@ -14,6 +14,9 @@ waited seconds behind webhooks and call ends (BENCHMARKS.md §5, sixth round).
 
 A unique-key violation is retried once: the work functions re-read state first, so the retry
 turns a lost race on an idempotency key into a replay of the winner's result.
+
+When the session factory has a `DatabaseWriter` (`voxroute serve` gives it one), `run_write`
+runs the whole transaction on the writer's own loop (db/writer.py says why).
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Update, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.db.base import Base
+from voxroute.db.session import SessionFactory
 
 T = TypeVar("T")
 
@@ -77,15 +81,24 @@ async def write_session(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 async def run_write(
-    factory: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+    factory: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    retry_integrity: bool = True,
 ) -> T:
     """Run `work` in one write transaction, retrying transient conflicts from the start.
 
     `work` must be safe to re-run: it reads the state it depends on inside the transaction.
-    Domain errors raised by `work` roll the transaction back and propagate unchanged.
+    Domain errors raised by `work` roll the transaction back and propagate unchanged; so
+    does a unique-key violation when `retry_integrity` is false (an insert that lost a race).
+    With a `DatabaseWriter` on the factory, `work` runs on the writer's thread: it must use
+    nothing but its session and plain values.
     """
+    writer = factory.writer if isinstance(factory, SessionFactory) else None
+    if writer is not None and not writer.on_own_loop():
+        return await writer.run(lambda own: run_write(own, work, retry_integrity=retry_integrity))
     attempt = 0
-    integrity_left = INTEGRITY_RETRIES
+    integrity_left = INTEGRITY_RETRIES if retry_integrity else 0
     while True:
         attempt += 1
         try:
@@ -99,6 +112,16 @@ async def run_write(
             if attempt >= MAX_ATTEMPTS or not _retryable(exc):
                 raise
             await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311
+
+
+async def run_update(factory: async_sessionmaker[AsyncSession], statement: Update) -> int:
+    """One UPDATE as a write transaction of its own (`run_write`); the rows it changed."""
+
+    async def execute(session: AsyncSession) -> int:
+        result = await session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    return await run_write(factory, execute)
 
 
 async def insert_ignore(

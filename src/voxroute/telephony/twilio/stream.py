@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.calls.runtime import CallRuntime
-from voxroute.db.transactions import write_session
+from voxroute.db.models import Call
+from voxroute.db.transactions import run_write
 from voxroute.errors import CallTokenInvalid
 from voxroute.telephony.twilio.protocol import Connected, ProtocolError, Start, parse_message
 from voxroute.telephony.twilio.tokens import consume_call_token
@@ -57,10 +60,7 @@ async def serve_media_stream(websocket: WebSocket, runtime: CallRuntime) -> None
             read_start(websocket, max_bytes=runtime.settings.max_ws_message_bytes),
             timeout=START_TIMEOUT_S,
         )
-        async with write_session(runtime.session_factory) as session:
-            call = await consume_call_token(session, start.custom_parameters.get("call_token"))
-            if call.provider_call_id != start.call_sid:
-                raise CallTokenInvalid("token belongs to another call")
+        call = await run_write(runtime.session_factory, partial(_claim, start))
     except (StreamRejected, CallTokenInvalid, TimeoutError) as exc:
         log.info("media stream refused: %s", type(exc).__name__)
         await _close(websocket)
@@ -72,6 +72,14 @@ async def serve_media_stream(websocket: WebSocket, runtime: CallRuntime) -> None
         await _close(websocket, code=1011)
         return
     await run_call(websocket, runtime, call, start)
+
+
+async def _claim(start: Start, session: AsyncSession) -> Call:
+    """The call the stream's token admits, claimed once (a replayed token is refused)."""
+    call = await consume_call_token(session, start.custom_parameters.get("call_token"))
+    if call.provider_call_id != start.call_sid:
+        raise CallTokenInvalid("token belongs to another call")  # rolls the claim back
+    return call
 
 
 async def _close(websocket: WebSocket, code: int = POLICY_VIOLATION) -> None:

@@ -15,7 +15,7 @@ from voxroute.calls.slots import SlotsUnavailable
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Call, Organization, PhoneNumber
-from voxroute.db.transactions import write_session
+from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import SignatureInvalid
 from voxroute.telephony.twilio.signature import validate_signature
 from voxroute.telephony.twilio.tokens import issue_call_token
@@ -125,19 +125,22 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             status=CallState.RINGING.value,
         )
         token = issue_call_token(call, runtime.settings.call_token_ttl_s)
+
+    async def insert(session: AsyncSession) -> None:
+        session.add(call)
+
     try:
-        async with write_session(runtime.session_factory) as session:
-            session.add(call)
+        await run_write(runtime.session_factory, insert, retry_integrity=False)
     except IntegrityError:
         # The same webhook raced itself: the other request created the call.
         return WebhookAnswer(hangup_twiml())
     refusal = await runtime.admit_call(call)
     if refusal is not None:
         log.info("call %s refused at the webhook: %s", call.id, refusal)
-        await _end_refused(runtime, call.id, refusal)
+        await _end_call(runtime, call.id, refusal)
         return WebhookAnswer(say_hangup_twiml(REFUSAL_MESSAGE), call_id=call.id)
     if not await _take_org_slot(runtime, call, max_concurrent):
-        await _end_refused(runtime, call.id, EndReason.ORG_CONCURRENCY_LIMIT.value)
+        await _end_call(runtime, call.id, EndReason.ORG_CONCURRENCY_LIMIT.value)
         return WebhookAnswer(reject_twiml("busy"), call_id=call.id)
     url = stream_url(runtime.settings.resolved_public_url)
     return WebhookAnswer(stream_twiml(url, {"call_token": token}), call_id=call.id)
@@ -162,14 +165,15 @@ async def _take_org_slot(runtime: CallRuntime, call: Call, limit: int) -> bool:
     return taken
 
 
-async def _end_refused(runtime: CallRuntime, call_id: str, reason: str) -> None:
-    async with write_session(runtime.session_factory) as session:
-        await session.execute(
-            update(Call)
-            .where(Call.id == call_id, Call.status != CallState.ENDED.value)
-            .values(status=CallState.ENDED.value, end_reason=reason, ended_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+async def _end_call(runtime: CallRuntime, call_id: str, reason: str) -> bool:
+    """Ended with `reason` unless it already was; True when this changed it."""
+    statement = (
+        update(Call)
+        .where(Call.id == call_id, Call.status != CallState.ENDED.value)
+        .values(status=CallState.ENDED.value, end_reason=reason, ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return await run_update(runtime.session_factory, statement) == 1
 
 
 async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> str | None:
@@ -194,18 +198,8 @@ async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> st
         assert call is not None  # _verify refuses a call without a number
     if status not in _FINAL_STATUSES:
         return None
-    async with write_session(runtime.session_factory) as session:
-        result = await session.execute(
-            update(Call)
-            .where(Call.id == call.id, Call.status != CallState.ENDED.value)
-            .values(
-                status=CallState.ENDED.value,
-                end_reason=call.end_reason or f"{EndReason.TELEPHONY_COMPLETED.value}:{status}",
-                ended_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        changed = getattr(result, "rowcount", 0) == 1
+    reason = call.end_reason or f"{EndReason.TELEPHONY_COMPLETED.value}:{status}"
+    changed = await _end_call(runtime, call.id, reason)
     if changed:  # e.g. the caller hung up while ringing: free the org slot at once
         try:
             await runtime.org_slots.release(call.org_id, call.id)
