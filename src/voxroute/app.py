@@ -25,7 +25,6 @@ from voxroute.credentials import CredentialStore
 from voxroute.credentials.checks import CheckLimiter
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
-from voxroute.db.writer import DatabaseWriter
 from voxroute.demo import DEMO_CREDIT_MICROS, demo_managed_keys, ensure_demo
 from voxroute.gc_policy import GcPauses
 from voxroute.maintenance import Maintenance
@@ -95,13 +94,6 @@ async def _start_audio_clock(stack: AsyncExitStack) -> AudioClock:
     return clock
 
 
-async def _start_writer(stack: AsyncExitStack, settings: Settings) -> DatabaseWriter:
-    writer = DatabaseWriter(settings.resolved_database_url)
-    await writer.start()
-    stack.push_async_callback(writer.aclose)
-    return writer
-
-
 @asynccontextmanager
 async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open every collaborator in order and close them in reverse."""
@@ -114,7 +106,6 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         engine = create_engine(settings.resolved_database_url)
         stack.push_async_callback(engine.dispose)
         await upgrade(engine)
-        writer = await _start_writer(stack, settings) if settings.database_writer else None
         vault = Vault(master_key_provider_from_settings(settings))
         catalog = load_catalog()
         store = CredentialStore(vault, catalog)
@@ -131,7 +122,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         runtime = Runtime(
             settings=settings,
             engine=engine,
-            session_factory=create_session_factory(engine, writer=writer),
+            session_factory=create_session_factory(engine),
             vault=vault,
             catalog=catalog,
             store=store,

@@ -46,15 +46,6 @@ from voxroute.db.base import utcnow
 from voxroute.errors import BillingError
 
 log = logging.getLogger("voxroute.metering")
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 MILLI_UNITS = {"stt_seconds", "transport_seconds"}
 EXTEND_BATCH = 200  # holds renewed per write transaction
 HangUp = Callable[[str, str], Awaitable[bool]]
@@ -83,11 +74,9 @@ class Metering:
         self._held: dict[str, str] = {}  # call_id -> org_id
         self._tasks = TaskGroup("metering")
         self._hang_up: HangUp | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the worker's, set by `start`
 
     async def start(self, hang_up: HangUp | None = None) -> None:
         self._hang_up = hang_up
-        self._loop = asyncio.get_running_loop()
         await self.recorder.start()
         self._tasks.spawn(self._every(self._extend_every_s, self.extend_all), "extend-holds")
         self._tasks.spawn(self._every(self._sweep_every_s, self.sweep_once), "sweeper")
@@ -111,18 +100,10 @@ class Metering:
         )
 
         def committed(_session: Session) -> None:
-            # Fires on the thread that committed: the database writer's, when there is one.
-            loop = self._loop
-            if loop is None or _running_loop() is loop:
-                self._track(call_id, org_id)
-            else:  # queued ahead of the commit's result, so tracked before the caller resumes
-                loop.call_soon_threadsafe(self._track, call_id, org_id)
+            self._held[call_id] = org_id
+            self._events.setdefault(call_id, [])
 
         event.listen(session.sync_session, "after_commit", committed, once=True)
-
-    def _track(self, call_id: str, org_id: str) -> None:
-        self._held[call_id] = org_id
-        self._events.setdefault(call_id, [])
 
     @property
     def held_calls(self) -> frozenset[str]:

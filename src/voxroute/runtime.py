@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxroute.audit import AuditAction, record
 from voxroute.billing import balance
@@ -22,7 +22,6 @@ from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Credential, Organization, PhoneNumber
-from voxroute.db.session import SessionFactory
 from voxroute.db.transactions import run_write
 from voxroute.errors import KeyNotFound, NotFound
 from voxroute.metrics import Metrics
@@ -53,7 +52,7 @@ RATE_LIMIT_COOLDOWN = timedelta(seconds=60)
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    session_factory: SessionFactory
+    session_factory: async_sessionmaker[AsyncSession]
     vault: Vault
     catalog: Catalog
     store: CredentialStore

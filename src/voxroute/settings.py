@@ -44,9 +44,6 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path(".voxroute")
     database_url: str = ""
-    # Write transactions on a database thread of their own (db/writer.py); off: on the
-    # worker's event loop, as every other query.
-    database_writer: bool = True
     redis_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -14,16 +14,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-
-if TYPE_CHECKING:
-    from voxroute.db.writer import DatabaseWriter
-
-
-class SessionFactory(async_sessionmaker[AsyncSession]):
-    """The app's session factory; `writer`, when set, runs its write transactions
-    (`run_write`) on a loop of their own."""
-
-    writer: DatabaseWriter | None = None
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -50,12 +40,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-def create_session_factory(
-    engine: AsyncEngine, *, writer: DatabaseWriter | None = None
-) -> SessionFactory:
-    factory = SessionFactory(engine, expire_on_commit=False)
-    factory.writer = writer
-    return factory
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -14,9 +14,6 @@ waited seconds behind webhooks and call ends (BENCHMARKS.md §5, sixth round).
 
 A unique-key violation is retried once: the work functions re-read state first, so the retry
 turns a lost race on an idempotency key into a replay of the winner's result.
-
-When the session factory has a `DatabaseWriter` (`voxroute serve` gives it one), `run_write`
-runs the whole transaction on the writer's own loop (db/writer.py says why).
 """
 
 from __future__ import annotations
@@ -34,7 +31,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.db.base import Base
-from voxroute.db.session import SessionFactory
 
 T = TypeVar("T")
 
@@ -91,12 +87,7 @@ async def run_write(
     `work` must be safe to re-run: it reads the state it depends on inside the transaction.
     Domain errors raised by `work` roll the transaction back and propagate unchanged; so
     does a unique-key violation when `retry_integrity` is false (an insert that lost a race).
-    With a `DatabaseWriter` on the factory, `work` runs on the writer's thread: it must use
-    nothing but its session and plain values.
     """
-    writer = factory.writer if isinstance(factory, SessionFactory) else None
-    if writer is not None and not writer.on_own_loop():
-        return await writer.run(lambda own: run_write(own, work, retry_integrity=retry_integrity))
     attempt = 0
     integrity_left = INTEGRITY_RETRIES if retry_integrity else 0
     while True:
