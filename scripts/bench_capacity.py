@@ -221,6 +221,9 @@ class Bench:
             VOXROUTE_TWILIO_API_BASE_URL=self.base_urls["twilio"],
             VOXROUTE_MANAGED_KEYS=json.dumps({p: {"api_key": k} for p, k in self.keys.items()}),
             VOXROUTE_MAX_CALLS_PER_WORKER=str(self.args.max_calls_per_worker),
+            # The ladder looks for where the bounds break; the busy-loop admission guard
+            # would refuse calls first (test it with --server-env …_BUSY_LIMIT_PCT=70).
+            VOXROUTE_LOOP_BUSY_LIMIT_PCT="100",
         )
         if self.database_url:
             env["VOXROUTE_DATABASE_URL"] = self.database_url

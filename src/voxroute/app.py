@@ -133,6 +133,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             registry=CallRegistry(
                 max_calls=settings.max_calls_per_worker,
                 loop_lag_limit_ms=settings.loop_lag_limit_ms,
+                loop_busy_limit=settings.loop_busy_limit_pct / 100,
                 max_concurrent_setups=settings.max_concurrent_setups,
             ),
             provider_resources=provider_resources,
@@ -161,7 +162,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await asyncio.to_thread(warm_up)
         await runtime.registry.start()
         runtime.metrics.watch(
-            active=lambda: runtime.registry.active, loop_lag_ms=lambda: runtime.registry.loop_lag_ms
+            active=lambda: runtime.registry.active,
+            loop_lag_ms=lambda: runtime.registry.loop_lag_ms,
+            loop_busy=lambda: runtime.registry.loop_busy,
         )
         stack.push_async_callback(runtime.registry.stop)
         gc_pauses = GcPauses(runtime.metrics.gc_pauses)

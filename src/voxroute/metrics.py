@@ -32,6 +32,11 @@ class Metrics:
             "Median event-loop lag seen by the admission watchdog.",
             registry=self.registry,
         )
+        self.loop_busy = Gauge(
+            "voxroute_event_loop_busy_ratio",
+            "Share of the last seconds the event-loop thread spent on the CPU.",
+            registry=self.registry,
+        )
         self.calls_ended = Counter(
             "voxroute_calls_ended_total",
             "Calls ended, by reason.",
@@ -65,9 +70,16 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, *, active: Callable[[], int], loop_lag_ms: Callable[[], float]) -> None:
+    def watch(
+        self,
+        *,
+        active: Callable[[], int],
+        loop_lag_ms: Callable[[], float],
+        loop_busy: Callable[[], float],
+    ) -> None:
         self.active_calls.set_function(lambda: float(active()))
         self.loop_lag.set_function(lambda: loop_lag_ms() / 1000.0)
+        self.loop_busy.set_function(loop_busy)
 
     def stages_resolved(self, stages: list[ResolvedStage]) -> None:
         for stage in stages:

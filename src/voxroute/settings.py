@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # keeps a margin for unknown hardware, and the loop-lag watchdog refuses on a stall.
     max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
+    # New calls are refused while the worker's event-loop thread was on the CPU more than
+    # this share of the last 2 s (100: never). Measured (BENCHMARKS.md §5, seventh round):
+    # latency bounds start to fail from ~60 % busy; set-ups collapse into seconds at ~75 %.
+    loop_busy_limit_pct: float = Field(default=70.0, gt=0, le=100)
     # Calls setting up at once per worker (each needs up to two database connections).
     max_concurrent_setups: int = Field(default=4, ge=1, le=16)
     call_token_ttl_s: int = Field(default=60, ge=5)

@@ -268,6 +268,7 @@ async def test_metrics_count_calls_and_key_sources_without_ids_or_secrets(served
         labels = f'provider="{provider}",source="managed",stage="{stage}"'
         assert f"voxroute_stage_keys_total{{{labels}}} 1.0" in text
     assert "voxroute_active_calls 0.0" in text and "voxroute_turn_latency_seconds_count" in text
+    assert "voxroute_event_loop_busy_ratio " in text
     managed = served.runtime.managed
     secrets = [s.reveal() for p in managed.providers for s in managed.secrets(p).values()]
     for value in [*secrets, demo.auth_token, demo.token, demo.org_id, result.call_sid]:

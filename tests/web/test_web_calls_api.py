@@ -133,3 +133,16 @@ async def test_an_overloaded_worker_refuses_with_503_and_creates_nothing(api: Ap
     assert response.status_code == 503, response.text
     assert "call_token" not in response.text
     assert (await org.owner.get("/calls")).json() == []
+
+
+async def test_a_busy_event_loop_refuses_with_503_and_creates_nothing(api: Api) -> None:
+    org = await api.new_org()
+    assistant_id = await new_assistant(org.owner)
+    registry = api.runtime.registry
+    registry.loop_busy_limit = 0.7
+    registry.observe_cpu(1000.0, 50.0)
+    registry.observe_cpu(1002.0, 51.8)  # on the CPU 90 % of the last two seconds
+    response = await org.owner.post("/calls/web", json={"assistant_id": assistant_id})
+    assert response.status_code == 503, response.text
+    assert "event loop busy" in response.text
+    assert (await org.owner.get("/calls")).json() == []

@@ -1,11 +1,12 @@
-"""Per-process call registry: admission control (calls-per-worker cap, event-loop-lag
-watchdog) and hang-up by call id."""
+"""Per-process call registry: admission control (calls-per-worker cap, event-loop watchdog)
+and hang-up by call id."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from voxroute.calls.tasks import TaskGroup
@@ -30,6 +31,13 @@ class CallRegistry:
     `admit()` is synchronous, so check-and-add is atomic on the event loop: with N parallel
     starts exactly `max_calls` get in.
 
+    The watchdog refuses new calls when the event loop falls behind: its lag (how late a
+    100 ms sleep wakes, median of the last few) or how busy it is (the loop thread's CPU
+    time over the last `busy_window_s`). Lag says the loop *is* late; the busy share says
+    it is about to be: a loop busy 75 % of the time makes every call's next frame wait
+    behind the others', and the set-ups of calls arriving then queue for seconds
+    (BENCHMARKS.md §5, seventh round), while the lag median still looks small.
+
     `setting_up` bounds how many calls set up at once. A set-up holds a database
     connection while the credit hold takes a second one, so unbounded set-ups under a burst
     could each hold one and all wait for another (pool exhaustion); bounded, a burst
@@ -44,14 +52,23 @@ class CallRegistry:
         probe_interval_s: float = 0.1,
         lag_window: int = 5,
         max_concurrent_setups: int = 4,
+        loop_busy_limit: float = 1.0,
+        busy_window_s: float = 2.0,
+        cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self.max_calls = max_calls
         self.setting_up = asyncio.Semaphore(max_concurrent_setups)
         self.loop_lag_limit_ms = loop_lag_limit_ms
+        self.loop_busy_limit = loop_busy_limit
         self._probe_interval_s = probe_interval_s
         self._lag_window = lag_window
         self._calls: dict[str, Hangup | None] = {}
         self._recent_lag_ms: list[float] = []
+        self._cpu_clock = cpu_clock
+        # (wall, loop-thread CPU) samples spanning the busy window, oldest first.
+        self._busy_samples: deque[tuple[float, float]] = deque(
+            maxlen=max(2, round(busy_window_s / probe_interval_s) + 1)
+        )
         self._tasks = TaskGroup("call-registry")
         self._started = False
 
@@ -68,12 +85,25 @@ class CallRegistry:
         while True:
             before = time.perf_counter()
             await asyncio.sleep(self._probe_interval_s)
-            lag = max(0.0, (time.perf_counter() - before - self._probe_interval_s) * 1000)
-            self.observe_lag(lag)
+            now = time.perf_counter()
+            self.observe_lag(max(0.0, (now - before - self._probe_interval_s) * 1000))
+            self.observe_cpu(now, self._cpu_clock())  # on the loop's thread: its CPU time
 
     def observe_lag(self, lag_ms: float) -> None:
         self._recent_lag_ms.append(lag_ms)
         del self._recent_lag_ms[: -self._lag_window]
+
+    def observe_cpu(self, wall_s: float, cpu_s: float) -> None:
+        """A sample of the loop thread's CPU clock against the wall clock."""
+        self._busy_samples.append((wall_s, cpu_s))
+
+    @property
+    def loop_busy(self) -> float:
+        """Share of the busy window the loop thread spent on the CPU (0 until sampled)."""
+        if len(self._busy_samples) < 2:
+            return 0.0
+        (wall0, cpu0), (wall1, cpu1) = self._busy_samples[0], self._busy_samples[-1]
+        return max(0.0, (cpu1 - cpu0) / (wall1 - wall0)) if wall1 > wall0 else 0.0
 
     @property
     def loop_lag_ms(self) -> float:
@@ -93,6 +123,8 @@ class CallRegistry:
             return "worker at capacity"
         if self.loop_lag_ms > self.loop_lag_limit_ms:
             return "worker overloaded (event-loop lag)"
+        if self.loop_busy_limit < 1.0 and self.loop_busy > self.loop_busy_limit:
+            return "worker overloaded (event loop busy)"
         return None
 
     def admit(self, call_id: str, hangup: Hangup | None = None) -> None:
