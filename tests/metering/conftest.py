@@ -48,6 +48,7 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
         call_hold_ttl_s=5,
         hold_extend_interval_s=1,
         loop_lag_limit_ms=2000,  # shared CI machines stall; lag admission is tested elsewhere
+        loop_busy_limit_pct=100,  # the loop also runs the emulators and the calling side
     )
     app = create_app(settings)
     server = uvicorn.Server(
