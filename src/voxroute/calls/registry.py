@@ -76,12 +76,12 @@ class CallRegistry:
     async def start(self) -> None:
         if not self._started:
             self._started = True
-            self._tasks.spawn(self._watch_loop_lag(), "loop-lag-watchdog")
+            self._tasks.spawn(self._watch_loop(), "loop-watchdog")
 
     async def stop(self) -> None:
         await self._tasks.cancel_all(grace_s=2.0)
 
-    async def _watch_loop_lag(self) -> None:
+    async def _watch_loop(self) -> None:
         while True:
             before = time.perf_counter()
             await asyncio.sleep(self._probe_interval_s)
