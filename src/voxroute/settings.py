@@ -76,9 +76,9 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    # Measured (BENCHMARKS.md): one worker on one core held 40-80 calls within the latency
-    # bounds on 2026-12-02 (two runs), 15-30 on slower days of the same machine; the default
-    # keeps a margin for unknown hardware, and the loop-lag watchdog refuses on a stall.
+    # Measured (BENCHMARKS.md): one worker on one core held 30-100 calls within the latency
+    # bounds on 2026-12-02 (four runs, by the machine's speed that hour); the default keeps
+    # a margin for unknown hardware, and the loop watchdog refuses on a stall or a busy loop.
     max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     # New calls are refused while the worker's event-loop thread was on the CPU more than
