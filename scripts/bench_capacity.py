@@ -228,8 +228,8 @@ class Bench:
         if self.database_url:
             env["VOXROUTE_DATABASE_URL"] = self.database_url
         for setting in self.args.server_env:
-            name, _, value = setting.partition("=")
-            if not name.startswith("VOXROUTE_") or not _:
+            name, equals, value = setting.partition("=")
+            if not name.startswith("VOXROUTE_") or not equals:
                 raise SystemExit(f"--server-env wants VOXROUTE_NAME=VALUE, not {setting!r}")
             env[name] = value
         return env

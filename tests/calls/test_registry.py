@@ -23,8 +23,8 @@ def registry(*, busy_limit: float = 0.7, max_calls: int = 10) -> CallRegistry:
     )
 
 
-def feed(reg: CallRegistry, start_wall: float, busy_shares: list[float]) -> float:
-    """One sample per probe interval, each interval `share` busy; returns the CPU clock."""
+def feed(reg: CallRegistry, start_wall: float, busy_shares: list[float]) -> None:
+    """One sample per probe interval, each interval `share` busy."""
     wall = start_wall
     cpu = 0.0
     reg.observe_cpu(wall, cpu)
@@ -32,7 +32,6 @@ def feed(reg: CallRegistry, start_wall: float, busy_shares: list[float]) -> floa
         wall += PROBE_S
         cpu += PROBE_S * share
         reg.observe_cpu(wall, cpu)
-    return cpu
 
 
 def test_busy_share_is_cpu_time_over_wall_time_across_the_window() -> None:
