@@ -5,7 +5,9 @@ activity (for the idle timeout). pipecat's observers would see every frame at ev
 each observer through its own queue and task, and its idle timeout adds one more such
 observer: at a hundred calls per worker those per-hop queue puts were a large share of
 the worker's time. Instead the worker's sink reports the few frame types listed in
-`SINK_FRAMES` (`on_frame_reached_downstream`), each frame once, with no extra hop.
+`SINK_FRAMES` (`on_frame_reached_downstream`), each frame once, with no extra hop. The
+stage services' own `MetricsFrame`s do not travel that far: they are handed to
+`UsageMeter.on_frame` where they are made (`service_taps.py`).
 """
 
 from __future__ import annotations

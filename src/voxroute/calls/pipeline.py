@@ -32,6 +32,7 @@ from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.caller_audio import CallerAudioPath
 from voxroute.calls.meters import SINK_FRAMES, Activity, TurnLatency, UsageMeter
 from voxroute.calls.runtime import CallInfo, UsageEvent
+from voxroute.calls.service_taps import tap_service
 from voxroute.calls.services import StageServices
 from voxroute.calls.vad_batch import VadBatcher
 from voxroute.routing.types import FailurePolicy, ResolvedStage
@@ -156,6 +157,8 @@ def build_pipeline(
         ]
     )
     usage = UsageMeter(call, stage_of, usage_sink)
+    for service in services.by_stage().values():
+        tap_service(service, usage.on_frame)
     latency = TurnLatency(VAD_STOP_SECS, call.call_id)
     worker = PipelineWorker(
         pipeline,
