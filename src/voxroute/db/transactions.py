@@ -118,14 +118,26 @@ async def run_update(factory: async_sessionmaker[AsyncSession], statement: Updat
 async def insert_ignore(
     session: AsyncSession, table: type[Base], rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> int:
-    """INSERT … ON CONFLICT (keys) DO NOTHING on either backend; returns rows inserted."""
+    """INSERT … ON CONFLICT (keys) DO NOTHING on either backend; returns rows inserted.
+
+    The rows go as executemany parameters of one cached statement, which SQLAlchemy batches
+    into multi-row INSERTs itself ("insertmanyvalues"); RETURNING counts what was inserted on
+    both drivers. Rows embedded with `.values(rows)` make a statement that is compiled anew
+    on every call: 5 % of a 100-call worker's event loop (BENCHMARKS.md §5, ninth round).
+    """
     if not rows:
         return 0
+    columns = table.__table__.c
     dialect = session.get_bind().dialect.name
     module: Any = sqlite if dialect == "sqlite" else postgresql
-    stmt = module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=keys)
-    result = await session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)
+    stmt = (
+        module.insert(table.__table__)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(columns[keys[0]])
+    )
+    connection = await session.connection()
+    result = await connection.execute(stmt, list(rows))
+    return len(result.all())
 
 
 def is_postgres(session: AsyncSession) -> bool:
