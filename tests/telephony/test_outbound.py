@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import audioop
 import base64
+import gc
 import json
 import math
 import struct
@@ -128,3 +130,23 @@ def test_interrupt_drops_interruptible_audio_and_frames_only() -> None:
 
 def test_clear_message_names_the_stream() -> None:
     assert json.loads(OutboundQueue(SID).clear_message) == {"event": "clear", "streamSid": SID}
+
+
+def test_queued_audio_adds_no_objects_for_the_garbage_collector_to_traverse() -> None:
+    """TTS runs seconds ahead of play-out; every young collection on a busy worker would
+    traverse each queued frame if it were a tracked object (BENCHMARKS.md §5)."""
+    queue = OutboundQueue(SID)
+    pcm = tone(5.0)
+    gc.collect()
+    gc.disable()  # no collection may move or free objects between the two counts
+    try:
+        before = len(gc.get_objects())
+        queue.add_audio(pcm)
+        after = len(gc.get_objects())
+    finally:
+        gc.enable()
+    assert len(queue) == 250
+    assert after - before < 10, after - before
+    released = drain(queue)
+    assert [i.kind for i in released] == [Kind.MEDIA] * 250
+    assert b"".join(media_payloads(released)) == audioop.lin2ulaw(pcm, 2)

@@ -9,6 +9,11 @@ audio ahead of them: control messages (`mark`), pipecat frames that must follow 
 `due(now)` releases items in order, audio at the pace it plays: up to `lead_s` ahead of
 the far end's play-out, so a tick delayed by a busy loop is absorbed by Twilio's buffer
 instead of becoming a gap the caller hears. Pure bookkeeping: no I/O, no pipecat task.
+
+Queued interruptible audio is held as the message's text alone, and made an `Item` when
+it is released. TTS runs seconds ahead of play-out, so a hundred calls hold thousands of
+queued frames: as `Item`s they were a quarter of the objects every young garbage
+collection traversed (BENCHMARKS.md §5, ninth round); a `str` is not tracked at all.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ class OutboundQueue:
         self.clear_message = '{"event":"clear","streamSid":' + sid + "}"
         self._mark_prefix = '{"event":"mark","streamSid":' + sid + ',"mark":{"name":'
         self._lead = lead_s
-        self._items: deque[Item] = deque()
+        # A `str` is an interruptible media message's text (see the module's docstring).
+        self._items: deque[Item | str] = deque()
         self._pcm = bytearray()  # less than a frame, waiting for the rest
         self._pcm_interruptible = True
         # Loop time at which the far end finishes playing what has been released.
@@ -75,7 +81,9 @@ class OutboundQueue:
 
     @property
     def has_audio(self) -> bool:
-        return bool(self._pcm) or any(item.kind is Kind.MEDIA for item in self._items)
+        return bool(self._pcm) or any(
+            isinstance(item, str) or item.kind is Kind.MEDIA for item in self._items
+        )
 
     # -- filling -----------------------------------------------------------------------
     def add_audio(self, pcm: bytes, *, interruptible: bool = True) -> None:
@@ -113,7 +121,8 @@ class OutboundQueue:
         append = self._items.append
         for start in range(0, len(ulaw), FRAME_SAMPLES):
             payload = base64.b64encode(ulaw[start : start + FRAME_SAMPLES]).decode("ascii")
-            append(Item(Kind.MEDIA, prefix + payload + '"}}', interruptible))
+            text = prefix + payload + '"}}'
+            append(text if interruptible else Item(Kind.MEDIA, text, False))
 
     # -- releasing ---------------------------------------------------------------------
     def due(self, now: float) -> list[Item]:
@@ -124,15 +133,18 @@ class OutboundQueue:
         limit = now + self._lead - 1e-6  # float sums of FRAME_S must not add a frame
         while items:
             item = items[0]
-            if item.kind is Kind.MEDIA:
+            if isinstance(item, str) or item.kind is Kind.MEDIA:
                 if self.play_end >= limit:
                     break
                 self.play_end = (self.play_end if self.play_end > now else now) + FRAME_S
-            released.append(items.popleft())
+            items.popleft()
+            released.append(Item(Kind.MEDIA, item) if isinstance(item, str) else item)
         return released
 
     def interrupt(self, now: float) -> None:
         """Barge-in: drop everything interruptible; Twilio's buffer is cleared too."""
-        self._items = deque(item for item in self._items if not item.interruptible)
+        self._items = deque(
+            item for item in self._items if not isinstance(item, str) and not item.interruptible
+        )
         self._pcm.clear()
         self.play_end = now
