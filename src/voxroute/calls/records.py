@@ -20,6 +20,7 @@ from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import CallTokenInvalid, KeyNotFound
 from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
+from voxroute.telephony.twilio.serializer import TokenOpener
 from voxroute.vault.secret import Secret
 
 __all__ = ["CallSetup", "expire_unconnected_calls", "load_call_setup", "write_call_end"]
@@ -29,8 +30,16 @@ __all__ = ["CallSetup", "expire_unconnected_calls", "load_call_setup", "write_ca
 class CallSetup:
     assistant: AssistantConfig
     stages: dict[Stage, ResolvedStage]
-    twilio_token: Secret | None
+    twilio_token: TokenOpener | None  # opened only for a REST hang-up
     connected_at: datetime
+
+
+def _token_opener(runtime: CallRuntime, number: PhoneNumber) -> TokenOpener:
+    async def open_token() -> Secret:
+        async with runtime.session_factory() as session:
+            return await runtime.open_telephony_secret(session, number)
+
+    return open_token
 
 
 def _policy(assistant: Assistant, org: Organization | None) -> FailurePolicy:
@@ -59,7 +68,10 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
         assistant, org, number = row
         if number is not None and number.account_sid and number.account_sid != account_sid:
             raise CallTokenInvalid("stream account does not own the number")
-        token = await runtime.open_telephony_secret(session, number) if number else None
+        # The webhook has just checked the signature with the number's token; the call needs
+        # it again only to hang up through Twilio REST, so it is read then, not before the
+        # first audio.
+        token = _token_opener(runtime, number) if number is not None else None
         resolved = await runtime.resolve_stages(session, call)
         config = AssistantConfig(
             system_prompt=assistant.system_prompt,

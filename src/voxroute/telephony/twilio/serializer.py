@@ -4,14 +4,16 @@ Over the stock serializer it adds: strict parsing of every inbound message (bad 
 base64, oversized or unknown frames are dropped and counted, never echoed), `stop` and
 `mark` handling, and refusal of anything after `stop` or for another stream (outbound
 `mark`s are the output's: `transport.TwilioOutput`). Hang-up through Twilio REST uses the org's own
-credentials, passed per call.
+credentials, opened only when the hang-up is made: most calls end with the caller hanging
+up and never need them, and a set-up spared the read and the decryption reaches its first
+audio sooner.
 """
 
 from __future__ import annotations
 
 import audioop  # pipecat's own μ-law codec (pipecat.audio.utils); audioop-lts on 3.13+
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pipecat.audio.dtmf.types import KeypadEntry
@@ -40,10 +42,14 @@ __all__ = [
     "AudioSink",
     "StreamCallbacks",
     "StreamStats",
+    "TokenOpener",
     "VoxrouteTwilioSerializer",
 ]
 
 AudioSink = Callable[[bytes], None]  # caller audio, PCM at the pipeline rate; must not block
+TokenOpener = Callable[[], Awaitable[Secret]]  # the account's auth token, read and decrypted
+# Stands in for the auth token until the hang-up opens it (pipecat requires one up front).
+_UNOPENED = "unopened"
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +81,7 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         stream_sid: str,
         call_sid: str,
         account_sid: str,
-        auth_token: Secret | None,
+        auth_token: TokenOpener | None,
         api_base_url: str | None,
         max_message_bytes: int,
         callbacks: StreamCallbacks | None = None,
@@ -85,18 +91,37 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
             stream_sid,
             call_sid=call_sid,
             account_sid=account_sid,
-            # Revealed only here, into the serializer that performs the REST hang-up.
-            auth_token=auth_token.reveal() if auth_token is not None else None,
+            auth_token=_UNOPENED if auth_token is not None else None,
             base_url=api_base_url or None,
             params=params,
         )
         self.stream_sid = stream_sid
+        self._open_auth_token = auth_token
         self._max_message_bytes = max_message_bytes
         self._callbacks = callbacks or StreamCallbacks()
         self.stats = StreamStats()
         self.stopped = False
         # Set by the pipeline: caller audio (PCM) goes here instead of into a pipecat frame.
         self.audio_sink: AudioSink | None = None
+
+    async def _hang_up_call(self) -> None:
+        """pipecat's REST hang-up, with the token opened for it and forgotten after."""
+        if self._open_auth_token is None:
+            return
+        try:
+            # Revealed only here, into the serializer that performs the REST hang-up.
+            self._auth_token = (await self._open_auth_token()).reveal()
+        except Exception as exc:  # noqa: BLE001 (the call is ending either way)
+            log.warning(
+                "media stream %s: no Twilio hang-up, the account's token could not be opened (%s)",
+                self.stream_sid,
+                type(exc).__name__,
+            )
+            return
+        try:
+            await super()._hang_up_call()  # type: ignore[no-untyped-call]
+        finally:
+            self._auth_token = _UNOPENED
 
     def suppress_hangup(self) -> None:
         """The caller already hung up: don't call Twilio REST on the way out."""
