@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,9 @@ from voxroute.app import create_app
 from voxroute.demo import DemoInfo
 from voxroute.runtime import Runtime
 from voxroute.settings import Settings
+from voxroute.softphone import CallResult, place_call
+
+AUDIO = Path(__file__).parents[1] / "data" / "audio"
 
 
 @dataclass
@@ -64,3 +68,34 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
     yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
     server.should_exit = True
     await asyncio.wait_for(task, timeout=30)
+
+
+async def call_demo_until_settled(
+    served: Served, caller: str, timeout_s: float = 30.0
+) -> tuple[CallResult, dict[str, Any]]:
+    """A one-utterance call to the demo number; returns once the ledger holds its charge,
+    with the call as the API lists it."""
+    demo = served.demo
+    result = await place_call(
+        served.url,
+        demo.number,
+        caller,
+        demo.account_sid,
+        demo.auth_token,
+        [AUDIO / "utterance-02.ulaw8k.wav"],
+        None,
+    )
+    assert result.ok, result.error
+    owner = served.client(demo.token)
+    [call] = [
+        c for c in (await owner.get("/calls")).json() if c["provider_call_id"] == result.call_sid
+    ]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not any(
+        entry["call_id"] == call["id"]
+        for entry in (await owner.get("/billing/ledger")).json()["entries"]
+    ):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the call was not settled")
+        await asyncio.sleep(0.2)
+    return result, call

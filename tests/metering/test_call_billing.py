@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
-from tests.metering.conftest import Served
+from tests.metering.conftest import AUDIO, Served, call_demo_until_settled
 from voxroute.billing import balance, price
 from voxroute.billing.types import UsageEvent
 from voxroute.db.models import UsageRecord
 from voxroute.softphone import place_call
 
-AUDIO = Path(__file__).parents[1] / "data" / "audio"
 BYO_STT = "dg-assistant-byo-key-000001"
 ORG_TTS = "sk_car_org-byok-key-0000002"
 TWILIO_TOKEN = "twilio-mixed-auth-token-0003"
@@ -138,26 +136,8 @@ async def test_duplicate_and_out_of_order_status_callbacks_settle_once(served: S
     from voxroute.telephony.twilio.signature import compute_signature
 
     demo = served.demo
-    result = await place_call(
-        served.url,
-        demo.number,
-        "+15550148888",
-        demo.account_sid,
-        demo.auth_token,
-        [AUDIO / "utterance-02.ulaw8k.wav"],
-        None,
-    )
-    assert result.ok, result.error
+    result, call = await call_demo_until_settled(served, "+15550148888")
     owner = served.client(demo.token)
-    [call] = [
-        c for c in (await owner.get("/calls")).json() if c["provider_call_id"] == result.call_sid
-    ]
-
-    async def settled() -> bool:
-        ledger = (await owner.get("/billing/ledger")).json()["entries"]
-        return any(e["call_id"] == call["id"] for e in ledger)
-
-    await _wait_for(settled)
     url = f"{served.runtime.settings.resolved_public_url}/telephony/twilio/status"
     async with httpx.AsyncClient() as client:
         for status in ("completed", "in-progress", "completed", "ringing", "completed"):

@@ -10,18 +10,13 @@ the real app and checks the cache status SQLAlchemy reports for each statement.
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine.default import CACHE_HIT, CACHE_MISS
 from sqlalchemy.sql import ClauseElement
 
-from tests.metering.conftest import Served
-from voxroute.softphone import place_call
-
-AUDIO = Path(__file__).parents[1] / "data" / "audio"
+from tests.metering.conftest import Served, call_demo_until_settled
 
 
 async def test_a_call_from_webhook_to_settlement_sends_only_cacheable_statements(
@@ -38,30 +33,7 @@ async def test_a_call_from_webhook_to_settlement_sends_only_cacheable_statements
     sync_engine = served.runtime.engine.sync_engine
     event.listen(sync_engine, "after_execute", after_execute)
     try:
-        demo = served.demo
-        result = await place_call(
-            served.url,
-            demo.number,
-            "+15550147777",
-            demo.account_sid,
-            demo.auth_token,
-            [AUDIO / "utterance-02.ulaw8k.wav"],
-            None,
-        )
-        assert result.ok, result.error
-        owner = served.client(demo.token)
-        [call] = [
-            c
-            for c in (await owner.get("/calls")).json()
-            if c["provider_call_id"] == result.call_sid
-        ]
-        for _ in range(150):  # settled: the ledger holds the call's charge
-            entries = (await owner.get("/billing/ledger")).json()["entries"]
-            if any(e["call_id"] == call["id"] for e in entries):
-                break
-            await asyncio.sleep(0.2)
-        else:
-            raise AssertionError("the call was not settled")
+        await call_demo_until_settled(served, "+15550147777")
     finally:
         event.remove(sync_engine, "after_execute", after_execute)
 
