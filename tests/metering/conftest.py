@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,14 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
     await asyncio.wait_for(task, timeout=30)
 
 
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
+
+
 async def call_demo_until_settled(
     served: Served, caller: str, timeout_s: float = 30.0
 ) -> tuple[CallResult, dict[str, Any]]:
@@ -90,12 +98,10 @@ async def call_demo_until_settled(
     [call] = [
         c for c in (await owner.get("/calls")).json() if c["provider_call_id"] == result.call_sid
     ]
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not any(
-        entry["call_id"] == call["id"]
-        for entry in (await owner.get("/billing/ledger")).json()["entries"]
-    ):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the call was not settled")
-        await asyncio.sleep(0.2)
+
+    async def settled() -> bool:
+        entries = (await owner.get("/billing/ledger")).json()["entries"]
+        return any(entry["call_id"] == call["id"] for entry in entries)
+
+    await wait_until(settled, timeout_s)
     return result, call

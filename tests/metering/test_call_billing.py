@@ -8,7 +8,7 @@ import gc
 import httpx
 from sqlalchemy import select
 
-from tests.metering.conftest import AUDIO, Served, call_demo_until_settled
+from tests.metering.conftest import AUDIO, Served, call_demo_until_settled, wait_until
 from voxroute.billing import balance, price
 from voxroute.billing.types import UsageEvent
 from voxroute.db.models import UsageRecord
@@ -18,14 +18,6 @@ BYO_STT = "dg-assistant-byo-key-000001"
 ORG_TTS = "sk_car_org-byok-key-0000002"
 TWILIO_TOKEN = "twilio-mixed-auth-token-0003"
 ACCOUNT = "AC" + "7" * 32
-
-
-async def _wait_for(predicate, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)
 
 
 async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served: Served) -> None:
@@ -81,7 +73,7 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
         detail = (await owner.get(f"/calls/{call['id']}")).json()
         return bool(detail.get("cost", {}).get("charged_micros"))
 
-    await _wait_for(settled)
+    await wait_until(settled)
     detail = (await owner.get(f"/calls/{call['id']}")).json()
     sources = {s["stage"]: s["source"] for s in detail["resolution"]}
     assert sources == {"stt": "assistant", "llm": "managed", "tts": "organization"}
@@ -180,7 +172,7 @@ async def test_a_call_whose_credit_runs_out_is_ended_politely_and_still_settled(
     async def connected() -> bool:
         return any(c["status"] == "connected" for c in (await owner.get("/calls")).json())
 
-    await _wait_for(connected)
+    await wait_until(connected)
     available = (await balance(served.runtime.session_factory, org_id=demo.org_id)).available_micros
     await debit(
         served.runtime.session_factory,
@@ -196,7 +188,7 @@ async def test_a_call_whose_credit_runs_out_is_ended_politely_and_still_settled(
     async def ended() -> bool:
         return (await owner.get(f"/calls/{call['id']}")).json()["status"] == "ended"
 
-    await _wait_for(ended)
+    await wait_until(ended)
     detail = (await owner.get(f"/calls/{call['id']}")).json()
     assert detail["end_reason"] == "insufficient_credit"
     assert result.hung_up_by == "server" and len(result.reply_latency_ms) < len(clips)
@@ -216,7 +208,7 @@ async def test_a_call_whose_credit_runs_out_is_ended_politely_and_still_settled(
         ledger = (await owner.get("/billing/ledger")).json()["entries"]
         return any(e["call_id"] == call["id"] for e in ledger)
 
-    await _wait_for(settled)
+    await wait_until(settled)
     final = await balance(served.runtime.session_factory, org_id=demo.org_id)
     assert final.reserved_micros == 0
 
@@ -239,7 +231,7 @@ async def test_metrics_count_calls_and_key_sources_without_ids_or_secrets(served
             text = (await client.get(f"{served.url}/metrics")).text
         return 'voxroute_calls_ended_total{reason="caller_hung_up"} 1.0' in text
 
-    await _wait_for(counted)
+    await wait_until(counted)
     gc.collect()  # the worker observes every collector pause (gc_policy.py)
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{served.url}/metrics")).text

@@ -127,13 +127,12 @@ async def insert_ignore(
     """
     if not rows:
         return 0
-    columns = table.__table__.c
     dialect = session.get_bind().dialect.name
     module: Any = sqlite if dialect == "sqlite" else postgresql
     stmt = (
         module.insert(table.__table__)
         .on_conflict_do_nothing(index_elements=keys)
-        .returning(columns[keys[0]])
+        .returning(table.__table__.c[keys[0]])
     )
     connection = await session.connection()
     result = await connection.execute(stmt, list(rows))
