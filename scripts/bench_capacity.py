@@ -169,6 +169,7 @@ class Step:
             "calls_completed": r["calls_completed"],
             "calls_failed": r["calls_failed"],
             "setup_ms": r["setup_ms"],
+            "setup_phases_ms": r["setup_phases_ms"],
             "reply_latency_ms": r["reply_latency_ms"],
             "frame_gap_ms": r["frame_gap_ms"],
             "frame_jitter_ms": r["frame_jitter_ms"],
@@ -346,7 +347,9 @@ class Bench:
             f"gap p99 {report['frame_gap_ms']['p99']}  "
             f"reply p50/p99 {report['reply_latency_ms']['p50']}/"
             f"{report['reply_latency_ms']['p99']}  "
-            f"setup p99 {report['setup_ms']['p99']}",
+            f"setup p99 {report['setup_ms']['p99']} "
+            f"(webhook {report['setup_phases_ms']['webhook']['p99']}, "
+            f"stream open {report['setup_phases_ms']['stream_open']['p99']})",
             flush=True,
         )
         if step.server_latency_ms:

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxroute.audit import AuditAction, record
-from voxroute.billing import balance
+from voxroute.billing import read_balance
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
@@ -86,11 +86,11 @@ class Runtime:
         )
         return secret["auth_token"]
 
-    async def admit_call(self, call: Call) -> str | None:
+    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
         """calls: refuse at the webhook when the org cannot cover the call's credit hold."""
         if self.billing is None:
             return None
-        available = (await balance(self.session_factory, org_id=call.org_id)).available_micros
+        available = (await read_balance(session, org_id)).available_micros
         needed = max(self.billing.hold_micros, self.settings.min_call_balance_micros)
         return "insufficient_credit" if available < needed else None
 

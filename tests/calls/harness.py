@@ -133,7 +133,7 @@ class FakeRuntime:
             raise NotFound("call not found")
         return call
 
-    async def admit_call(self, call: Call) -> str | None:
+    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
         return self.refusal
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:

@@ -38,8 +38,8 @@ class BillingRuntime(FakeRuntime):
     """The fake runtime with the real credit checks: `Runtime.admit_call` at the webhook and
     `Metering.hold_call` in the call's connect transaction, as `Runtime.start_call` does."""
 
-    async def admit_call(self, call: Call) -> str | None:
-        return await Runtime.admit_call(self, call)  # type: ignore[arg-type]
+    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
+        return await Runtime.admit_call(self, session, org_id)  # type: ignore[arg-type]
 
     async def start_call(
         self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]

@@ -4,7 +4,16 @@ Money is integer micro-USD everywhere (1 USD = 1_000_000). Every function takes 
 factory first and keyword-only arguments after it; charging rules come in a `BillingPolicy`.
 """
 
-from voxroute.billing.ledger import Entry, EntryPage, balance, debit, entries, open_account, topup
+from voxroute.billing.ledger import (
+    Entry,
+    EntryPage,
+    balance,
+    debit,
+    entries,
+    open_account,
+    read_balance,
+    topup,
+)
 from voxroute.billing.policy import BillingPolicy
 from voxroute.billing.pricing import PriceBook, PricedUsage, PricingError, load_pricing, price
 from voxroute.billing.reports import (
@@ -64,6 +73,7 @@ __all__ = [
     "load_pricing",
     "open_account",
     "price",
+    "read_balance",
     "record_usage",
     "reserve",
     "settle",

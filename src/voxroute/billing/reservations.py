@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Literal
 
-from sqlalchemy import BigInteger, case, cast, func, select, update
+from sqlalchemy import BigInteger, bindparam, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.billing.ledger import move_hold, post_entry, read_balance, request_hash
@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 SettleStatus = Literal["settled", "expired"]
+# On every call's set-up: built once (BENCHMARKS.md §5, tenth round).
+_CALL_RESERVATION = select(Reservation).where(Reservation.call_id == bindparam("call_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,7 @@ async def hold_credit(
     _check_amount(amount_micros)
     now = now or utcnow()
     required = max(amount_micros, policy.min_call_balance_micros)
-    existing = await session.scalar(select(Reservation).where(Reservation.call_id == call_id))
+    existing = await session.scalar(_CALL_RESERVATION, {"call_id": call_id})
     if existing is not None:
         same = (existing.org_id, existing.status, existing.amount_micros)
         if same == (org_id, "held", amount_micros):

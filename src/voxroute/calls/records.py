@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.calls.pipeline import AssistantConfig
@@ -34,6 +34,27 @@ class CallSetup:
     connected_at: datetime
 
 
+# The set-up's statements, built once: building them per call cost more CPU than running
+# them (BENCHMARKS.md §5, tenth round). One statement reads the three rows; a web call has no
+# number (`number_id` NULL joins nothing).
+_CONFIGURATION = (
+    select(Assistant, Organization, PhoneNumber)
+    .outerjoin(Organization, Organization.id == Assistant.org_id)
+    .outerjoin(PhoneNumber, PhoneNumber.id == bindparam("number_id"))
+    .where(Assistant.id == bindparam("assistant_id"), Assistant.org_id == bindparam("org_id"))
+)
+_CONNECT = (
+    update(Call)
+    .where(Call.id == bindparam("call_id"), Call.status == CallState.RINGING.value)
+    .values(
+        status=CallState.CONNECTED.value,
+        connected_at=bindparam("connected_at", type_=Call.connected_at.type),
+        resolution=bindparam("resolution", type_=Call.resolution.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
 def _token_opener(runtime: CallRuntime, number: PhoneNumber) -> TokenOpener:
     async def open_token() -> Secret:
         async with runtime.session_factory() as session:
@@ -55,14 +76,12 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
     """
     async with runtime.session_factory() as session:
         # One statement for the three rows; `resolve_stages` finds them in the identity map.
-        row = (
-            await session.execute(
-                select(Assistant, Organization, PhoneNumber)
-                .outerjoin(Organization, Organization.id == Assistant.org_id)
-                .outerjoin(PhoneNumber, PhoneNumber.id == call.phone_number_id)
-                .where(Assistant.id == call.assistant_id, Assistant.org_id == call.org_id)
-            )
-        ).first()
+        params = {
+            "assistant_id": call.assistant_id,
+            "org_id": call.org_id,
+            "number_id": call.phone_number_id,
+        }
+        row = (await session.execute(_CONFIGURATION, params)).first()
         if row is None:
             raise KeyNotFound("the number has no assistant")
         assistant, org, number = row
@@ -84,16 +103,12 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
 
     async def connect(session: AsyncSession) -> None:
         await runtime.start_call(session, call, resolved)
-        result = await session.execute(
-            update(Call)
-            .where(Call.id == call.id, Call.status == CallState.RINGING.value)
-            .values(
-                status=CallState.CONNECTED.value,
-                connected_at=connected_at,
-                resolution=[stage.trace() for stage in resolved],
-            )
-            .execution_options(synchronize_session=False)
-        )
+        params = {
+            "call_id": call.id,
+            "connected_at": connected_at,
+            "resolution": [stage.trace() for stage in resolved],
+        }
+        result = await session.execute(_CONNECT, params)
         if getattr(result, "rowcount", 0) != 1:  # rolls the hold back with it
             raise CallTokenInvalid("the call already ended")
 

@@ -113,9 +113,10 @@ class CallRuntime(Protocol):
         """The worker's 20 ms clock for every call's outbound audio."""
         ...
 
-    async def admit_call(self, call: Call) -> str | None:
-        """Whether the org may start `call` now (e.g. enough credit); a short refusal
-        reason (an `EndReason` value such as `insufficient_credit`) or None."""
+    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
+        """Whether the org may start a call now (e.g. enough credit), read in the webhook's
+        session; a short refusal reason (an `EndReason` value such as
+        `insufficient_credit`) or None."""
         ...
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:

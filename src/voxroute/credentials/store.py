@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.audit import AuditAction, record
@@ -38,6 +38,33 @@ def _hint(secret_values: dict[str, str]) -> str | None:
 
 # Every listing of keys: by provider, then highest priority, then oldest first.
 _LISTING_ORDER = (Credential.provider, Credential.priority.desc(), Credential.created_at)
+# The call set-up's two statements, built once: building one per call costs more CPU than
+# running it (BENCHMARKS.md §5, tenth round).
+_CANDIDATES = (
+    select(Credential)
+    .where(
+        Credential.org_id == bindparam("org_id"),
+        or_(
+            Credential.scope == CredentialScope.ORGANIZATION.value,
+            and_(
+                Credential.scope == CredentialScope.ASSISTANT.value,
+                Credential.assistant_id == bindparam("assistant_id"),
+            ),
+        ),
+    )
+    .order_by(*_LISTING_ORDER)
+)
+_WITH_SECRETS = (
+    select(Credential, CredentialSecret)
+    .outerjoin(
+        CredentialSecret,
+        and_(
+            CredentialSecret.org_id == Credential.org_id,
+            CredentialSecret.credential_id == Credential.id,
+        ),
+    )
+    .where(Credential.org_id == bindparam("org_id"), Credential.id == bindparam("credential_id"))
+)
 
 
 class CredentialStore:
@@ -165,21 +192,8 @@ class CredentialStore:
     ) -> list[Credential]:
         """Every key a call of this assistant could use: the assistant's own and the org's,
         in `_LISTING_ORDER`."""
-        query = (
-            select(Credential)
-            .where(
-                Credential.org_id == org_id,
-                or_(
-                    Credential.scope == CredentialScope.ORGANIZATION.value,
-                    and_(
-                        Credential.scope == CredentialScope.ASSISTANT.value,
-                        Credential.assistant_id == assistant_id,
-                    ),
-                ),
-            )
-            .order_by(*_LISTING_ORDER)
-        )
-        return list((await session.scalars(query)).all())
+        params = {"org_id": org_id, "assistant_id": assistant_id}
+        return list((await session.scalars(_CANDIDATES, params)).all())
 
     async def list(
         self,
@@ -214,19 +228,8 @@ class CredentialStore:
         self, session: AsyncSession, *, org_id: str, credential_id: str
     ) -> dict[str, Secret]:
         """`get` and `open` in one statement (a call's set-up path pays per round trip)."""
-        rows = (
-            await session.execute(
-                select(Credential, CredentialSecret)
-                .outerjoin(
-                    CredentialSecret,
-                    and_(
-                        CredentialSecret.org_id == Credential.org_id,
-                        CredentialSecret.credential_id == Credential.id,
-                    ),
-                )
-                .where(Credential.org_id == org_id, Credential.id == credential_id)
-            )
-        ).all()
+        params = {"org_id": org_id, "credential_id": credential_id}
+        rows = (await session.execute(_WITH_SECRETS, params)).all()
         if not rows:
             raise NotFound("credential not found")
         return {

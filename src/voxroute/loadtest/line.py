@@ -102,6 +102,7 @@ async def run_line(
         stats.refused = "busy" if result.webhook_status == 200 else f"HTTP {result.webhook_status}"
         return
     stream_url, parameters = answer
+    result.webhook_ms = _ms_since(t0)
     line = _Line(plan, clips, stats, t0, deadline)
     # No total timeout: it would cover the whole life of the websocket, not the handshake.
     timeout = aiohttp.ClientTimeout(total=None, connect=plan.connect_timeout_s)
@@ -113,11 +114,16 @@ async def run_line(
                 ws = await http.ws_connect(
                     stream_url, max_msg_size=2**20, compress=0, decode_text=False
                 )
+            result.stream_open_ms = _ms_since(t0)
             async with ws:
                 await line.run(ws, clock, parameters)
     except (OSError, aiohttp.ClientError, TimeoutError) as exc:
         result.error = result.error or f"media stream failed: {type(exc).__name__}"
     result.duration_s = round(time.monotonic() - t0, 3)
+
+
+def _ms_since(t0: float) -> float:
+    return round((time.monotonic() - t0) * 1000, 1)
 
 
 class _Line:

@@ -50,6 +50,14 @@ def build_report(run: LoadRun) -> dict[str, Any]:
         "calls_dropped": sum(1 for s in lines if s.dropped),
         "calls_ended_by_server": sum(1 for s in lines if s.ended_by_server),
         "setup_ms": summary(setup),
+        # Where set-up time goes as the caller sees it: the webhook's answer, then the
+        # websocket's handshake; the rest to `setup_ms` is the server building the call.
+        "setup_phases_ms": {
+            "webhook": summary([s.result.webhook_ms for s in lines if s.result.webhook_ms]),
+            "stream_open": summary(
+                [s.result.stream_open_ms for s in lines if s.result.stream_open_ms]
+            ),
+        },
         "reply_latency_ms": summary(replies),
         "frame_gap_ms": summary(gaps),
         # Lateness of a frame against the length of the one before: framing-independent
@@ -84,6 +92,8 @@ def _call(stats: Any) -> dict[str, Any]:
         "started_at_s": round(stats.started_at, 3),
         "duration_s": result.duration_s,
         "setup_ms": result.setup_ms,
+        "webhook_ms": result.webhook_ms,
+        "stream_open_ms": result.stream_open_ms,
         "reply_latency_ms": result.reply_latency_ms,
         "frame_gap_p99_ms": summary(result.outbound_gaps_ms)["p99"],
         "underruns": stats.underruns,
@@ -112,6 +122,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"(refused {report['calls_refused']}, dropped {report['calls_dropped']}); "
         f"ended by the assistant {report['calls_ended_by_server']}",
         f"  set-up         {_fmt(report['setup_ms'])}",
+        f"    webhook      {_fmt(report['setup_phases_ms']['webhook'])}",
+        f"    stream open  {_fmt(report['setup_phases_ms']['stream_open'])}",
         f"  reply latency  {_fmt(report['reply_latency_ms'])}  ({report['replies']} replies)",
         f"  frame gap      {_fmt(report['frame_gap_ms'])}  (frames of "
         f"{report['frame_ms'] or '-'} ms; underruns {report['underruns']})",

@@ -23,6 +23,8 @@ class CallResult:
     call_sid: str = ""
     stream_sid: str = ""
     setup_ms: float | None = None  # webhook sent → first frame back from the pipeline
+    webhook_ms: float | None = None  # webhook sent → TwiML answer (part of set-up)
+    stream_open_ms: float | None = None  # webhook sent → media websocket open
     reply_latency_ms: list[float] = field(default_factory=list)  # utterance end → first audio
     outbound_gaps_ms: list[float] = field(default_factory=list)  # within bot utterances
     media_frames_sent: int = 0

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.db.base import utcnow
@@ -16,6 +16,21 @@ from voxroute.errors import CallTokenInvalid
 __all__ = ["consume_call_token", "hash_token", "issue_call_token"]
 
 MAX_TOKEN_CHARS = 128
+_NOW = bindparam("now", type_=Call.call_token_used_at.type)
+# RETURNING: the claim and the call's row in one statement (SQLite ≥ 3.35, PostgreSQL).
+# Built once, as every statement on the call set-up path (BENCHMARKS.md §5, tenth round).
+_CLAIM = (
+    update(Call)
+    .where(
+        Call.call_token_hash == bindparam("digest"),
+        Call.call_token_used_at.is_(None),
+        Call.call_token_expires_at > _NOW,
+        Call.status == "ringing",
+    )
+    .values(call_token_used_at=_NOW)
+    .returning(Call)
+    .execution_options(synchronize_session=False)
+)
 
 
 def hash_token(token: str) -> str:
@@ -41,22 +56,8 @@ async def consume_call_token(
     """
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise CallTokenInvalid()
-    moment = now or utcnow()
-    digest = hash_token(token)
-    # RETURNING: the claim and the call's row in one statement (SQLite ≥ 3.35, PostgreSQL).
-    claimed = await session.scalars(
-        update(Call)
-        .where(
-            Call.call_token_hash == digest,
-            Call.call_token_used_at.is_(None),
-            Call.call_token_expires_at > moment,
-            Call.status == "ringing",
-        )
-        .values(call_token_used_at=moment)
-        .returning(Call)
-        .execution_options(synchronize_session=False)
-    )
-    calls = claimed.all()
+    params = {"digest": hash_token(token), "now": now or utcnow()}
+    calls = (await session.scalars(_CLAIM, params)).all()
     if len(calls) != 1:
         raise CallTokenInvalid()
     return calls[0]

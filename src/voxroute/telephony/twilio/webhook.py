@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,19 +58,22 @@ class WebhookAnswer:
     status_code: int = 200
 
 
+# Built once: building a statement per request costs more CPU than running it
+# (BENCHMARKS.md §5, tenth round).
+_NUMBER_AND_ORG = (
+    select(PhoneNumber, Organization)
+    .outerjoin(Organization, Organization.id == PhoneNumber.org_id)
+    .where(PhoneNumber.number == bindparam("to"))
+)
+
+
 async def _number_for(
     session: AsyncSession, to: str
 ) -> tuple[PhoneNumber | None, Organization | None]:
     """The number called and its org, in one statement."""
     if not to or len(to) > 20:
         return None, None
-    row = (
-        await session.execute(
-            select(PhoneNumber, Organization)
-            .outerjoin(Organization, Organization.id == PhoneNumber.org_id)
-            .where(PhoneNumber.number == to)
-        )
-    ).first()
+    row = (await session.execute(_NUMBER_AND_ORG, {"to": to})).first()
     return (row[0], row[1]) if row else (None, None)
 
 
@@ -101,30 +104,25 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             raise SignatureInvalid("missing CallSid")
         if number.assistant_id is None:
             return WebhookAnswer(reject_twiml("rejected"))
-        existing = (
-            await session.execute(
-                select(Call.id).where(
-                    Call.telephony_provider == "twilio", Call.provider_call_id == call_sid
-                )
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            return WebhookAnswer(hangup_twiml(), call_id=existing)
         if runtime.registry.refusal_reason() is not None:
             return WebhookAnswer(reject_twiml("busy"))
-        max_concurrent = org.max_concurrent_calls if org is not None else 0
-        call = Call(
-            id=new_id("call"),
-            org_id=number.org_id,
-            assistant_id=number.assistant_id,
-            phone_number_id=number.id,
-            telephony_provider="twilio",
-            provider_call_id=call_sid,
-            from_number=req.get("From"),
-            to_number=number.number,
-            status=CallState.RINGING.value,
-        )
+        refusal = await runtime.admit_call(session, number.org_id)
+    max_concurrent = org.max_concurrent_calls if org is not None else 0
+    call = Call(
+        id=new_id("call"),
+        org_id=number.org_id,
+        assistant_id=number.assistant_id,
+        phone_number_id=number.id,
+        telephony_provider="twilio",
+        provider_call_id=call_sid,
+        from_number=req.get("From"),
+        to_number=number.number,
+        status=CallState.RINGING.value,
+    )
+    if refusal is None:
         token = issue_call_token(call, runtime.settings.call_token_ttl_s)
+    else:  # recorded as ended from the start: one write, and no token for a stream
+        call.status, call.end_reason, call.ended_at = CallState.ENDED.value, refusal, utcnow()
 
     async def insert(session: AsyncSession) -> None:
         session.add(call)
@@ -132,12 +130,11 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
     try:
         await run_write(runtime.session_factory, insert, retry_integrity=False)
     except IntegrityError:
-        # The same webhook raced itself: the other request created the call.
+        # The CallSid is taken: a replay, or the same webhook racing itself. The unique
+        # constraint decides, rather than a read before every insert.
         return WebhookAnswer(hangup_twiml())
-    refusal = await runtime.admit_call(call)
     if refusal is not None:
         log.info("call %s refused at the webhook: %s", call.id, refusal)
-        await _end_call(runtime, call.id, refusal)
         return WebhookAnswer(say_hangup_twiml(REFUSAL_MESSAGE), call_id=call.id)
     if not await _take_org_slot(runtime, call, max_concurrent):
         await _end_call(runtime, call.id, EndReason.ORG_CONCURRENCY_LIMIT.value)
