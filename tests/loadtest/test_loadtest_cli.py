@@ -114,28 +114,7 @@ def test_ten_calls_for_fifteen_seconds_complete_with_a_well_formed_report(
     server: tuple[str, Path],
 ) -> None:
     url, workdir = server
-    report_path = workdir / "report.json"
-    done = subprocess.run(
-        [
-            *VOXROUTE,
-            "loadtest",
-            "--url",
-            url,
-            "--calls",
-            "10",
-            "--duration",
-            "15",
-            "--json",
-            str(report_path),
-            "--quiet",
-        ],
-        cwd=workdir,  # the demo credentials are read from ./.voxroute/demo.json
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(report_path.read_text())
+    report = _loadtest(url, workdir, calls=10, duration=15)
     assert report["calls_completed"] == 10
     assert report["calls_failed"] == 0
     assert report["calls_dropped"] == 0 and report["calls_refused"] == 0
@@ -146,6 +125,11 @@ def test_ten_calls_for_fifteen_seconds_complete_with_a_well_formed_report(
     assert report["utterances"] >= 10
     assert len(report["per_call"]) == 10
     assert all(call["ok"] and call["frames_received"] > 0 for call in report["per_call"])
+    # Set-up's phases, in the order a call goes through them.
+    for phase in ("webhook", "stream_open"):
+        assert report["setup_phases_ms"][phase]["count"] == 10
+    for call in report["per_call"]:
+        assert 0 < call["webhook_ms"] <= call["stream_open_ms"] <= call["setup_ms"]
 
 
 def test_two_workers_share_one_demo_org_and_one_set_of_emulators(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from voxroute.db._aiosqlite import dbapi as aiosqlite_dbapi
+
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
@@ -24,6 +26,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
+        if url.startswith("sqlite+aiosqlite"):
+            kwargs["module"] = aiosqlite_dbapi()  # one thread trip per statement
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
