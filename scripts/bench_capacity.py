@@ -169,7 +169,7 @@ class Step:
             "calls_completed": r["calls_completed"],
             "calls_failed": r["calls_failed"],
             "setup_ms": r["setup_ms"],
-            "setup_phases_ms": r["setup_phases_ms"],
+            "setup_phases_ms": r.get("setup_phases_ms", {}),  # absent before 2026-12-03
             "reply_latency_ms": r["reply_latency_ms"],
             "frame_gap_ms": r["frame_gap_ms"],
             "frame_jitter_ms": r["frame_jitter_ms"],
@@ -177,6 +177,13 @@ class Step:
             "load_lag_ms": r["load_lag_ms"],
             "server_latency_ms": self.server_latency_ms,
         }
+
+
+def _phases(report: dict[str, Any]) -> str:
+    phases = report.get("setup_phases_ms")
+    if not phases:
+        return ""
+    return f" (webhook {phases['webhook']['p99']}, stream open {phases['stream_open']['p99']})"
 
 
 class Bench:
@@ -347,9 +354,7 @@ class Bench:
             f"gap p99 {report['frame_gap_ms']['p99']}  "
             f"reply p50/p99 {report['reply_latency_ms']['p50']}/"
             f"{report['reply_latency_ms']['p99']}  "
-            f"setup p99 {report['setup_ms']['p99']} "
-            f"(webhook {report['setup_phases_ms']['webhook']['p99']}, "
-            f"stream open {report['setup_phases_ms']['stream_open']['p99']})",
+            f"setup p99 {report['setup_ms']['p99']}{_phases(report)}",
             flush=True,
         )
         if step.server_latency_ms:

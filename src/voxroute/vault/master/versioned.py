@@ -2,8 +2,8 @@
 
 Subclasses only say how one version wraps and unwraps a data key. This class keeps the
 in-memory ring in step with the file: before each wrap and unwrap it checks whether another
-process rewrote the file (one `stat`), so a promotion or retirement elsewhere is picked up
-before the next use.
+process rewrote the file (one `stat`, made on the event loop: the keyring is a local file),
+so a promotion or retirement elsewhere is picked up before the next use.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ class RingBackedProvider(MasterKeyProvider):
             self._ring, self._stamp = await asyncio.to_thread(self._file.load)
 
     async def _refresh_if_changed(self) -> None:
-        stamp = await asyncio.to_thread(self._file.stamp)
+        # A `stat` of a local file, on the loop: microseconds, where a worker-thread hop
+        # costs a hundred and waits for a turn of a busy loop (BENCHMARKS.md §5, tenth round).
+        stamp = self._file.stamp()
         if stamp != self._stamp:
             await self.reload()
 
