@@ -6,6 +6,8 @@ call goes through); the statements themselves run for real on a database file.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,12 @@ import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from voxroute.db.session import create_engine, create_session_factory
 from voxroute.db.transactions import run_write, write_session
@@ -130,3 +137,28 @@ async def test_sqlite_errors_keep_their_dbapi_types(
         with pytest.raises(Exception, match="no such table") as raised:
             await session.execute(text("SELECT * FROM missing"))
     assert type(raised.value).__name__ == "OperationalError"
+
+
+async def test_a_statement_cancelled_in_flight_is_rolled_back(
+    factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """The caller gave up while the thread ran the INSERT (which opens SQLite's implicit
+    transaction): nothing it wrote stays, and no pooled connection is left holding the
+    write lock. (SQLAlchemy discards a connection cancelled mid-statement; the adapter
+    also marks its transaction state unknown, so a rollback would take its trip.)"""
+    await _values(factory)
+    async with factory() as session:
+        insert = asyncio.create_task(session.execute(text("INSERT INTO t (v) VALUES ('c')")))
+        await asyncio.sleep(0)  # the statement is on its way to the thread
+        insert.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await insert
+    impatient = create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}", connect_args={"timeout": 0}
+    )
+    try:
+        async with impatient.begin() as conn:  # fails "database is locked" if it were held
+            await conn.execute(text("INSERT INTO t (v) VALUES ('d')"))
+    finally:
+        await impatient.dispose()
+    assert await _values(factory) == ["d"]

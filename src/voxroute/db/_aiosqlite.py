@@ -103,10 +103,12 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     def _trip(self, operation: str, parameters: Any, *, many: bool) -> None:
         adapt = self._adapt_connection
         assert isinstance(adapt, _Connection)
+        # Unknown until the thread answers: a statement that fails, or whose caller is
+        # cancelled while it runs, may have opened a transaction that must be rolled back.
+        adapt.in_transaction = None
         try:
             outcome = await_(adapt.run_in_thread(_run, operation, parameters, many))
         except Exception as error:  # noqa: BLE001 (re-raised as the DBAPI's error, as stock)
-            adapt.in_transaction = None  # a failed statement leaves the state unknown
             adapt._handle_exception(error)
         description, rows, self._rowcount, self._lastrowid, adapt.in_transaction = outcome
         self._description = description
