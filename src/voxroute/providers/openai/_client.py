@@ -22,6 +22,8 @@ from typing import Any
 import httpx2
 from openai import AsyncOpenAI
 
+from voxroute.providers.openai._params import send_plain_json_as_is
+
 __all__ = ["OPENAI_DEFAULT_BASE_URL", "SharedClientMixin", "make_async_openai"]
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
@@ -49,7 +51,8 @@ class SharedClientMixin:
 
     pipecat calls ``create_client`` from its constructor; the stock version builds a new
     httpx client (and SSL context) per service, ~25 ms of blocking work per call. Put this
-    mixin first in the bases so its ``create_client`` wins.
+    mixin first in the bases so its ``create_client`` wins. It also sends the conversation
+    as-is when it is plain JSON, past the SDK's per-request transform (`_params.py`).
     """
 
     def __init__(self, *, http_client: httpx2.AsyncClient, **kwargs: Any) -> None:
@@ -71,3 +74,7 @@ class SharedClientMixin:
         return make_async_openai(
             api_key=api_key, base_url=base_url, http_client=self._voxroute_http_client
         )
+
+    def build_chat_completion_params(self, params_from_context: Any) -> dict[str, Any]:
+        params: dict[str, Any] = super().build_chat_completion_params(params_from_context)  # type: ignore[misc]
+        return send_plain_json_as_is(params)
