@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,20 @@ _MAX_ID = 64
 _MAX_PARAMS = 32
 _MAX_PARAM_CHARS = 512
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+# A media message as Twilio writes it: compact, its keys in Twilio's order, the streamSid
+# before or after the media object. Matched whole it is valid JSON holding exactly what
+# the pattern captures, so the hot path (50 messages a second per call) skips json.loads
+# and the dict walks; anything else (whitespace, other orders, escapes) takes the general
+# path, which gives the same result. `tests/telephony/test_protocol.py` compares the two.
+_MEDIA_AS_SENT = re.compile(
+    r'\{"event":"media","sequenceNumber":"[0-9]{0,20}",'
+    r'(?:"streamSid":"(?P<sid_before>[A-Za-z0-9]{0,64})",)?'
+    r'"media":\{"track":"(?P<track>[A-Za-z_]{0,32})","chunk":"[0-9]{0,20}",'
+    r'"timestamp":"[0-9]{0,20}","payload":"(?P<payload>[A-Za-z0-9+/=]*)"\}'
+    r'(?:,"streamSid":"(?P<sid_after>[A-Za-z0-9]{0,64})")?\}'
+)
 
 
 class ProtocolError(ValueError):
@@ -124,18 +139,22 @@ def _parse_media(msg: dict[str, Any]) -> Media:
     payload = media.get("payload")
     if not isinstance(payload, str):
         raise ProtocolError("media.payload must be a base64 string")
+    track = media.get("track", "inbound")
+    return _media(
+        _str(msg.get("streamSid"), "streamSid", required=False),
+        payload,
+        track if isinstance(track, str) else "inbound",
+    )
+
+
+def _media(stream_sid: str, payload: str, track: str) -> Media:
     if len(payload) > (MAX_MEDIA_PAYLOAD_BYTES * 4) // 3 + 4:
         raise ProtocolError("media.payload is too large")
     try:
         audio = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError("media.payload is not valid base64") from exc
-    track = media.get("track", "inbound")
-    return Media(
-        stream_sid=_str(msg.get("streamSid"), "streamSid", required=False),
-        payload=audio,
-        track=track if isinstance(track, str) else "inbound",
-    )
+    return Media(stream_sid=stream_sid, payload=audio, track=track)
 
 
 def parse_message(raw: str | bytes, *, max_bytes: int) -> Message:
@@ -144,6 +163,16 @@ def parse_message(raw: str | bytes, *, max_bytes: int) -> Message:
         raise ProtocolError("message is too large")
     if isinstance(raw, bytes):
         raise ProtocolError("binary messages are not part of the protocol")
+    as_sent = _MEDIA_AS_SENT.fullmatch(raw)
+    if as_sent is not None:
+        # A duplicated key keeps its last value in JSON; a missing streamSid is "".
+        sid = as_sent["sid_after"] if as_sent["sid_after"] is not None else as_sent["sid_before"]
+        return _media(sid or "", as_sent["payload"], as_sent["track"])
+    return _parse_json(raw)
+
+
+def _parse_json(raw: str) -> Message:
+    """The general path: any JSON text message."""
     try:
         msg = json.loads(raw)
     except (ValueError, RecursionError) as exc:
