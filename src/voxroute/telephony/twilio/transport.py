@@ -103,7 +103,11 @@ class TwilioOutput(FrameProcessor):
         lane_send: Callable[[str], bool] | None = None,
         name: str | None = None,
     ) -> None:
-        super().__init__(name=name)
+        # Direct mode: a frame pushed here is processed in the pusher's task (the TTS's),
+        # not queued for two tasks of ours: two wake-ups per frame, each a lap of a busy
+        # loop on the way to the caller. Nothing here waits but `EndFrame`, for the queued
+        # audio to play out, and after an `EndFrame` the TTS has nothing left to push.
+        super().__init__(name=name, enable_direct_mode=True)
         self._on_speaking = on_speaking
         self._lane_send = lane_send
         self._transport = transport
