@@ -7,7 +7,9 @@ throughout: the emulators' request logs must show the per-call key's id, never a
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import openai
 import pytest
 from pipecat.frames.frames import (
     ErrorFrame,
@@ -39,6 +41,7 @@ from voxroute.providers import (
     classify_error_frame,
     provider_error_from_frame,
 )
+from voxroute.providers.openai._client import make_async_openai
 
 from .conftest import StageFactory, read_pcm
 
@@ -185,3 +188,36 @@ async def test_a_revoked_key_is_refused_by_the_emulator_and_reported_as_an_error
     key = stage.api_key.reveal()
     assert all(key not in f.error for f in errors)
     assert key not in "\n".join(captured_logs)
+
+
+async def test_the_shared_openai_client_streams_over_aiohttp_and_maps_its_errors(
+    suite: EmulatorSuite, resources: ProviderResources
+) -> None:
+    """OpenAI and xAI requests go through aiohttp's transport (the SDK's documented
+    `DefaultAioHttpClient`); a connection cut mid-stream reaches the SDK as its own error,
+    which is what the failover path classifies."""
+    assert isinstance(resources.openai_http_client, openai.DefaultAioHttpClient)
+    base_url = suite.base_urls["openai"] + "/v1"
+    ok_key, cut_key = "sk-aiohttp-ok-0000000000", "sk-aiohttp-cut-000000000"
+    suite.register_key("openai", ok_key)
+    suite.register_key("openai", cut_key, fault={"disconnect": True})
+    messages: list[Any] = [{"role": "user", "content": "What time do you open?"}]
+
+    client = make_async_openai(
+        api_key=ok_key, base_url=base_url, http_client=resources.openai_http_client
+    )
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=messages, stream=True
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert "What time do you open?" in text
+
+    client = make_async_openai(
+        api_key=cut_key, base_url=base_url, http_client=resources.openai_http_client
+    )
+    with pytest.raises(openai.APIError):
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True
+        )
+        async for _ in stream:
+            pass
