@@ -35,7 +35,7 @@ class ProviderResources:
     * ``httpx_client`` (httpx): the Deepgram SDK.
     * ``openai_http_client`` (httpx2's API, which the openai SDK 3.x is built on, on aiohttp's
       transport: the SDK's documented ``DefaultAioHttpClient``): OpenAI, xAI. aiohttp parses
-      HTTP in C; an LLM request with a 22-chunk stream costs about 30 % less CPU than on
+      HTTP in C; an LLM request with a 22-chunk stream costs 23–29 % less CPU than on
       httpx2's own transport (BENCHMARKS.md §5, eleventh round).
 
     Create it inside the worker's event loop with ``await ProviderResources.create()`` and

@@ -28,6 +28,7 @@ __all__ = [
 
 # 20 ms of 8 kHz μ-law is 160 bytes; accept up to one second per frame, refuse more.
 MAX_MEDIA_PAYLOAD_BYTES = 8000
+_MAX_PAYLOAD_CHARS = (MAX_MEDIA_PAYLOAD_BYTES * 4) // 3 + 4  # its base64 length
 _MAX_ID = 64
 _MAX_PARAMS = 32
 _MAX_PARAM_CHARS = 512
@@ -38,7 +39,7 @@ _DTMF_DIGITS = frozenset("0123456789*#ABCD")
 # before or after the media object. Matched whole it is valid JSON holding exactly what
 # the pattern captures, so the hot path (50 messages a second per call) skips json.loads
 # and the dict walks; anything else (whitespace, other orders, escapes) takes the general
-# path, which gives the same result. `tests/telephony/test_protocol.py` compares the two.
+# path, which gives the same result. `tests/telephony/test_protocol_fast_path.py` compares the two.
 _MEDIA_AS_SENT = re.compile(
     r'\{"event":"media","sequenceNumber":"[0-9]{0,20}",'
     r'(?:"streamSid":"(?P<sid_before>[A-Za-z0-9]{0,64})",)?'
@@ -148,7 +149,7 @@ def _parse_media(msg: dict[str, Any]) -> Media:
 
 
 def _media(stream_sid: str, payload: str, track: str) -> Media:
-    if len(payload) > (MAX_MEDIA_PAYLOAD_BYTES * 4) // 3 + 4:
+    if len(payload) > _MAX_PAYLOAD_CHARS:
         raise ProtocolError("media.payload is too large")
     try:
         audio = base64.b64decode(payload, validate=True)
