@@ -7,8 +7,11 @@ throughout: the emulators' request logs must show the per-call key's id, never a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 from pipecat.frames.frames import (
@@ -39,9 +42,11 @@ from voxroute.providers import (
     build_stt,
     build_tts,
     classify_error_frame,
+    classify_exception,
     provider_error_from_frame,
 )
 from voxroute.providers.openai._client import make_async_openai
+from voxroute.providers.resources import _CONNECT_TIMEOUT_S, _READ_TIMEOUT_S
 
 from .conftest import StageFactory, read_pcm
 
@@ -221,3 +226,69 @@ async def test_the_shared_openai_client_streams_over_aiohttp_and_maps_its_errors
         )
         async for _ in stream:
             pass
+
+
+async def test_the_shared_openai_client_has_the_configured_timeouts(
+    resources: ProviderResources,
+) -> None:
+    timeout = resources.openai_http_client.timeout
+    assert (timeout.connect, timeout.read) == (_CONNECT_TIMEOUT_S, _READ_TIMEOUT_S)
+
+
+async def test_a_stalled_reply_fails_on_the_read_timeout_over_aiohttp(
+    suite: EmulatorSuite, resources: ProviderResources
+) -> None:
+    """The SDK's timeout reaches aiohttp's transport: an LLM that never sends its first
+    byte fails as a timeout (a connectivity failure, which fails over), not a hang."""
+    slow_key = "sk-aiohttp-slow-00000000"
+    suite.register_key("openai", slow_key, fault={"first_byte_delay_ms": 30_000})
+    client = make_async_openai(
+        api_key=slow_key,
+        base_url=suite.base_urls["openai"] + "/v1",
+        http_client=resources.openai_http_client,
+    ).with_options(timeout=httpx2.Timeout(0.3), max_retries=0)
+
+    with pytest.raises(openai.APITimeoutError) as raised:
+        await asyncio.wait_for(
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+            ),
+            RUN_TIMEOUT_S,
+        )
+    assert classify_exception(raised.value) is ErrorCategory.CONNECTIVITY
+    assert slow_key not in str(raised.value)
+
+
+async def test_an_unanswered_connect_fails_on_the_connect_timeout_over_aiohttp(
+    resources: ProviderResources,
+) -> None:
+    """A host that never completes the TCP handshake: a listener whose accept queue is
+    full (Linux drops the SYN) fails the request on the connect timeout. The read
+    timeout is longer, so a request that got connected would fail differently."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", port))
+            client = make_async_openai(
+                api_key="sk-aiohttp-connect-00000",
+                base_url=f"http://127.0.0.1:{port}/v1",
+                http_client=resources.openai_http_client,
+            ).with_options(timeout=httpx2.Timeout(5.0, connect=0.3), max_retries=0)
+            with pytest.raises(openai.APITimeoutError) as raised:
+                await asyncio.wait_for(
+                    client.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                    ),
+                    RUN_TIMEOUT_S,
+                )
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert "connect" in repr(raised.value.__cause__).lower()
+    assert classify_exception(raised.value) is ErrorCategory.CONNECTIVITY
