@@ -9,12 +9,17 @@ Here the serializer's `audio_sink` hands each frame's PCM to `CallerAudioPath.fe
 pipecat frame is made for it), synchronously: from the media lane as the message comes off
 the socket (`telephony.media_lane`), or from the transport's receive loop. `feed` does only
 what the audio needs, and wakes the path's one task (`drain`) when there is a batch to send
-or a VAD event to pass on, about ten times a second instead of fifty:
+or a VAD event to pass on, about five times a second instead of fifty:
 
-* **STT**: frames are sent in 100 ms batches (`STT_BATCH_FRAMES`), straight through the
+* **STT**: frames are sent in 200 ms batches (`STT_BATCH_FRAMES`), straight through the
   service's `process_audio_frame` (usage accounting, reconnect buffering, mute, send), so
-  a provider socket sees 10 sends a second instead of 50. Before the STT has started, the
-  last second of audio is kept and sent first.
+  a provider socket sees 5 sends a second instead of 50. Each send costs the worker about
+  0.1 ms whatever its size (pipecat's usage accounting, the SDK, a masked websocket frame):
+  200 ms sends take 28 % less CPU per second of audio than 100 ms ones
+  (`scripts/bench_stt_batch.py`), within Deepgram's advice of 20-250 ms a send. The turn
+  does not wait on the batch: pending audio is sent at once when the VAD hears speech
+  stop (below); only interim transcripts can come up to 100 ms later. Before the STT has
+  started, the last second of audio is kept and sent first.
 * **VAD**: the frame is fed to the call's `VadStream` on the worker's `VadBatcher`, which
   runs Silero for every call in one batched inference.
 
@@ -56,7 +61,7 @@ __all__ = ["STT_BATCH_FRAMES", "CallerAudioPath"]
 
 log = logging.getLogger(__name__)
 
-STT_BATCH_FRAMES = 5  # 20 ms frames per STT send: 100 ms
+STT_BATCH_FRAMES = 10  # 20 ms frames per STT send: 200 ms
 PRESTART_FRAMES = 50  # audio kept (1 s) while the STT connects
 
 
