@@ -12,32 +12,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import statistics
 import time
-from typing import Any
 
 import httpx2
 import openai
+from _emulator_child import run_against_emulator
 from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
 
-from voxroute.emulators import EmulatorSuite
 from voxroute.providers.openai.llm import SharedClientOpenAILLMService
 
 KEY = "sk-bench-transport-0000000000"
 LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
-
-
-def serve_emulators(urls: Any) -> None:
-    async def serve() -> None:
-        async with EmulatorSuite.start() as suite:
-            suite.register_key("openai", KEY)
-            urls.put(suite.base_urls["openai"])
-            await asyncio.Event().wait()
-
-    asyncio.run(serve())
 
 
 async def request_cpu(
@@ -92,13 +80,7 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=40, help="requests per client per round")
     parser.add_argument("--concurrent", type=int, default=1)
     args = parser.parse_args()
-    urls: Any = multiprocessing.Queue()
-    emulators = multiprocessing.Process(target=serve_emulators, args=(urls,), daemon=True)
-    emulators.start()
-    try:
-        asyncio.run(compare(urls.get(timeout=30), args))
-    finally:
-        emulators.terminate()
+    run_against_emulator("openai", KEY, lambda base_url: compare(base_url, args))
 
 
 if __name__ == "__main__":

@@ -13,20 +13,17 @@ The sizes alternate; CPU is this process's, the median of the rounds.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import statistics
 import time
 import wave
 from pathlib import Path
-from typing import Any
 
+from _emulator_child import run_against_emulator
 from loguru import logger
 from pipecat.frames.frames import InputAudioRawFrame
 from pipecat.pipeline.worker import PipelineParams
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voxroute.emulators import EmulatorSuite
 from voxroute.providers import ProviderResources, build_stt, load_catalog
 from voxroute.routing.types import ResolvedStage
 from voxroute.vault.secret import Secret
@@ -36,16 +33,6 @@ RATE = 8000
 CLIP = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "audio" / "utterance-01.pcm16k.wav"
 )
-
-
-def serve_emulators(urls: Any) -> None:
-    async def serve() -> None:
-        async with EmulatorSuite.start() as suite:
-            suite.register_key("deepgram", KEY)
-            urls.put(suite.base_urls["deepgram"])
-            await asyncio.Event().wait()
-
-    asyncio.run(serve())
 
 
 def telephony_audio(seconds: float) -> bytes:
@@ -104,13 +91,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per run")
     args = parser.parse_args()
-    urls: Any = multiprocessing.Queue()
-    emulators = multiprocessing.Process(target=serve_emulators, args=(urls,), daemon=True)
-    emulators.start()
-    try:
-        asyncio.run(compare(urls.get(timeout=30), args))
-    finally:
-        emulators.terminate()
+    run_against_emulator("deepgram", KEY, lambda base_url: compare(base_url, args))
 
 
 if __name__ == "__main__":
