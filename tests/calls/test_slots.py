@@ -120,16 +120,18 @@ async def test_an_unrenewed_lease_expires(make_slots: SlotsFactory) -> None:
 async def test_held_leases_are_renewed_and_a_dead_nodes_leases_expire(
     make_slots: SlotsFactory,
 ) -> None:
-    node_a, node_b = make_slots(0.4), make_slots(0.4)
+    # A 1 s lease is renewed every 1/3 s, so it survives a 0.6 s stall of this test's loop;
+    # with 0.4 s leases a whole-suite run once saw the held lease expire.
+    node_a, node_b = make_slots(1.0), make_slots(1.0)
     await node_a.start()
-    assert await node_a.acquire("org_a", "call_1", limit=1, ttl_s=0.4)
+    assert await node_a.acquire("org_a", "call_1", limit=1, ttl_s=1.0)
     await node_a.hold("org_a", "call_1")
-    await asyncio.sleep(1.0)  # 2.5 lease lengths: alive only because it is renewed
+    await asyncio.sleep(2.5)  # 2.5 lease lengths: alive only because it is renewed
     assert await node_b.active("org_a") == 1
-    assert not await node_b.acquire("org_a", "call_2", limit=1, ttl_s=0.4)
+    assert not await node_b.acquire("org_a", "call_2", limit=1, ttl_s=1.0)
     await node_a.aclose()  # the node dies without releasing anything
-    await asyncio.sleep(0.6)
-    assert await node_b.acquire("org_a", "call_2", limit=1, ttl_s=0.4)
+    await asyncio.sleep(1.5)
+    assert await node_b.acquire("org_a", "call_2", limit=1, ttl_s=1.0)
 
 
 async def _set_cap(factory: Factory, org_id: str, cap: int) -> None:
