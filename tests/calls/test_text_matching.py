@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sys
 from collections.abc import Iterator
@@ -70,7 +71,6 @@ def test_the_memo_answers_as_the_original_and_is_installed_once() -> None:
 
 def _spoken_words() -> list[tuple[str, int | None, str]]:
     """Every frame the sequencer makes for SEGMENTS' words: (type, pts, text)."""
-    import asyncio
 
     async def run() -> list[tuple[str, int | None, str]]:
         sequencer = AggregatedFrameSequencer()
