@@ -15,8 +15,13 @@ the largest number of concurrent calls that passes:
   the margin is what load adds (the one-call step runs at least 40 s for several replies).
 
 Calls arrive `--ramp-per-call` apart (default 0.1 s: 10 calls/s, far steeper than the
-~0.5 calls/s of 100 concurrent 3-minute calls). A step that fails does not end the ladder;
-two consecutive failures do, and the capacity is the largest step that passed.
+~0.5 calls/s of 100 concurrent 3-minute calls), then all of them stay up together for
+`--duration` seconds; the CPU is measured in that window, and a step whose calls were never
+all up at once fails. (Before 2026-12-04 each call lasted `--duration` from its own start:
+the first calls hung up during the measuring window, which at 100 calls held about 76 live
+calls on average, and at 200 the first hung up as the last arrived.) A step that fails does
+not end the ladder; two consecutive failures do, and the capacity is the largest step that
+passed.
 
 Usage:
     .venv/bin/python scripts/bench_capacity.py --out bench-out --plot BENCHMARKS-capacity.png
@@ -168,6 +173,7 @@ class Step:
             "server_rss_mb": round(self.server_rss_mb, 1),
             "calls_completed": r["calls_completed"],
             "calls_failed": r["calls_failed"],
+            "concurrency": r["concurrency"],  # since 2026-12-04: all calls up together
             "setup_ms": r["setup_ms"],
             "setup_phases_ms": r.get("setup_phases_ms", {}),  # absent before 2026-12-03
             "reply_latency_ms": r["reply_latency_ms"],
@@ -325,7 +331,8 @@ class Bench:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        # Measure the steady part: every call started, none yet hung up.
+        # Measure the steady part: every call started, none yet hung up (they all hang up
+        # at ramp + duration).
         time.sleep(2.0 + ramp + 1.0)
         pids = {"server": pid, "load": proc.pid, "emulators": self.emulators.pid}  # type: ignore[union-attr]
         t0 = time.monotonic()
@@ -350,6 +357,7 @@ class Bench:
             f"  {name:9s} N={calls:4d}  server CPU {step.server_cpu_pct:5.1f}%  "
             f"load CPU {step.load_cpu_pct:5.1f}%  RSS {rss:6.1f} MB  "
             f"failed {report['calls_failed']}  "
+            f"all {report['concurrency']['peak']} up {report['concurrency']['all_live_s']:.0f} s  "
             f"jitter p99 {report['frame_jitter_ms']['p99']}  "
             f"gap p99 {report['frame_gap_ms']['p99']}  "
             f"reply p50/p99 {report['reply_latency_ms']['p50']}/"
@@ -447,6 +455,8 @@ def judge(step: Step, floor: float | None) -> None:
     r = step.report
     if r["calls_failed"]:
         step.why.append(f"{r['calls_failed']} failed")
+    elif r["concurrency"]["peak"] < step.calls:  # never all up at once: not this step's load
+        step.why.append(f"peak concurrency {r['concurrency']['peak']} < {step.calls}")
     jitter = r["frame_jitter_ms"]["p99"]
     if jitter is None or jitter > JITTER_P99_MAX_MS:
         step.why.append(f"jitter p99 {jitter} > {JITTER_P99_MAX_MS}")

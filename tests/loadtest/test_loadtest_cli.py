@@ -118,6 +118,7 @@ def test_ten_calls_for_fifteen_seconds_complete_with_a_well_formed_report(
     assert report["calls_completed"] == 10
     assert report["calls_failed"] == 0
     assert report["calls_dropped"] == 0 and report["calls_refused"] == 0
+    assert report["concurrency"]["peak"] == 10 and report["concurrency"]["all_live_s"] > 0
     for name in TIMINGS:
         block = report[name]
         assert block["count"] > 0

@@ -29,7 +29,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd = sub.add_parser("loadtest", help="load a running server with simulated calls")
     cmd.add_argument("--url", default=None, help="voxroute base URL (loopback only)")
     cmd.add_argument("--calls", type=int, default=10, help="concurrent calls (1..1000)")
-    cmd.add_argument("--duration", type=float, default=15.0, help="seconds each call lasts")
+    cmd.add_argument(
+        "--duration",
+        type=float,
+        default=15.0,
+        help="seconds all calls are up together, after the ramp",
+    )
     cmd.add_argument(
         "--ramp", type=float, default=None, help="seconds to start all calls (default 50 ms/call)"
     )

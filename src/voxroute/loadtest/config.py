@@ -27,7 +27,8 @@ class LoadConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class LoadConfig:
-    """One run: `calls` concurrent calls started over `ramp_s`, each lasting `duration_s`."""
+    """One run: `calls` calls started over `ramp_s`, then all of them up together for
+    `duration_s` (every call hangs up at ramp + duration, so an early one lasts longer)."""
 
     url: str
     number: str

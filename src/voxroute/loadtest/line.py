@@ -77,6 +77,7 @@ class LineStats:
     ended_by_server: bool = False  # closed normally after a reply (the assistant hung up)
     refused: str = ""  # why the server would not take the call ("busy", close code …)
     live: bool = False
+    live_span: tuple[float, float] | None = None  # monotonic: stream started → call over
     jitter_ms: list[float] = field(default_factory=list)  # gap minus the previous frame's length
     recent_gaps_ms: list[float] = field(default_factory=list)  # drained by the progress line
 
@@ -188,10 +189,12 @@ class _Line:
         receiver = asyncio.create_task(self._receive_loop(ws), name="loadtest-receiver")
         handle = clock.add(self._tick)
         self.stats.live = True
+        live_since = time.monotonic()
         try:
             await self._script(ws)
         finally:
             self.stats.live = False
+            self.stats.live_span = (live_since, time.monotonic())
             clock.remove(handle)
             if not self._closed.done():
                 self._closing = True
@@ -211,6 +214,9 @@ class _Line:
         while not self._closed.done():
             clip = self.clips[index % len(self.clips)]
             if time.monotonic() + clip.duration_s + plan.quiet_s > self.deadline:
+                # No time for another utterance and its reply: silence until the end, so
+                # that every call of a run is up until the same moment.
+                await self._sleep(self.deadline - time.monotonic())
                 break
             index += 1
             end = await self._play(clip)

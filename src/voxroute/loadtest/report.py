@@ -12,7 +12,7 @@ import platform
 from typing import Any
 
 from voxroute.loadtest.runner import LoadRun
-from voxroute.loadtest.stats import summary
+from voxroute.loadtest.stats import concurrency, summary
 
 __all__ = ["REPORT_VERSION", "build_report", "format_report"]
 
@@ -49,6 +49,9 @@ def build_report(run: LoadRun) -> dict[str, Any]:
         "calls_refused": sum(1 for s in lines if s.refused),
         "calls_dropped": sum(1 for s in lines if s.dropped),
         "calls_ended_by_server": sum(1 for s in lines if s.ended_by_server),
+        # Calls up at once and how long all that went live were up together: what "N
+        # concurrent calls" really held, whatever the ramp and the refusals.
+        "concurrency": concurrency([s.live_span for s in lines if s.live_span is not None]),
         "setup_ms": summary(setup),
         # Where set-up time goes as the caller sees it: the webhook's answer, then the
         # websocket's handshake; the rest to `setup_ms` is the server building the call.
@@ -121,6 +124,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"  completed {report['calls_completed']}  failed {report['calls_failed']} "
         f"(refused {report['calls_refused']}, dropped {report['calls_dropped']}); "
         f"ended by the assistant {report['calls_ended_by_server']}",
+        f"  concurrent     peak {report['concurrency']['peak']}, all live together for "
+        f"{report['concurrency']['all_live_s']:.1f} s",
         f"  set-up         {_fmt(report['setup_ms'])}",
         f"    webhook      {_fmt(report['setup_phases_ms']['webhook'])}",
         f"    stream open  {_fmt(report['setup_phases_ms']['stream_open'])}",

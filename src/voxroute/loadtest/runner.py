@@ -61,7 +61,10 @@ async def run_load(
         )
         stats.result.call_sid = plan.call_sid
         stats.started_at = time.monotonic() - t0
-        stats.deadline = stats.started_at + config.duration_s
+        # One end for every call: all of them are up together for the whole duration,
+        # whatever the ramp (a call's own clock would have the first hang up while the
+        # last were still arriving).
+        stats.deadline = ramp + config.duration_s
         await run_line(plan, clips, clock, stats, t0 + stats.deadline)
 
     clock_task = asyncio.create_task(clock.run(), name="loadtest-clock")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["percentile", "summary"]
+__all__ = ["concurrency", "percentile", "summary"]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -13,6 +13,18 @@ def percentile(values: Sequence[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def concurrency(spans: Sequence[tuple[float, float]]) -> dict[str, float | int]:
+    """How many calls were up at once (`peak`), and for how long all of them were
+    (`all_live_s`), from each call's (start, end) on one clock."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    live = peak = 0
+    for _, step in edges:  # at a tie an end (-1) sorts first: touching spans don't overlap
+        live += step
+        peak = max(peak, live)
+    together = min(e for _, e in spans) - max(s for s, _ in spans) if spans else 0.0
+    return {"peak": peak, "all_live_s": round(max(0.0, together), 2)}
 
 
 def summary(values: Sequence[float]) -> dict[str, float | int | None]:
