@@ -376,20 +376,10 @@ class Bench:
         """p50/p99 of what the server recorded in `calls.latency` for the step's calls: each
         set-up phase (ms from the stream's token accepted to queued, loaded, built,
         started), the turn (caller stopped → bot started speaking) and each provider's
-        TTFB, which tells the emulators' share of a reply from the server's. Embedded
-        SQLite only; with --postgres this is left out."""
-        if self.database_url:
-            return {}
-        db = sqlite3.connect(self.work / "voxroute" / "voxroute.db")
-        try:
-            rows = db.execute(
-                "SELECT latency FROM calls WHERE started_at >= ?", (since.isoformat(" "),)
-            ).fetchall()
-        finally:
-            db.close()
+        TTFB, which tells the emulators' share of a reply from the server's."""
         values: dict[str, list[float]] = {}
-        for (raw,) in rows:
-            latency = json.loads(raw or "{}")
+        for raw in self.latency_rows(since):
+            latency = json.loads(raw or "{}") if isinstance(raw, str) else (raw or {})
             for phase, ms in (latency.get("setup_ms") or {}).items():
                 values.setdefault(f"setup_{phase}", []).append(float(ms))
             for key in ("turns_ms", "stt_ttfb_ms", "llm_ttfb_ms", "tts_ttfb_ms"):
@@ -399,6 +389,34 @@ class Bench:
             for key, found in values.items()
             if found
         }
+
+    def latency_rows(self, since: datetime) -> list[Any]:
+        """`calls.latency` of the calls started since `since`, from the server's database."""
+        if self.database_url:
+            import asyncio
+
+            import asyncpg
+
+            async def fetch(dsn: str) -> list[Any]:
+                conn = await asyncpg.connect(dsn)
+                try:
+                    rows = await conn.fetch(
+                        "SELECT latency::text FROM calls WHERE started_at >= $1",
+                        since.replace(tzinfo=UTC),
+                    )
+                finally:
+                    await conn.close()
+                return [row[0] for row in rows]
+
+            return asyncio.run(fetch(self.database_url.replace("+asyncpg", "")))
+        db = sqlite3.connect(self.work / "voxroute" / "voxroute.db")
+        try:
+            rows = db.execute(
+                "SELECT latency FROM calls WHERE started_at >= ?", (since.isoformat(" "),)
+            ).fetchall()
+        finally:
+            db.close()
+        return [raw for (raw,) in rows]
 
     def ladder(self, name: str) -> dict[str, Any]:
         port = free_port()
