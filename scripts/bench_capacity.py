@@ -379,7 +379,7 @@ class Bench:
         TTFB, which tells the emulators' share of a reply from the server's."""
         values: dict[str, list[float]] = {}
         for raw in self.latency_rows(since):
-            latency = json.loads(raw or "{}") if isinstance(raw, str) else (raw or {})
+            latency = json.loads(raw or "{}")
             for phase, ms in (latency.get("setup_ms") or {}).items():
                 values.setdefault(f"setup_{phase}", []).append(float(ms))
             for key in ("turns_ms", "stt_ttfb_ms", "llm_ttfb_ms", "tts_ttfb_ms"):
@@ -390,14 +390,15 @@ class Bench:
             if found
         }
 
-    def latency_rows(self, since: datetime) -> list[Any]:
-        """`calls.latency` of the calls started since `since`, from the server's database."""
+    def latency_rows(self, since: datetime) -> list[str | None]:
+        """`calls.latency` (JSON text) of the calls started since `since`, from the server's
+        database."""
         if self.database_url:
             import asyncio
 
             import asyncpg
 
-            async def fetch(dsn: str) -> list[Any]:
+            async def fetch(dsn: str) -> list[str | None]:
                 conn = await asyncpg.connect(dsn)
                 try:
                     rows = await conn.fetch(

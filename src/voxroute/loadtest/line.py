@@ -70,7 +70,6 @@ class LineStats:
     result: CallResult
     index: int
     started_at: float = 0.0  # on the run's clock, seconds
-    deadline: float = 0.0
     underruns: int = 0
     utterances: int = 0
     dropped: bool = False  # the server cut off a call that had been set up

@@ -42,6 +42,9 @@ async def run_load(
     clock = FrameClock()
     t0 = time.monotonic()
     ramp = config.effective_ramp_s
+    # One end for every call: all of them are up together for the whole duration, whatever
+    # the ramp (a call's own clock would have the first hang up while the last arrived).
+    end = t0 + ramp + config.duration_s
     for index in range(config.calls):
         run.lines.append(LineStats(result=CallResult(), index=index))
 
@@ -61,11 +64,7 @@ async def run_load(
         )
         stats.result.call_sid = plan.call_sid
         stats.started_at = time.monotonic() - t0
-        # One end for every call: all of them are up together for the whole duration,
-        # whatever the ramp (a call's own clock would have the first hang up while the
-        # last were still arriving).
-        stats.deadline = ramp + config.duration_s
-        await run_line(plan, clips, clock, stats, t0 + stats.deadline)
+        await run_line(plan, clips, clock, stats, end)
 
     clock_task = asyncio.create_task(clock.run(), name="loadtest-clock")
     calls = [asyncio.create_task(one(s), name=f"loadtest-call-{s.index}") for s in run.lines]
