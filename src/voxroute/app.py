@@ -13,6 +13,7 @@ import aiohttp
 from fastapi import FastAPI, Request, Response
 
 from voxroute import __version__
+from voxroute.admission import CallAdmission
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
@@ -117,6 +118,12 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         org_slots = create_org_slots(settings.redis_url, lease_s=settings.org_slot_lease_s)
         await org_slots.start()
         stack.push_async_callback(org_slots.aclose)
+        registry = CallRegistry(
+            max_calls=settings.max_calls_per_worker,
+            loop_lag_limit_ms=settings.loop_lag_limit_ms,
+            loop_busy_limit=settings.loop_busy_limit_pct / 100,
+            max_concurrent_setups=settings.max_concurrent_setups,
+        )
         vad = await _start_vad(stack)
         audio_clock = await _start_audio_clock(stack)
         runtime = Runtime(
@@ -130,16 +137,17 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             resolver=KeyResolver(
                 store=store, catalog=catalog, managed=managed, base_urls=settings.provider_base_urls
             ),
-            registry=CallRegistry(
-                max_calls=settings.max_calls_per_worker,
-                loop_lag_limit_ms=settings.loop_lag_limit_ms,
-                loop_busy_limit=settings.loop_busy_limit_pct / 100,
-                max_concurrent_setups=settings.max_concurrent_setups,
-            ),
+            registry=registry,
             provider_resources=provider_resources,
             org_slots=org_slots,
             vad=vad,
             audio_clock=audio_clock,
+            admission=CallAdmission(
+                registry=registry,
+                org_slots=org_slots,
+                needed_micros=max(settings.call_hold_micros, settings.min_call_balance_micros),
+                pending_ttl_s=settings.call_token_ttl_s + settings.org_slot_lease_s,
+            ),
             base_urls=dict(settings.provider_base_urls),
         )
         runtime.billing = Metering(

@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxroute.audit import AuditAction, record
-from voxroute.billing import read_balance
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
@@ -35,6 +34,7 @@ from voxroute.vault.secret import Secret
 if TYPE_CHECKING:
     import aiohttp
 
+    from voxroute.admission import CallAdmission
     from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
@@ -66,6 +66,7 @@ class Runtime:
     # calls: one batched VAD per worker process.
     vad: VadBatcher
     audio_clock: AudioClock
+    admission: CallAdmission
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -85,14 +86,6 @@ class Runtime:
             session, org_id=number.org_id, credential_id=number.credential_id
         )
         return secret["auth_token"]
-
-    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
-        """calls: refuse at the webhook when the org cannot cover the call's credit hold."""
-        if self.billing is None:
-            return None
-        available = (await read_balance(session, org_id)).available_micros
-        needed = max(self.billing.hold_micros, self.settings.min_call_balance_micros)
-        return "insufficient_credit" if available < needed else None
 
     async def _org_assistant(
         self, session: AsyncSession, call: Call | CallInfo

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voxroute.admission import CallAdmission
 from voxroute.calls import warm_up
 from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.registry import CallRegistry
@@ -114,7 +115,9 @@ class FakeRuntime:
     org_slots: OrgSlots = field(default_factory=InProcessOrgSlots)
     vad: VadBatcher = field(default_factory=VadBatcher)
     audio_clock: AudioClock = field(default_factory=AudioClock)
-    refusal: str | None = None  # what admit_call answers
+    # The real gate; needs no credit unless a test says so (`admission_needs_micros`).
+    admission_needs_micros: int = 0
+    admission: CallAdmission = field(init=False)
     auth_token: str = AUTH_TOKEN
     stages: list[ResolvedStage] = field(default_factory=list)
     pools: dict[Stage, list[ResolvedStage]] = field(default_factory=dict)
@@ -133,8 +136,13 @@ class FakeRuntime:
             raise NotFound("call not found")
         return call
 
-    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
-        return self.refusal
+    def __post_init__(self) -> None:
+        self.admission = CallAdmission(
+            registry=self.registry,
+            org_slots=self.org_slots,
+            needed_micros=self.admission_needs_micros,
+            pending_ttl_s=self.settings.call_token_ttl_s + self.settings.org_slot_lease_s,
+        )
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
         return Secret(self.auth_token)

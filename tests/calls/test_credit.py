@@ -30,16 +30,15 @@ from voxroute.db.models import Call, Reservation
 from voxroute.emulators import EmulatorSuite
 from voxroute.metering import Metering
 from voxroute.routing.types import ResolvedStage
-from voxroute.runtime import Runtime
 
 
 @dataclass
 class BillingRuntime(FakeRuntime):
-    """The fake runtime with the real credit checks: `Runtime.admit_call` at the webhook and
-    `Metering.hold_call` in the call's connect transaction, as `Runtime.start_call` does."""
+    """The fake runtime with the real credit checks: the admission's credit check at the
+    webhook and `Metering.hold_call` in the call's connect transaction, as
+    `Runtime.start_call` does."""
 
-    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
-        return await Runtime.admit_call(self, session, org_id)  # type: ignore[arg-type]
+    admission_needs_micros: int = 100_000  # Metering's default credit hold
 
     async def start_call(
         self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]

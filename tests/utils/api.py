@@ -11,6 +11,7 @@ import pytest
 
 from voxroute.app import build_runtime, create_app
 from voxroute.auth import Role, issue_token
+from voxroute.billing import topup
 from voxroute.db.session import transaction
 from voxroute.orgs import create_org
 from voxroute.runtime import Runtime
@@ -36,6 +37,8 @@ class Api:
     admin: httpx.AsyncClient
     anon: httpx.AsyncClient
     app: object
+    # Credit every `new_org` starts with (micro-USD); 0 like a real new org by default.
+    new_org_credit_micros: int = 0
 
     def client(self, token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -49,6 +52,13 @@ class Api:
         async with transaction(self.runtime.session_factory) as session:
             org, owner_token = await create_org(session, name=name, byok=byok)
             _, member_token = await issue_token(session, role=Role.MEMBER, org_id=org.id)
+        if self.new_org_credit_micros:
+            await topup(
+                self.runtime.session_factory,
+                org_id=org.id,
+                amount_micros=self.new_org_credit_micros,
+                idempotency_key=f"test-credit-{org.id}",
+            )
         return Org(id=org.id, owner=self.client(owner_token), member=self.client(member_token))
 
 

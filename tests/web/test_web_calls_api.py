@@ -22,6 +22,12 @@ def steady_loop(api: Api) -> None:
     api.runtime.registry.loop_lag_limit_ms = float("inf")
 
 
+@pytest.fixture(autouse=True)
+def funded_orgs(api: Api) -> None:
+    """Every org of these tests starts with credit: web calls pass the credit admission."""
+    api.new_org_credit_micros = 5_000_000
+
+
 ASSISTANT = {
     "name": "Web desk",
     "first_message": "Hello from the browser.",
@@ -75,11 +81,13 @@ async def test_the_token_is_consumed_once(api: Api) -> None:
             await consume_call_token(session, body["call_token"])
 
 
-async def test_a_member_may_place_a_web_call(api: Api) -> None:
+async def test_a_member_may_not_place_a_web_call(api: Api) -> None:
     org = await api.new_org()
     assistant_id = await new_assistant(org.owner)
     response = await org.member.post("/calls/web", json={"assistant_id": assistant_id})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 403, response.text
+    assert "call_token" not in response.text
+    assert (await org.owner.get("/calls")).json() == []
 
 
 async def test_no_token_is_401(api: Api) -> None:

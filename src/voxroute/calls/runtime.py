@@ -20,6 +20,7 @@ from voxroute.settings import Settings
 from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
+    from voxroute.admission import CallAdmission
     from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.registry import CallRegistry
     from voxroute.calls.slots import OrgSlots
@@ -113,10 +114,9 @@ class CallRuntime(Protocol):
         """The worker's 20 ms clock for every call's outbound audio."""
         ...
 
-    async def admit_call(self, session: AsyncSession, org_id: str) -> str | None:
-        """Whether the org may start a call now (e.g. enough credit), read in the webhook's
-        session; a short refusal reason (an `EndReason` value such as
-        `insufficient_credit`) or None."""
+    @property
+    def admission(self) -> CallAdmission:
+        """The one gate every new call passes (role, capacity, credit, org cap)."""
         ...
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:

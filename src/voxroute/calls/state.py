@@ -46,6 +46,7 @@ class EndReason(StrEnum):
     SETUP_FAILED = "setup_failed"
     INSUFFICIENT_CREDIT = "insufficient_credit"
     ORG_CONCURRENCY_LIMIT = "org_concurrency_limit"
+    REJECTED_CAPACITY = "rejected_capacity"
     SERVER_SHUTDOWN = "server_shutdown"
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"

@@ -8,21 +8,24 @@ call. It has no phone number, hence no Twilio account and no REST hang-up.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import Field
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxroute.api.deps import ReaderDep, RuntimeDep, SessionDep
+from voxroute.admission import Refusal
+from voxroute.api.deps import OwnerDep, RuntimeDep, SessionDep
 from voxroute.api.schemas.common import StrictModel
 from voxroute.assistants import AssistantService
 from voxroute.calls.registry import AdmissionRefused
-from voxroute.calls.state import CallState
+from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import new_id, utcnow
-from voxroute.db.models import Call
-from voxroute.errors import RateLimited
+from voxroute.db.models import Call, Organization
+from voxroute.errors import InsufficientCredit, NotFound, RateLimited, VoxrouteError
 from voxroute.telephony.twilio.tokens import issue_call_token
 from voxroute.telephony.twilio.twiml import stream_url
 
@@ -56,16 +59,15 @@ async def _pending_web_calls(session: AsyncSession, org_id: str) -> int:
 
 @router.post("/web", status_code=status.HTTP_201_CREATED)
 async def create_web_call(
-    principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, body: WebCallCreate
+    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, body: WebCallCreate
 ) -> dict[str, Any]:
     """Start a browser test call: open `stream_url` and send `start` with this `call_token`."""
     org_id = principal.require_org()
     service = AssistantService(runtime.store, runtime.catalog)
     assistant = await service.get(session, org_id=org_id, assistant_id=body.assistant_id)
-    # The stream's admission decides for real; this only spares the user a doomed call.
-    refusal = runtime.registry.refusal_reason()
-    if refusal is not None:
-        raise AdmissionRefused(f"cannot take a call now: {refusal}")
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("organization not found")
     if await _pending_web_calls(session, org_id) >= MAX_PENDING_WEB_CALLS:
         raise RateLimited("too many unanswered web calls; wait for their tokens to expire")
     call = Call(
@@ -79,11 +81,24 @@ async def create_web_call(
         to_number="",
         status=CallState.RINGING.value,
     )
+    refusal = await runtime.admission.admit(
+        session,
+        org_id=org_id,
+        call_id=call.id,
+        max_concurrent=org.max_concurrent_calls,
+        principal=principal,
+    )
+    if refusal is not None:
+        raise _REFUSALS[refusal.reason](refusal)
     token = issue_call_token(call, runtime.settings.call_token_ttl_s)
     session.add(call)
     # Commit before answering (the request's transaction would commit only after the
     # response is sent): the browser opens the websocket with this token at once.
-    await session.commit()
+    try:
+        await session.commit()
+    except SQLAlchemyError:
+        await runtime.admission.cancel(org_id=org_id, call_id=call.id)
+        raise
     return {
         "call_id": call.id,
         "call_sid": call.provider_call_id,
@@ -92,3 +107,22 @@ async def create_web_call(
         "account_sid": WEB_ACCOUNT_SID,
         "expires_in_s": runtime.settings.call_token_ttl_s,
     }
+
+
+def _capacity(refusal: Refusal) -> VoxrouteError:
+    return AdmissionRefused(f"cannot take a call now: {refusal.detail}")
+
+
+def _org_cap(refusal: Refusal) -> VoxrouteError:
+    return RateLimited(refusal.detail)
+
+
+def _credit(refusal: Refusal) -> VoxrouteError:
+    return InsufficientCredit(refusal.detail)
+
+
+_REFUSALS: dict[EndReason, Callable[[Refusal], VoxrouteError]] = {
+    EndReason.REJECTED_CAPACITY: _capacity,
+    EndReason.ORG_CONCURRENCY_LIMIT: _org_cap,
+    EndReason.INSUFFICIENT_CREDIT: _credit,
+}

@@ -104,25 +104,31 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
             raise SignatureInvalid("missing CallSid")
         if number.assistant_id is None:
             return WebhookAnswer(reject_twiml("rejected"))
-        if runtime.registry.refusal_reason() is not None:
-            return WebhookAnswer(reject_twiml("busy"))
-        refusal = await runtime.admit_call(session, number.org_id)
-    max_concurrent = org.max_concurrent_calls if org is not None else 0
-    call = Call(
-        id=new_id("call"),
-        org_id=number.org_id,
-        assistant_id=number.assistant_id,
-        phone_number_id=number.id,
-        telephony_provider="twilio",
-        provider_call_id=call_sid,
-        from_number=req.get("From"),
-        to_number=number.number,
-        status=CallState.RINGING.value,
-    )
+        call = Call(
+            id=new_id("call"),
+            org_id=number.org_id,
+            assistant_id=number.assistant_id,
+            phone_number_id=number.id,
+            telephony_provider="twilio",
+            provider_call_id=call_sid,
+            from_number=req.get("From"),
+            to_number=number.number,
+            status=CallState.RINGING.value,
+        )
+        refusal = await runtime.admission.admit(
+            session,
+            org_id=call.org_id,
+            call_id=call.id,
+            max_concurrent=org.max_concurrent_calls if org is not None else 0,
+        )
     if refusal is None:
         token = issue_call_token(call, runtime.settings.call_token_ttl_s)
     else:  # recorded as ended from the start: one write, and no token for a stream
-        call.status, call.end_reason, call.ended_at = CallState.ENDED.value, refusal, utcnow()
+        call.status, call.end_reason, call.ended_at = (
+            CallState.ENDED.value,
+            refusal.reason.value,
+            utcnow(),
+        )
 
     async def insert(session: AsyncSession) -> None:
         session.add(call)
@@ -132,34 +138,16 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
     except IntegrityError:
         # The CallSid is taken: a replay, or the same webhook racing itself. The unique
         # constraint decides, rather than a read before every insert.
+        if refusal is None:
+            await runtime.admission.cancel(org_id=call.org_id, call_id=call.id)
         return WebhookAnswer(hangup_twiml())
     if refusal is not None:
-        log.info("call %s refused at the webhook: %s", call.id, refusal)
-        return WebhookAnswer(say_hangup_twiml(REFUSAL_MESSAGE), call_id=call.id)
-    if not await _take_org_slot(runtime, call, max_concurrent):
-        await _end_call(runtime, call.id, EndReason.ORG_CONCURRENCY_LIMIT.value)
+        log.info("call %s refused at the webhook: %s", call.id, refusal.reason.value)
+        if refusal.reason is EndReason.INSUFFICIENT_CREDIT:
+            return WebhookAnswer(say_hangup_twiml(REFUSAL_MESSAGE), call_id=call.id)
         return WebhookAnswer(reject_twiml("busy"), call_id=call.id)
     url = stream_url(runtime.settings.resolved_public_url)
     return WebhookAnswer(stream_twiml(url, {"call_token": token}), call_id=call.id)
-
-
-async def _take_org_slot(runtime: CallRuntime, call: Call, limit: int) -> bool:
-    """One of the org's concurrency slots, leased until the media stream takes it over
-    (the lease outlives the call token, so a stream that never comes frees it)."""
-    settings = runtime.settings
-    try:
-        taken = await runtime.org_slots.acquire(
-            call.org_id,
-            call.id,
-            limit=limit,
-            ttl_s=settings.call_token_ttl_s + settings.org_slot_lease_s,
-        )
-    except SlotsUnavailable as exc:  # fail closed: the cap is a per-tenant guarantee
-        log.warning("call %s refused: %s", call.id, exc.message)
-        return False
-    if not taken:
-        log.info("call %s refused: org %s is at its concurrency cap", call.id, call.org_id)
-    return taken
 
 
 async def _end_call(runtime: CallRuntime, call_id: str, reason: str) -> bool:
