@@ -105,4 +105,4 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
 
 
-from tests.utils.api import api  # noqa: E402,F401  (the `api` fixture, shared by API and routing tests)
+from tests.utils.api import api, api_settings  # noqa: E402,F401  (the `api` fixture, shared by API and routing tests)

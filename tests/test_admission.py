@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.utils.api import Api
+from tests.utils.twilio import ASSISTANT, add_number, voice_webhook
 from voxroute.admission import CallAdmission
 from voxroute.auth import Principal, Role
 from voxroute.billing import topup
@@ -18,16 +19,7 @@ from voxroute.calls.state import EndReason
 from voxroute.db.models import Organization
 from voxroute.errors import Forbidden
 from voxroute.orgs import create_org
-from voxroute.telephony.twilio.signature import compute_signature
 
-ASSISTANT = {
-    "name": "Desk",
-    "stt_config": {"provider": "deepgram"},
-    "llm_config": {"provider": "openai"},
-    "tts_config": {"provider": "cartesia"},
-}
-ACCOUNT_SID = "AC" + "ab12" * 8
-AUTH_TOKEN = "0f" * 16  # noqa: S105  (a test credential)
 NUMBER = "+15551239876"
 
 
@@ -60,33 +52,8 @@ async def test_web_calls_past_the_org_cap_are_refused_and_another_orgs_phone_cal
     assert codes == [201] + [429] * 19, codes
     assert sum("call_token" in a.text for a in answers) == 1
     # The victim's signed Twilio call is still answered with a media stream.
-    victims = (await victim.owner.post("/assistants", json=ASSISTANT)).json()["id"]
-    created = await victim.owner.post(
-        "/phone-numbers",
-        json={
-            "number": NUMBER,
-            "assistant_id": victims,
-            "telephony": {
-                "provider": "twilio",
-                "account_sid": ACCOUNT_SID,
-                "auth_token": AUTH_TOKEN,
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    params = {
-        "AccountSid": ACCOUNT_SID,
-        "CallSid": "CA" + "7" * 32,
-        "From": "+15550000001",
-        "To": NUMBER,
-        "CallStatus": "ringing",
-    }
-    url = api.runtime.settings.resolved_public_url + "/telephony/twilio/voice"
-    answer = await api.anon.post(
-        "http://test/telephony/twilio/voice",
-        data=params,
-        headers={"X-Twilio-Signature": compute_signature(AUTH_TOKEN, url, params)},
-    )
+    await add_number(victim, NUMBER)
+    answer = await voice_webhook(api, NUMBER, "CA" + "7" * 32)
     assert answer.status_code == 200, answer.text
     assert ET.fromstring(answer.text).find("./Connect/Stream") is not None
 
@@ -97,21 +64,8 @@ async def test_a_phone_call_past_the_org_cap_is_refused_busy_and_recorded(api: A
     await _cap(api, org.id, 1)
     assistant = (await org.owner.post("/assistants", json=ASSISTANT)).json()["id"]
     assert (await org.owner.post("/calls/web", json={"assistant_id": assistant})).is_success
-    await org.owner.post(
-        "/phone-numbers",
-        json={
-            "number": NUMBER,
-            "assistant_id": assistant,
-            "telephony": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
-        },
-    )
-    params = {"AccountSid": ACCOUNT_SID, "CallSid": "CA" + "8" * 32, "To": NUMBER}
-    url = api.runtime.settings.resolved_public_url + "/telephony/twilio/voice"
-    answer = await api.anon.post(
-        "http://test/telephony/twilio/voice",
-        data=params,
-        headers={"X-Twilio-Signature": compute_signature(AUTH_TOKEN, url, params)},
-    )
+    await add_number(org, NUMBER, assistant)
+    answer = await voice_webhook(api, NUMBER, "CA" + "8" * 32)
     assert answer.status_code == 200
     assert ET.fromstring(answer.text).find("./Reject") is not None
     calls = (await org.owner.get("/calls")).json()

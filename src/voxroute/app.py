@@ -107,6 +107,13 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         engine = create_engine(settings.resolved_database_url)
         stack.push_async_callback(engine.dispose)
         await upgrade(engine)
+        api_engine = create_engine(
+            settings.resolved_database_url,
+            pool_size=settings.api_db_pool_size,
+            max_overflow=0,
+            pool_timeout_s=settings.api_db_pool_timeout_s,
+        )
+        stack.push_async_callback(api_engine.dispose)
         vault = Vault(master_key_provider_from_settings(settings))
         catalog = load_catalog()
         store = CredentialStore(vault, catalog)
@@ -130,6 +137,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings=settings,
             engine=engine,
             session_factory=create_session_factory(engine),
+            api_sessions=create_session_factory(api_engine),
             vault=vault,
             catalog=catalog,
             store=store,

@@ -29,10 +29,8 @@ from sqlalchemy.orm import Session
 
 from voxroute.billing import (
     BillingPolicy,
-    CallCostBreakdown,
     UsageEvent,
     UsageRecorder,
-    call_cost_breakdown,
     extend_many,
     hold_credit,
     settle,
@@ -218,11 +216,6 @@ class Metering:
         report = await sweep(self._factory, policy=self.policy, now=utcnow(), grace=grace)
         if report.settled or report.released:
             log.info("sweeper: %s", report)
-
-    async def cost_breakdown(self, *, org_id: str, call_id: str) -> CallCostBreakdown:
-        return await call_cost_breakdown(
-            self._factory, org_id=org_id, call_id=call_id, policy=self.policy
-        )
 
     @staticmethod
     async def _every(interval_s: float, action: Callable[[], Awaitable[None]]) -> None:

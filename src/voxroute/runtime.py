@@ -53,6 +53,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    # REST API requests only: a pool of their own, so they never starve calls and webhooks.
+    api_sessions: async_sessionmaker[AsyncSession]
     vault: Vault
     catalog: Catalog
     store: CredentialStore

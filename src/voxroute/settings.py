@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     billing_sweep_interval_s: float = Field(default=30.0, gt=0)
     # Per-org concurrency slot lease (renewed every third of it while a call runs).
     org_slot_lease_s: float = Field(default=30.0, gt=0)
+    # REST API requests use a connection pool of their own, so a flood of API reads can
+    # never make a webhook or a call set-up wait; a request that cannot get a connection
+    # within the timeout answers 503 at once.
+    api_db_pool_size: int = Field(default=5, ge=1, le=100)
+    api_db_pool_timeout_s: float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("public_url", "twilio_api_base_url", "aws_endpoint_url")
     @classmethod

@@ -136,6 +136,10 @@ class FakeRuntime:
             raise NotFound("call not found")
         return call
 
+    @property
+    def api_sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.session_factory
+
     def __post_init__(self) -> None:
         self.admission = CallAdmission(
             registry=self.registry,

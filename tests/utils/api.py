@@ -79,8 +79,16 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[Api]:
-    settings = make_settings(tmp_path, db_url)
+def api_settings() -> dict[str, object]:
+    """Settings overrides for the `api` fixture; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def api(
+    tmp_path: Path, db_url: str, engine: object, api_settings: dict[str, object]
+) -> AsyncIterator[Api]:
+    settings = make_settings(tmp_path, db_url, **api_settings)
     app = create_app(settings)
     async with build_runtime(settings) as runtime:
         app.state.runtime = runtime

@@ -22,7 +22,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    async with runtime.session_factory() as session, session.begin():
+    async with runtime.api_sessions() as session, session.begin():
         yield session
 
 
@@ -34,7 +34,7 @@ async def get_principal(
 ) -> Principal:
     """Authenticate in a short transaction of its own, so the `last_used_at` write never holds
     a write lock for the rest of the request (SQLite allows one writer at a time)."""
-    async with runtime.session_factory() as session, session.begin():
+    async with runtime.api_sessions() as session, session.begin():
         return await authenticate(session, authorization)
 
 

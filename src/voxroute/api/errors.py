@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxroute.errors import RateLimited, VoxrouteError
@@ -42,7 +43,18 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _pool_exhausted(_: Request, exc: Exception) -> JSONResponse:
+    # No connection within the API pool's timeout: answer at once rather than queue behind
+    # other requests (the calls' own pool is separate and unaffected).
+    return JSONResponse(
+        error_body("database_busy", "the service is busy; retry shortly"),
+        503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(VoxrouteError, _voxroute_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -18,18 +18,31 @@ from sqlalchemy.ext.asyncio import (
 from voxroute.db._aiosqlite import dbapi as aiosqlite_dbapi
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout_s: float = 30.0,
+) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    `pool_timeout_s` bounds how long a checkout waits for a free connection before
+    `sqlalchemy.exc.TimeoutError`.
+    """
     kwargs: dict[str, Any] = {"echo": echo}
+    pooled = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(pooled)
         kwargs["connect_args"] = {"timeout": 30}
         if url.startswith("sqlite+aiosqlite"):
             kwargs["module"] = aiosqlite_dbapi()  # one thread trip per statement
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        kwargs.update(pooled, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
-from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep
 from voxroute.api.schemas.common import StrictModel
 from voxroute.billing import balance, entries, topup, usage_csv, usage_summary
 from voxroute.orgs import get_org
@@ -37,28 +37,29 @@ def _balance_view(b: Any) -> dict[str, Any]:
 async def add_credits(
     principal: AdminDep,
     runtime: RuntimeDep,
-    session: SessionDep,
     body: CreditTopup,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Platform admin tops up an org; `Idempotency-Key` makes retries safe."""
-    await get_org(session, body.org_id)
+    # One connection at a time: the check's session is closed before the top-up opens its own.
+    async with runtime.api_sessions() as session:
+        await get_org(session, body.org_id)
     key = idempotency_key or f"topup-{principal.token_id}-{datetime.now(UTC).isoformat()}"
     entry = await topup(
-        runtime.session_factory,
+        runtime.api_sessions,
         org_id=body.org_id,
         amount_micros=body.amount,
         idempotency_key=key,
         description=body.description,
     )
-    current = await balance(runtime.session_factory, org_id=body.org_id)
+    current = await balance(runtime.api_sessions, org_id=body.org_id)
     return {"entry": dataclasses.asdict(entry), **_balance_view(current)}
 
 
 @router.get("/billing/balance")
 async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Balance, reserved and available credit, in integer micro-USD."""
-    return _balance_view(await balance(runtime.session_factory, org_id=principal.require_org()))
+    return _balance_view(await balance(runtime.api_sessions, org_id=principal.require_org()))
 
 
 @router.get("/billing/ledger")
@@ -70,7 +71,7 @@ async def get_ledger(
 ) -> dict[str, Any]:
     """Append-only ledger entries, newest first."""
     page = await entries(
-        runtime.session_factory, org_id=principal.require_org(), limit=limit, before_seq=before_seq
+        runtime.api_sessions, org_id=principal.require_org(), limit=limit, before_seq=before_seq
     )
     return dataclasses.asdict(page)
 
@@ -92,7 +93,7 @@ async def get_usage(
     """Usage and cost grouped by provider, assistant, key source or day."""
     start, end = _period(start, end)
     rows = await usage_summary(
-        runtime.session_factory,
+        runtime.api_sessions,
         org_id=principal.require_org(),
         start=start,
         end=end,
@@ -116,6 +117,6 @@ async def get_usage_csv(
     """Every usage row of the period as CSV (no secrets, only ids and key sources)."""
     start, end = _period(start, end)
     text = await usage_csv(
-        runtime.session_factory, org_id=principal.require_org(), start=start, end=end
+        runtime.api_sessions, org_id=principal.require_org(), start=start, end=end
     )
     return PlainTextResponse(text, media_type="text/csv")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.billing.reports import call_cost_breakdown
 from voxroute.db.models import Call
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -48,15 +49,17 @@ async def list_calls(
 
 
 @router.get("/{call_id}")
-async def get_call(
-    principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, call_id: str
-) -> dict[str, Any]:
+async def get_call(principal: ReaderDep, runtime: RuntimeDep, call_id: str) -> dict[str, Any]:
     """One call with its key-resolution trace, latency figures and (when billed) cost breakdown."""
     org_id = principal.require_org()
-    call = await runtime.find_call(session, org_id=org_id, call_id=call_id)
+    # One connection at a time: closed before the cost breakdown opens its own.
+    async with runtime.api_sessions() as session:
+        call = await runtime.find_call(session, org_id=org_id, call_id=call_id)
     view: dict[str, Any] = CallPublic.model_validate(call).model_dump(mode="json")
     if runtime.billing is not None:
-        view["cost"] = await runtime.billing.cost_breakdown(org_id=org_id, call_id=call.id)
+        view["cost"] = await call_cost_breakdown(
+            runtime.api_sessions, org_id=org_id, call_id=call.id, policy=runtime.billing.policy
+        )
     return view
 
 
