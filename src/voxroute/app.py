@@ -166,6 +166,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             hold_micros=settings.call_hold_micros,
             extend_every_s=settings.hold_extend_interval_s,
             sweep_every_s=settings.billing_sweep_interval_s,
+            on_sweep_failures=runtime.metrics.billing_sweep_failures.inc,
         )
         await runtime.billing.start(hang_up=runtime.registry.hang_up)
         stack.push_async_callback(runtime.billing.stop)

@@ -60,12 +60,14 @@ class Metering:
         hold_micros: int = 100_000,
         extend_every_s: float = 30.0,
         sweep_every_s: float = 30.0,
+        on_sweep_failures: Callable[[int], None] = lambda count: None,
     ) -> None:
         self._factory = factory
         self.policy = policy
         self.hold_micros = max(hold_micros, policy.min_call_balance_micros)
         self._extend_every_s = extend_every_s
         self._sweep_every_s = sweep_every_s
+        self._on_sweep_failures = on_sweep_failures
         self.recorder = UsageRecorder(factory, policy.pricing)
         self._seq: dict[tuple[str, str, str], itertools.count[int]] = defaultdict(itertools.count)
         self._events: dict[str, list[UsageEvent]] = {}
@@ -216,6 +218,8 @@ class Metering:
         report = await sweep(self._factory, policy=self.policy, now=utcnow(), grace=grace)
         if report.settled or report.released:
             log.info("sweeper: %s", report)
+        if report.failed:
+            self._on_sweep_failures(report.failed)
 
     @staticmethod
     async def _every(interval_s: float, action: Callable[[], Awaitable[None]]) -> None:

@@ -55,6 +55,12 @@ class Metrics:
             ["provider", "category"],
             registry=self.registry,
         )
+        # Alert on any increase: a call's hold the sweeper could not close (see the logs).
+        self.billing_sweep_failures = Counter(
+            "voxroute_billing_sweep_failures_total",
+            "Credit holds of dead calls the billing sweeper failed to close.",
+            registry=self.registry,
+        )
         self.turn_latency = Histogram(
             "voxroute_turn_latency_seconds",
             "End of caller speech to first assistant audio.",

@@ -57,3 +57,14 @@ async def test_usage_reports_are_scoped_to_the_caller_org(api: Api) -> None:
         csv.status_code == 200 and csv.text.splitlines()[0].startswith("call_id") or "," in csv.text
     )
     assert (await a.member.get("/usage", params={"group_by": "colour"})).status_code == 422
+
+
+async def test_a_top_up_key_cannot_take_a_calls_settlement_key(api: Api) -> None:
+    org = await api.new_org()
+    response = await api.admin.post(
+        "/billing/credits",
+        json={"org_id": org.id, "amount": 1000},
+        headers={"Idempotency-Key": "call:call_0123456789"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["entry"]["idempotency_key"] == "operator:call:call_0123456789"

@@ -269,6 +269,18 @@ async def open_account(
     return await run_write(factory, work)
 
 
+OPERATOR_KEY_PREFIX = "operator:"
+
+
+def operator_key(key: str) -> str:
+    """An idempotency key given by an operator (API, CLI), in a namespace of its own.
+
+    voxroute derives its own keys (`call:<id>` for a call's settlement, ...); an operator's
+    key can never take one of them and so block an internal entry.
+    """
+    return OPERATOR_KEY_PREFIX + key
+
+
 async def topup(
     factory: async_sessionmaker[AsyncSession],
     *,

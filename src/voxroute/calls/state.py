@@ -48,6 +48,7 @@ class EndReason(StrEnum):
     ORG_CONCURRENCY_LIMIT = "org_concurrency_limit"
     REJECTED_CAPACITY = "rejected_capacity"
     SERVER_SHUTDOWN = "server_shutdown"
+    SERVER_LOST = "server_lost"  # the serving worker died; closed by the billing sweeper
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"
     NEVER_CONNECTED = "never_connected"

@@ -98,8 +98,9 @@ async def _topup(org_id: str, amount: int, idempotency_key: str | None) -> None:
     from dataclasses import asdict
 
     from voxroute.billing import balance, topup
+    from voxroute.billing.ledger import operator_key
 
-    key = idempotency_key or f"cli-topup-{uuid.uuid4()}"
+    key = operator_key(idempotency_key or f"cli-topup-{uuid.uuid4()}")
     async with database(settings_from_env()) as factory:
         async with transaction(factory) as session:
             await get_org(session, org_id)

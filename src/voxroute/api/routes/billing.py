@@ -13,6 +13,7 @@ from pydantic import Field
 from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep
 from voxroute.api.schemas.common import StrictModel
 from voxroute.billing import balance, entries, topup, usage_csv, usage_summary
+from voxroute.billing.ledger import operator_key
 from voxroute.orgs import get_org
 
 router = APIRouter(tags=["billing"])
@@ -49,7 +50,7 @@ async def add_credits(
         runtime.api_sessions,
         org_id=body.org_id,
         amount_micros=body.amount,
-        idempotency_key=key,
+        idempotency_key=operator_key(key),
         description=body.description,
     )
     current = await balance(runtime.api_sessions, org_id=body.org_id)

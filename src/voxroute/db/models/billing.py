@@ -103,6 +103,9 @@ class Reservation(Base):
     status: Mapped[str] = mapped_column(String(16), default="held")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Last time the serving worker renewed the hold, i.e. saw the call alive: a call whose
+    # worker died is charged its connected time up to here.
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     settle_entry_id: Mapped[str | None] = mapped_column(String(40))
     # Filled at settlement: what was charged and how it splits.

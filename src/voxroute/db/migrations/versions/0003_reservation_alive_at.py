@@ -1,0 +1,33 @@
+"""reservations.alive_at: when the serving worker last saw the call alive
+
+A call whose worker dies is charged its connected time up to this moment by the sweeper
+(before, only a normal end recorded connected time, so such a call paid no platform fee).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-07 22:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import voxroute.db.base
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("reservations") as batch:
+        batch.add_column(
+            sa.Column("alive_at", voxroute.db.base.UTCDateTime(timezone=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("reservations") as batch:
+        batch.drop_column("alive_at")
