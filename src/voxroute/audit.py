@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     ORG_CREATED = "org.created"
     ORG_CALL_LIMIT_CHANGED = "org.call_limit"
     TOKEN_CREATED = "token.created"  # noqa: S105  (an event name)
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105  (an event name)
     ASSISTANT_CREATED = "assistant.created"
     ASSISTANT_UPDATED = "assistant.updated"
     ASSISTANT_DELETED = "assistant.deleted"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import ApiToken
-from voxroute.errors import AuthError, Forbidden
+from voxroute.errors import AuthError, Forbidden, NotFound
 
 TOKEN_PREFIX = "vxr_"  # noqa: S105  (a visible prefix, not a secret)
 
@@ -46,12 +46,22 @@ class Principal:
         return self.org_id
 
 
+def expires_in(days: int | None) -> datetime | None:
+    """The expiry of a token valid for `days` from now; None: it never expires."""
+    return None if days is None else utcnow() + timedelta(days=days)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def issue_token(
-    session: AsyncSession, *, role: Role, org_id: str | None, name: str = ""
+    session: AsyncSession,
+    *,
+    role: Role,
+    org_id: str | None,
+    name: str = "",
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; the plain value is returned once and never stored."""
     if (role == Role.PLATFORM_ADMIN) != (org_id is None):
@@ -64,6 +74,7 @@ async def issue_token(
         name=name,
         prefix=plain[:12],
         token_hash=hash_token(plain),
+        expires_at=expires_at,
     )
     session.add(row)
     await session.flush()
@@ -80,12 +91,41 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Prin
     row = await session.scalar(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
     )
+    now = utcnow()
+    # Read on every request, never cached: a revocation holds at once on every worker.
     if row is None or row.revoked_at is not None:
         raise AuthError("invalid or revoked token")
-    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthError("token expired")
     # Throttled: one write per token per minute, not one per request.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         await session.execute(
             update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
         )
     return Principal(token_id=row.id, role=Role(row.role), org_id=row.org_id)
+
+
+async def list_tokens(session: AsyncSession, *, org_id: str | None) -> list[ApiToken]:
+    """The org's tokens (platform-admin tokens for `None`), newest first; never a value."""
+    query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id)
+    query = query.where(ApiToken.org_id.is_(None) if org_id is None else ApiToken.org_id == org_id)
+    return list((await session.scalars(query)).all())
+
+
+async def revoke_token(session: AsyncSession, *, token_id: str, org_id: str | None) -> ApiToken:
+    """Revoke one token of the org (a platform-admin token for `None`); idempotent.
+
+    Another org's token id answers `NotFound`, exactly like an unknown one.
+    """
+    row = await session.scalar(
+        select(ApiToken).where(
+            ApiToken.id == token_id,
+            ApiToken.org_id.is_(None) if org_id is None else ApiToken.org_id == org_id,
+        )
+    )
+    if row is None:
+        raise NotFound("token not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.flush()
+    return row

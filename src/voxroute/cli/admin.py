@@ -7,9 +7,12 @@ import asyncio
 import uuid
 from typing import Any
 
-from voxroute.auth import Role, issue_token
+from voxroute.audit import AuditAction, record
+from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
 from voxroute.cli._common import database, print_json, settings_from_env
+from voxroute.db.models import ApiToken
 from voxroute.db.session import transaction
+from voxroute.errors import InvalidInput, NotFound
 from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled, set_call_limit
 
 
@@ -27,7 +30,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group.add_argument("--platform", action="store_true", help="a platform-admin token")
     group.add_argument("--org", help="an org token (with --role)")
     token.add_argument("--role", choices=["owner", "member"], default="member")
-    token.set_defaults(func=lambda a: asyncio.run(_create_token(a.org, a.role, a.platform)))
+    token.add_argument("--expires-in-days", type=int, default=None, help="default: never")
+    token.set_defaults(
+        func=lambda a: asyncio.run(_create_token(a.org, a.role, a.platform, a.expires_in_days))
+    )
+    tokens = cmds.add_parser("list-tokens", help="list API tokens (never their values)")
+    which = tokens.add_mutually_exclusive_group(required=True)
+    which.add_argument("--platform", action="store_true", help="platform-admin tokens")
+    which.add_argument("--org", help="an organization's tokens")
+    tokens.set_defaults(func=lambda a: asyncio.run(_list_tokens(a.org)))
+    revoke = cmds.add_parser("revoke-token", help="revoke an API token by id (at once)")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=lambda a: asyncio.run(_revoke_token(a.token_id)))
     byok = cmds.add_parser("set-byok", help="enable or disable BYOK for an organization")
     byok.add_argument("org_id")
     byok.add_argument("state", choices=["on", "off"])
@@ -64,17 +78,61 @@ async def _create_org(name: str, byok: bool) -> None:
         print_json({"org_id": org.id, "token": token, "org": _org_view(org)})
 
 
-async def _create_token(org_id: str | None, role: str, platform: bool) -> None:
+async def _create_token(
+    org_id: str | None, role: str, platform: bool, expires_in_days: int | None
+) -> None:
+    if expires_in_days is not None and expires_in_days < 1:
+        raise InvalidInput("--expires-in-days must be at least 1")
     async with database(settings_from_env()) as factory, transaction(factory) as session:
-        if platform:
-            row, token = await issue_token(
-                session, role=Role.PLATFORM_ADMIN, org_id=None, name="cli"
-            )
-        else:
+        if not platform:
             assert org_id is not None
             await get_org(session, org_id)
-            row, token = await issue_token(session, role=Role(role), org_id=org_id, name="cli")
-        print_json({"id": row.id, "role": row.role, "org_id": row.org_id, "token": token})
+        row, token = await issue_token(
+            session,
+            role=Role.PLATFORM_ADMIN if platform else Role(role),
+            org_id=None if platform else org_id,
+            name="cli",
+            expires_at=expires_in(expires_in_days),
+        )
+        print_json({**_token_view(row), "org_id": row.org_id, "token": token})
+
+
+def _token_view(row: ApiToken) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "prefix": row.prefix,
+        "created_at": row.created_at,
+        "last_used_at": row.last_used_at,
+        "expires_at": row.expires_at,
+        "revoked_at": row.revoked_at,
+    }
+
+
+async def _list_tokens(org_id: str | None) -> None:
+    async with database(settings_from_env()) as factory, factory() as session:
+        if org_id is not None:
+            await get_org(session, org_id)
+        print_json([_token_view(t) for t in await list_tokens(session, org_id=org_id)])
+
+
+async def _revoke_token(token_id: str) -> None:
+    async with database(settings_from_env()) as factory, transaction(factory) as session:
+        found = await session.get(ApiToken, token_id)
+        if found is None:
+            raise NotFound("token not found")
+        row = await revoke_token(session, token_id=token_id, org_id=found.org_id)
+        record(
+            session,
+            action=AuditAction.TOKEN_REVOKED,
+            org_id=row.org_id,
+            actor="cli",
+            target_type="token",
+            target_id=row.id,
+            data={"role": row.role},
+        )
+        print_json(_token_view(row))
 
 
 async def _set_byok(org_id: str, enabled: bool) -> None:

@@ -14,8 +14,10 @@ from voxroute.api.schemas.orgs import (
     OrgPublic,
     TokenCreate,
     TokenCreated,
+    TokenPublic,
 )
-from voxroute.auth import Role, issue_token
+from voxroute.audit import AuditAction, record
+from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
 from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -53,5 +55,36 @@ async def admin_create_token(
 ) -> Any:
     """Issue an owner or member token for an organization."""
     org = await get_org(session, org_id)
-    row, token = await issue_token(session, role=Role(body.role), org_id=org.id, name=body.name)
-    return {"id": row.id, "role": row.role, "prefix": row.prefix, "token": token}
+    row, token = await issue_token(
+        session,
+        role=Role(body.role),
+        org_id=org.id,
+        name=body.name,
+        expires_at=expires_in(body.expires_in_days),
+    )
+    return TokenCreated.of(row, token)
+
+
+@router.get("/orgs/{org_id}/tokens", response_model=list[TokenPublic])
+async def admin_list_tokens(_: AdminDep, session: SessionDep, org_id: str) -> Any:
+    """An organization's tokens (never a value)."""
+    return await list_tokens(session, org_id=(await get_org(session, org_id)).id)
+
+
+@router.delete("/orgs/{org_id}/tokens/{token_id}", response_model=TokenPublic)
+async def admin_revoke_token(
+    principal: AdminDep, session: SessionDep, org_id: str, token_id: str
+) -> Any:
+    """Revoke one of an organization's tokens."""
+    org = await get_org(session, org_id)
+    row = await revoke_token(session, token_id=token_id, org_id=org.id)
+    record(
+        session,
+        action=AuditAction.TOKEN_REVOKED,
+        org_id=org.id,
+        actor=principal.actor,
+        target_type="token",
+        target_id=row.id,
+        data={"role": row.role},
+    )
+    return row

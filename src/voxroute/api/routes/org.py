@@ -7,9 +7,14 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from voxroute.api.deps import OwnerDep, ReaderDep, SessionDep
-from voxroute.api.schemas.orgs import OrgPublic, TokenCreate, TokenCreated
+from voxroute.api.schemas.orgs import (
+    OrgPublic,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+)
 from voxroute.audit import AuditAction, record
-from voxroute.auth import Role, issue_token
+from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
 from voxroute.orgs import get_org
 
 router = APIRouter(prefix="/org", tags=["org"])
@@ -23,9 +28,15 @@ async def get_own_org(principal: ReaderDep, session: SessionDep) -> Any:
 
 @router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
 async def create_token(principal: OwnerDep, session: SessionDep, body: TokenCreate) -> Any:
-    """Owners issue member (or owner) tokens; the value is shown once."""
+    """Owners issue member (or owner) tokens, optionally expiring; the value is shown once."""
     org_id = principal.require_org()
-    row, token = await issue_token(session, role=Role(body.role), org_id=org_id, name=body.name)
+    row, token = await issue_token(
+        session,
+        role=Role(body.role),
+        org_id=org_id,
+        name=body.name,
+        expires_at=expires_in(body.expires_in_days),
+    )
     record(
         session,
         action=AuditAction.TOKEN_CREATED,
@@ -35,4 +46,27 @@ async def create_token(principal: OwnerDep, session: SessionDep, body: TokenCrea
         target_id=row.id,
         data={"role": row.role},
     )
-    return {"id": row.id, "role": row.role, "prefix": row.prefix, "token": token}
+    return TokenCreated.of(row, token)
+
+
+@router.get("/tokens", response_model=list[TokenPublic])
+async def list_org_tokens(principal: OwnerDep, session: SessionDep) -> Any:
+    """The org's tokens with prefix, role, last use, expiry and revocation; never a value."""
+    return await list_tokens(session, org_id=principal.require_org())
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenPublic)
+async def revoke_org_token(principal: OwnerDep, session: SessionDep, token_id: str) -> Any:
+    """Revoke a token of the org: it fails at once, on every worker."""
+    org_id = principal.require_org()
+    row = await revoke_token(session, token_id=token_id, org_id=org_id)
+    record(
+        session,
+        action=AuditAction.TOKEN_REVOKED,
+        org_id=org_id,
+        actor=principal.actor,
+        target_type="token",
+        target_id=row.id,
+        data={"role": row.role},
+    )
+    return row

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from voxroute.api.schemas.common import OutModel, StrictModel
+from voxroute.db.models import ApiToken
 
 
 class OrgCreate(StrictModel):
@@ -43,13 +44,40 @@ class OrgSettingsUpdate(StrictModel):
 class TokenCreate(StrictModel):
     role: Literal["owner", "member"] = "member"
     name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="the token stops working after this; none: never",
+    )
 
 
 class TokenCreated(StrictModel):
     id: str
     role: str
     prefix: str
+    expires_at: datetime | None
     token: str = Field(description="shown once")
+
+    @classmethod
+    def of(cls, row: ApiToken, token: str) -> TokenCreated:
+        return cls(
+            id=row.id, role=row.role, prefix=row.prefix, expires_at=row.expires_at, token=token
+        )
+
+
+class TokenPublic(OutModel):
+    """A token as listed: never its value, only the prefix it starts with."""
+
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
 class AuditEventPublic(OutModel):

@@ -41,3 +41,5 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optional: a token past it fails like a revoked one.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,6 +1,7 @@
-"""reservations.alive_at: when the serving worker last saw the call alive
+"""reservations.alive_at (when the serving worker last saw the call alive) and
+api_tokens.expires_at (optional token expiry)
 
-A call whose worker dies is charged its connected time up to this moment by the sweeper
+A call whose worker dies is charged its connected time up to `alive_at` by the sweeper
 (before, only a normal end recorded connected time, so such a call paid no platform fee).
 
 Revision ID: 0003
@@ -26,8 +27,14 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("alive_at", voxroute.db.base.UTCDateTime(timezone=True), nullable=True)
         )
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(
+            sa.Column("expires_at", voxroute.db.base.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("expires_at")
     with op.batch_alter_table("reservations") as batch:
         batch.drop_column("alive_at")
