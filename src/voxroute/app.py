@@ -10,10 +10,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 from voxroute import __version__
 from voxroute.admission import CallAdmission
+from voxroute.api.deps import RuntimeDep, ScraperDep
+from voxroute.api.docs import install_docs
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
@@ -228,7 +230,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title="voxroute", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="voxroute",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs
+        redoc_url=None,  # its page loads scripts and fonts from CDNs
+    )
+    install_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Telephony first: routes match in order, and a call's webhook and media stream should
@@ -238,9 +247,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_web(app)
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
-    async def metrics(request: Request) -> Response:
-        """Prometheus metrics of this worker (closed label sets; no ids, no secrets)."""
-        runtime: Runtime = request.app.state.runtime
+    async def metrics(_: ScraperDep, runtime: RuntimeDep) -> Response:
+        """Prometheus metrics of this worker (closed label sets; no ids, no secrets).
+
+        Needs `Authorization: Bearer` with VOXROUTE_METRICS_TOKEN or a platform-admin token.
+        """
         return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["health"])

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     billing_sweep_interval_s: float = Field(default=30.0, gt=0)
     # Per-org concurrency slot lease (renewed every third of it while a call runs).
     org_slot_lease_s: float = Field(default=30.0, gt=0)
+    # Bearer token Prometheus presents to scrape /metrics (a platform-admin token works too);
+    # unset, only platform-admin tokens may scrape.
+    metrics_token: SecretStr | None = None
     # REST API requests use a connection pool of their own, so a flood of API reads can
     # never make a webhook or a call set-up wait; a request that cannot get a connection
     # within the timeout answers 503 at once.

@@ -40,6 +40,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SCRAPE_TOKEN = "test-scrape-token-0123456789"  # noqa: S105  (a test credential)
+
+
 @pytest.fixture
 async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[Served]:
     port = free_port()
@@ -53,6 +56,7 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
         hold_extend_interval_s=1,
         loop_lag_limit_ms=2000,  # shared CI machines stall; lag admission is tested elsewhere
         loop_busy_limit_pct=100,  # the loop also runs the emulators and the calling side
+        metrics_token=SCRAPE_TOKEN,
     )
     app = create_app(settings)
     server = uvicorn.Server(

@@ -8,7 +8,13 @@ import gc
 import httpx
 from sqlalchemy import select
 
-from tests.metering.conftest import AUDIO, Served, call_demo_until_settled, wait_until
+from tests.metering.conftest import (
+    AUDIO,
+    SCRAPE_TOKEN,
+    Served,
+    call_demo_until_settled,
+    wait_until,
+)
 from voxroute.billing import balance, price
 from voxroute.billing.types import UsageEvent
 from voxroute.db.models import UsageRecord
@@ -213,6 +219,9 @@ async def test_a_call_whose_credit_runs_out_is_ended_politely_and_still_settled(
     assert final.reserved_micros == 0
 
 
+SCRAPE = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+
+
 async def test_metrics_count_calls_and_key_sources_without_ids_or_secrets(served: Served) -> None:
     demo = served.demo
     result = await place_call(
@@ -228,13 +237,13 @@ async def test_metrics_count_calls_and_key_sources_without_ids_or_secrets(served
 
     async def counted() -> bool:
         async with httpx.AsyncClient() as client:
-            text = (await client.get(f"{served.url}/metrics")).text
+            text = (await client.get(f"{served.url}/metrics", headers=SCRAPE)).text
         return 'voxroute_calls_ended_total{reason="caller_hung_up"} 1.0' in text
 
     await wait_until(counted)
     gc.collect()  # the worker observes every collector pause (gc_policy.py)
     async with httpx.AsyncClient() as client:
-        text = (await client.get(f"{served.url}/metrics")).text
+        text = (await client.get(f"{served.url}/metrics", headers=SCRAPE)).text
     assert 'voxroute_gc_pause_seconds_count{generation="2"}' in text
     for stage, provider in (("stt", "deepgram"), ("llm", "openai"), ("tts", "cartesia")):
         labels = f'provider="{provider}",source="managed",stage="{stage}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -62,3 +63,21 @@ def platform_admin(principal: PrincipalDep) -> Principal:
 ReaderDep = Annotated[Principal, Depends(org_reader)]
 OwnerDep = Annotated[Principal, Depends(org_owner)]
 AdminDep = Annotated[Principal, Depends(platform_admin)]
+
+
+async def metrics_scraper(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """`/metrics` is for the operator: the configured scrape token or a platform-admin token."""
+    expected = runtime.settings.metrics_token
+    scheme, _, presented = (authorization or "").partition(" ")
+    if (
+        expected is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), expected.get_secret_value().encode())
+    ):
+        return
+    platform_admin(await get_principal(runtime, authorization))
+
+
+ScraperDep = Annotated[None, Depends(metrics_scraper)]
