@@ -18,6 +18,7 @@ from voxroute.api.deps import RuntimeDep, ScraperDep
 from voxroute.api.docs import install_docs
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
+from voxroute.api.rate_limit import TenantRateLimiter
 from voxroute.api.router import api_router
 from voxroute.billing import BillingPolicy, topup
 from voxroute.calls import warm_up
@@ -157,6 +158,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 org_slots=org_slots,
                 needed_micros=max(settings.call_hold_micros, settings.min_call_balance_micros),
                 pending_ttl_s=settings.call_token_ttl_s + settings.org_slot_lease_s,
+            ),
+            api_rate=TenantRateLimiter(
+                per_second=settings.api_rate_per_s, burst=settings.api_rate_burst
             ),
             base_urls=dict(settings.provider_base_urls),
         )

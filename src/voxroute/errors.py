@@ -87,6 +87,10 @@ class RateLimited(VoxrouteError):
     code = "rate_limited"
     status_code = 429
 
+    def __init__(self, message: str = "", *, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
 
 class VaultError(VoxrouteError):
     """The key vault failed."""

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from voxroute.admission import CallAdmission
+    from voxroute.api.rate_limit import TenantRateLimiter
     from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
@@ -69,6 +70,7 @@ class Runtime:
     vad: VadBatcher
     audio_clock: AudioClock
     admission: CallAdmission
+    api_rate: TenantRateLimiter
     base_urls: dict[str, str] = field(default_factory=dict)
     billing: Metering | None = None
     metrics: Metrics = field(default_factory=Metrics)

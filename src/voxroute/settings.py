@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     billing_sweep_interval_s: float = Field(default=30.0, gt=0)
     # Per-org concurrency slot lease (renewed every third of it while a call runs).
     org_slot_lease_s: float = Field(default=30.0, gt=0)
+    # REST API requests per organization and worker: sustained rate and burst.
+    api_rate_per_s: float = Field(default=20.0, gt=0)
+    api_rate_burst: int = Field(default=60, ge=1)
     # Bearer token Prometheus presents to scrape /metrics (a platform-admin token works too);
     # unset, only platform-admin tokens may scrape.
     metrics_token: SecretStr | None = None

@@ -36,7 +36,9 @@ async def get_principal(
     """Authenticate in a short transaction of its own, so the `last_used_at` write never holds
     a write lock for the rest of the request (SQLite allows one writer at a time)."""
     async with runtime.api_sessions() as session, session.begin():
-        return await authenticate(session, authorization)
+        principal = await authenticate(session, authorization)
+    runtime.api_rate.check(principal.org_id or principal.token_id)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

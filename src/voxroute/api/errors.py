@@ -21,7 +21,7 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 async def _voxroute_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VoxrouteError)
-    headers = {"Retry-After": "60"} if isinstance(exc, RateLimited) else None
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimited) else None
     return JSONResponse(error_body(exc.code, exc.message), exc.status_code, headers=headers)
 
 
