@@ -206,3 +206,21 @@ async def test_a_reused_call_token_is_refused(session_factory: Factory) -> None:
         call = (await s.execute(select(Call))).scalar_one()
     assert call.call_token_used_at is not None and call.status == "ended"
     assert call.end_reason == "key_not_found"
+
+
+async def test_registered_and_unknown_numbers_are_refused_alike_without_a_signature(
+    session_factory: Factory,
+) -> None:
+    """An anonymous caller cannot tell which numbers are registered."""
+    await seed(session_factory)
+    async with running_server(session_factory) as (base, _):
+        answers = [
+            await _post(base, _params(to=to), signature=signature)
+            for to in (NUMBER, "+15559990000")
+            for signature in (None, "forged", "compute")
+            if not (to == NUMBER and signature == "compute")
+        ]
+        for path in ("/telephony/twilio/status",):
+            answers.append(await _post(base, _params(), signature=None, path=path))
+            answers.append(await _post(base, _params(call_sid="CA" + "9" * 32), path=path))
+    assert set(answers) == {(403, "forbidden")}, answers

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -19,8 +20,10 @@ from voxroute.telephony.twilio.webhook import (
 
 __all__ = ["router"]
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/telephony/twilio", tags=["telephony"])
 _XML = "application/xml"
+_FORBIDDEN = "forbidden"
 
 
 def _runtime(app_state: object) -> CallRuntime:
@@ -53,6 +56,11 @@ async def _twilio_request(request: Request, runtime: CallRuntime) -> TwilioReque
 
 
 def _refusal(exc: InvalidInput | SignatureInvalid) -> Response:
+    if isinstance(exc, SignatureInvalid):
+        # One answer for an unknown number, a missing or a wrong signature and a foreign
+        # AccountSid: an anonymous caller must not learn which numbers are registered.
+        log.info("twilio webhook refused: %s", exc.message)
+        return Response(content=_FORBIDDEN, status_code=403, media_type="text/plain")
     return Response(content=exc.message, status_code=exc.status_code, media_type="text/plain")
 
 
