@@ -214,7 +214,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 description="demo credit",
             )
             if suite is not None:
-                suite.register_key("twilio", demo.auth_token, account_sid=demo.account_sid)
+                suite.register_key(
+                    "twilio", demo.auth_token, account_sid=demo.account_sid, numbers=[demo.number]
+                )
             log.warning(
                 "demo organization %s ready (owner token and Twilio test credentials in %s). "
                 "Place a test call with: voxroute call --url %s",

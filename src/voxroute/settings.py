@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Platform-level provider endpoint overrides: {"openai": "http://127.0.0.1:9001"}.
     provider_base_urls: dict[str, str] = Field(default_factory=dict)
     twilio_api_base_url: str = ""
+    # A number with carrier credentials routes calls only once the carrier lists it on that
+    # account (no squatting another tenant's number); off only for offline tests.
+    verify_carrier_numbers: bool = True
     # Start provider emulators in-process when no base URLs are given (the offline default).
     emulators: Literal["auto", "on", "off"] = "auto"
 

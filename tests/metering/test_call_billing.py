@@ -31,7 +31,7 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
     assert suite is not None
     stt_key_id = suite.register_key("deepgram", BYO_STT)
     tts_key_id = suite.register_key("cartesia", ORG_TTS)
-    suite.register_key("twilio", TWILIO_TOKEN, account_sid=ACCOUNT)
+    suite.register_key("twilio", TWILIO_TOKEN, account_sid=ACCOUNT, numbers=["+15550142222"])
     owner = served.client(served.demo.token)
     assert (
         await owner.post("/byok", json={"provider": "cartesia", "api_key": ORG_TTS})

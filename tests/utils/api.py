@@ -73,6 +73,9 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
         # The test client, the emulators and the server share one loop: its busy share says
         # nothing about the server (admission on it is tested in tests/calls/test_registry.py).
         loop_busy_limit_pct=100,
+        # No carrier to ask offline: verification runs against the Twilio emulator in
+        # tests/api/test_number_verification.py.
+        verify_carrier_numbers=False,
         # Tests fire many requests from one org at once; rate limits are tested on their own.
         api_rate_burst=1_000_000,
     )

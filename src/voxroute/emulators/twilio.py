@@ -69,6 +69,7 @@ class TwilioEmulator(Emulator):
         """Twilio's REST routes."""
         base = "/2010-04-01/Accounts/{account_sid}"
         router.add_get(base + ".json", self.account)
+        router.add_get(base + "/IncomingPhoneNumbers.json", self.incoming_numbers)
         router.add_post(base + "/Calls.json", self.create_call)
         router.add_get(base + "/Calls/{call_sid}.json", self.get_call)
         router.add_post(base + "/Calls/{call_sid}.json", self.update_call)
@@ -81,14 +82,17 @@ class TwilioEmulator(Emulator):
         return web.json_response({"calls": self.calls})
 
     def register_extra(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Requires ``account_sid`` (``AC…``)."""
-        unknown = set(body) - {"account_sid"}
+        """Requires ``account_sid`` (``AC…``); ``numbers`` lists the account's E.164 numbers."""
+        unknown = set(body) - {"account_sid", "numbers"}
         if unknown:
             raise BadInput(f"unknown registration fields: {sorted(unknown)}")
         sid = body.get("account_sid")
         if not isinstance(sid, str) or not sid.startswith("AC"):
             raise BadInput("twilio keys need account_sid (AC…)")
-        return {"account_sid": sid}
+        numbers = body.get("numbers", [])
+        if not isinstance(numbers, list | tuple) or not all(isinstance(n, str) for n in numbers):
+            raise BadInput("numbers must be a list of E.164 strings")
+        return {"account_sid": sid, "numbers": list(numbers)}
 
     def extract_key(self, request: web.Request) -> str | None:
         """The auth token (Basic password)."""
@@ -137,6 +141,31 @@ class TwilioEmulator(Emulator):
         sid = request.match_info["account_sid"]
         return web.json_response(
             {"sid": sid, "friendly_name": "Emulated account", "status": "active", "type": "Full"}
+        )
+
+    async def incoming_numbers(self, request: web.Request) -> web.Response:
+        """The account's numbers, filtered by ``PhoneNumber`` as Twilio filters them."""
+        key = exchange_of(request).key
+        owned: list[str] = list(key.extra.get("numbers", [])) if key else []
+        wanted = request.query.get("PhoneNumber")
+        sid = request.match_info["account_sid"]
+        listed = [n for n in owned if wanted is None or n == wanted]
+        path = f"/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"
+        return web.json_response(
+            {
+                "incoming_phone_numbers": [
+                    {
+                        "sid": "PN" + uuid.uuid5(uuid.NAMESPACE_URL, sid + n).hex,
+                        "account_sid": sid,
+                        "phone_number": n,
+                        "friendly_name": n,
+                    }
+                    for n in listed
+                ],
+                "page": 0,
+                "page_size": 50,
+                "uri": path,
+            }
         )
 
     async def get_call(self, request: web.Request) -> web.Response:

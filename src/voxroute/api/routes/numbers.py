@@ -9,13 +9,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
-from voxroute.api.schemas.numbers import PhoneNumberCreate, PhoneNumberPublic, PhoneNumberUpdate
+from voxroute.api.schemas.numbers import (
+    PhoneNumberCreate,
+    PhoneNumberPublic,
+    PhoneNumberUpdate,
+    TelephonyIn,
+)
 from voxroute.assistants import AssistantService
 from voxroute.audit import AuditAction, record
 from voxroute.credentials import CredentialScope
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Credential, PhoneNumber
 from voxroute.errors import Conflict, NotFound
+from voxroute.telephony.twilio.numbers import TWILIO_API_BASE_URL, verify_number_on_account
+from voxroute.vault.secret import Secret
 
 router = APIRouter(prefix="/phone-numbers", tags=["phone-numbers"])
 
@@ -47,6 +54,19 @@ async def _view(session: SessionDep, number: PhoneNumber) -> dict[str, Any]:
     ).model_dump()
 
 
+async def _verify_on_account(runtime: RuntimeDep, number: str, telephony: TelephonyIn) -> None:
+    if not runtime.settings.verify_carrier_numbers:
+        return
+    assert runtime.http_session is not None  # set at start-up
+    await verify_number_on_account(
+        runtime.http_session,
+        number=number,
+        account_sid=telephony.account_sid,
+        auth_token=Secret(telephony.auth_token),
+        api_base_url=runtime.settings.twilio_api_base_url or TWILIO_API_BASE_URL,
+    )
+
+
 @router.get("")
 async def list_numbers(principal: ReaderDep, session: SessionDep) -> list[dict[str, Any]]:
     """The org's numbers."""
@@ -62,8 +82,10 @@ async def list_numbers(principal: ReaderDep, session: SessionDep) -> list[dict[s
 async def create_number(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, body: PhoneNumberCreate
 ) -> dict[str, Any]:
-    """Attach a number; its Twilio auth token is vaulted and never returned."""
+    """Attach a number the Twilio account holds; its auth token is vaulted, never returned."""
     org_id = principal.require_org()
+    # Asked of Twilio before the database is touched: no connection is held meanwhile.
+    await _verify_on_account(runtime, body.number, body.telephony)
     if body.assistant_id:
         await AssistantService(runtime.store, runtime.catalog).get(
             session, org_id=org_id, assistant_id=body.assistant_id
@@ -129,6 +151,7 @@ async def update_number(
             )
         number.assistant_id = body.assistant_id
     if body.telephony is not None:
+        await _verify_on_account(runtime, number.number, body.telephony)
         number.account_sid = body.telephony.account_sid
         if number.credential_id:
             cred = await runtime.store.get(
