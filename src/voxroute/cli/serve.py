@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voxroute.cli._common import database, settings_from_env
@@ -29,14 +30,17 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the voxroute server")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--port", type=int, default=None, help="0: any free port (reported)")
     serve.add_argument(
         "--workers",
         type=int,
         default=None,
         help="worker processes (default: VOXROUTE_WORKERS, or one per core)",
     )
-    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers))
+    serve.add_argument(
+        "--url-file", type=Path, default=None, help="write the bound URL here once listening"
+    )
+    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers, a.url_file))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
     emulators = sub.add_parser(
@@ -60,9 +64,12 @@ def worker_count(requested: int | None, configured: int) -> int:
     return count
 
 
-def run_server(host: str | None, port: int | None, workers: int | None = None) -> None:
+def run_server(
+    host: str | None, port: int | None, workers: int | None = None, url_file: Path | None = None
+) -> None:
     import uvicorn
 
+    from voxroute.cli._listen import bind_listener, report_url
     from voxroute.cli._workers import shared_state
     from voxroute.logs import configure_logging
 
@@ -74,14 +81,16 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
     check_environment()  # refuse before any worker starts: a clear message and exit code 2
     configure_logging(settings.log_level)
     count = worker_count(workers, settings.workers)
+    listener = bind_listener(settings.host, settings.port)
     # Workers read their settings from the environment the parent prepares here.
-    with shared_state(settings):
+    os.environ["VOXROUTE_PORT"] = str(listener.getsockname()[1])
+    with listener, shared_state(settings_from_env()):
         settings = settings_from_env()
+        report_url(listener, settings.host, url_file)
         uvicorn.run(
             "voxroute.cli.serve:worker_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
+            fd=listener.fileno(),
             workers=count if count > 1 else None,
             log_level=settings.log_level.lower(),
             loop="uvloop",
