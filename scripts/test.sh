@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything the tests need, make sure PostgreSQL and Redis run, then run the suite,
-# ruff and mypy. Extra arguments go to pytest.
+# Install everything the tests need, make sure PostgreSQL and Redis run, then run ruff, mypy,
+# the suite and the wheel check (scripts/test_wheel.sh; SKIP_WHEEL_TEST=1 skips it). Extra
+# arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,3 +18,6 @@ fi
 .venv/bin/ruff format --check src tests scripts
 .venv/bin/mypy
 .venv/bin/pytest -p no:cacheprovider "$@"
+if [ "${SKIP_WHEEL_TEST:-0}" != 1 ]; then
+  bash scripts/test_wheel.sh
+fi
