@@ -1,9 +1,8 @@
-"""The real voxroute app (emulators in-process, demo org) served by uvicorn on a free port."""
+"""The real voxroute app (emulators in-process, demo org) served by uvicorn on a bound port 0."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import uvicorn
 
 from voxroute.app import create_app
+from voxroute.cli._listen import bind_listener
 from voxroute.demo import DemoInfo
 from voxroute.runtime import Runtime
 from voxroute.settings import Settings
@@ -34,15 +34,10 @@ class Served:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[Served]:
-    port = free_port()
+    listener = bind_listener("127.0.0.1", 0)  # bound before the settings need its port
+    port = listener.getsockname()[1]
     settings = Settings(
         data_dir=tmp_path,
         database_url=db_url,
@@ -58,7 +53,7 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    task = asyncio.create_task(server.serve(), name="test-uvicorn")
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="test-uvicorn")
     while not server.started:
         if task.done():
             task.result()
@@ -68,6 +63,7 @@ async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[S
     yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
     server.should_exit = True
     await asyncio.wait_for(task, timeout=30)
+    listener.close()
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:

@@ -47,12 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "emulators", help="serve the provider emulators; prints provider → base URL"
     )
     emulators.add_argument("--host", default="127.0.0.1")
-    emulators.add_argument("--port", type=int, default=None, help="first port (default: random)")
     emulators.add_argument(
         "--keys-file", default=None, help='JSON {"provider": ["key", …]} to register'
     )
     emulators.add_argument("--latency-ms", type=int, default=0)
-    emulators.set_defaults(func=lambda a: _emulators(a.host, a.port, a.keys_file, a.latency_ms))
+    emulators.set_defaults(func=lambda a: _emulators(a.host, a.keys_file, a.latency_ms))
 
 
 def worker_count(requested: int | None, configured: int) -> int:
@@ -141,7 +140,7 @@ async def _migrate() -> None:
         logging.getLogger("voxroute").info("database is at the latest migration")
 
 
-def _emulators(host: str, port: int | None, keys_file: str | None, latency_ms: int) -> None:
+def _emulators(host: str, keys_file: str | None, latency_ms: int) -> None:
     from voxroute.emulators import serve_emulators
 
-    serve_emulators(host, port, keys_file, latency_ms)
+    serve_emulators(host, keys_file, latency_ms)
