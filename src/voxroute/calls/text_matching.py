@@ -11,7 +11,7 @@ loop at 100 calls (BENCHMARKS.md §5, twelfth round).
 `alnum_only` is a pure function of an immutable string. `memoize_text_folding` puts one
 bounded LRU memo of it under every name pipecat's matching calls it by, so each distinct
 string is folded once: the same answers, about a third of the CPU per word
-(`scripts/bench_word_tracking.py`).
+(`bench/word_tracking.py`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Live calls use the worker's batched VAD (`vad_batch.VadBatcher`), which shares this
 module's session, silence gate and `RunningLoudness`. `SharedSileroVADAnalyzer` stays as
-the per-call reference it must match (tests/calls/test_vad_batch.py, scripts/bench_vad.py).
+the per-call reference it must match (tests/calls/test_vad_batch.py, bench/vad.py).
 
 pipecat's `SileroVADAnalyzer` loads its own `InferenceSession` per instance (≈35 ms of
 blocking work and ≈10 MB per call). The model's recurrent state is passed in and out on each

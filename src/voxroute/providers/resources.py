@@ -3,7 +3,7 @@
 Building a pipecat service per call is the normal way to give each call its own key, but
 the stock constructors create a fresh httpx client each, and every fresh client loads the
 CA bundle into a new SSL context (~20-35 ms of blocking work per service, measured in
-``scripts/bench_service_build.py``). A worker therefore creates one `ProviderResources` at
+``bench/service_build.py``). A worker therefore creates one `ProviderResources` at
 start-up and hands it to every build: connection pools and the SSL context are shared,
 while the key still travels per request in each service's own headers.
 """
