@@ -3,7 +3,7 @@
 pipecat moves every 20 ms `InputAudioRawFrame` through a chain of asyncio-queue hops (the
 input transport's audio queue, the STT, the user aggregator whose VAD controller runs Silero
 per call, and on through LLM, TTS and output), each a task switch plus observer calls. At
-a hundred calls per worker those hops, not the audio work, are the cost (BENCHMARKS.md §5).
+a hundred calls per worker those hops, not the audio work, are the cost.
 
 Here the serializer's `audio_sink` hands each frame's PCM to `CallerAudioPath.feed` (no
 pipecat frame is made for it), synchronously: from the media lane as the message comes off

@@ -98,7 +98,7 @@ def run_server(
             ws_ping_interval=settings.ws_ping_interval_s,
             ws_ping_timeout=settings.ws_ping_timeout_s,
             # Media streams carry base64 audio, which deflate barely shrinks at a CPU
-            # cost on every frame both ways (BENCHMARKS.md §5).
+            # cost on every frame both ways.
             ws_per_message_deflate=False,
             access_log=False,
             # A worker imports pipecat and loads the VAD before it can answer the

@@ -36,7 +36,7 @@ class ProviderResources:
     * ``openai_http_client`` (httpx2's API, which the openai SDK 3.x is built on, on aiohttp's
       transport: the SDK's documented ``DefaultAioHttpClient``): OpenAI, xAI. aiohttp parses
       HTTP in C; an LLM request with a 22-chunk stream costs 23–29 % less CPU than on
-      httpx2's own transport (BENCHMARKS.md §5, eleventh round).
+      httpx2's own transport (``bench/llm_transport.py``).
 
     Create it inside the worker's event loop with ``await ProviderResources.create()`` and
     close it with ``await resources.aclose()`` (or use it as an async context manager).
