@@ -17,11 +17,9 @@ the largest number of concurrent calls that passes:
 Calls arrive `--ramp-per-call` apart (default 0.1 s: 10 calls/s, far steeper than the
 ~0.5 calls/s of 100 concurrent 3-minute calls), then all of them stay up together for
 `--duration` seconds; the CPU is measured in that window, and a step whose calls were never
-all up at once fails. (Before 2026-12-04 each call lasted `--duration` from its own start:
-the first calls hung up during the measuring window, which at 100 calls held 77–81 live
-calls on average, and at 200 the first hung up as the last arrived.) A step that fails does
-not end the ladder; two consecutive failures do, and the capacity is the largest step that
-passed.
+all up at once fails (so the window never mixes in calls already hanging up). A step that
+fails does not end the ladder; two consecutive failures do, and the capacity is the largest
+step that passed.
 
 Usage:
     .venv/bin/python bench/capacity.py --out bench-out --plot BENCHMARKS-capacity.png

@@ -3,8 +3,8 @@ every call) against one cached statement with the rows as executemany parameters
 `db.transactions.insert_ignore` does).
 
 The usage recorder writes each call's metered usage in batches; at 100 calls a worker sends
-several such INSERTs a second, and the compile showed as 5 % of its event loop (BENCHMARKS.md
-§5, ninth round). Both forms run here alternating, on a fresh SQLite file, through the same
+several such INSERTs a second, and the compile showed as 5 % of its event loop in a profile.
+Both forms run here alternating, on a fresh SQLite file, through the same
 engine and driver (aiosqlite) the server uses; the figure is the event loop's own CPU
 (`time.thread_time`), not the database's thread.
 

@@ -2,7 +2,7 @@
 a census by type of the young generations at a few generation-1 collections.
 
 A generation-1 collection holds the GIL for every object in generations 0 and 1; on a
-worker with a hundred calls it is the longest single pause left (BENCHMARKS.md §5). The
+worker with a hundred calls it is the longest single pause left (BENCHMARKS.md). The
 census tells which objects those are. Loaded as `sitecustomize` by every Python process
 started with this folder on `PYTHONPATH`; it acts only in `voxroute serve`, and writes
 `gc-<pid>.txt` to `$GC_CENSUS_DIR` (default: the current directory):
