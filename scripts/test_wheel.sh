@@ -36,6 +36,20 @@ start=$(date +%s)
 "$VENV/bin/python" -m pip wheel --quiet --no-deps --no-build-isolation \
   --wheel-dir "$work/dist" "$ROOT"
 wheel=$(ls "$work"/dist/voxroute-*.whl)
+# Every file of the package in the checkout is in the wheel (data files included).
+"$VENV/bin/python" - "$wheel" <<'EOF' || fail "the wheel lacks package files"
+import subprocess
+import sys
+import zipfile
+
+tracked = subprocess.run(
+    ["git", "ls-files", "src/voxroute"], check=True, capture_output=True, text=True
+).stdout.split()
+shipped = set(zipfile.ZipFile(sys.argv[1]).namelist())
+missing = sorted(p for p in tracked if p.removeprefix("src/") not in shipped)
+if missing:
+    raise SystemExit("not in the wheel: " + ", ".join(missing))
+EOF
 
 # 2. A fresh virtualenv holding voxroute from the wheel.
 "$VENV/bin/python" -m venv --without-pip "$work/venv"
