@@ -38,15 +38,18 @@ start=$(date +%s)
 wheel=$(ls "$work"/dist/voxroute-*.whl)
 # Every file of the package in the checkout is in the wheel (data files included).
 "$VENV/bin/python" - "$wheel" <<'EOF' || fail "the wheel lacks package files"
-import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
-tracked = subprocess.run(
-    ["git", "ls-files", "src/voxroute"], check=True, capture_output=True, text=True
-).stdout.split()
+src = Path("src")
+files = [
+    p.relative_to(src).as_posix()
+    for p in (src / "voxroute").rglob("*")
+    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+]
 shipped = set(zipfile.ZipFile(sys.argv[1]).namelist())
-missing = sorted(p for p in tracked if p.removeprefix("src/") not in shipped)
+missing = sorted(name for name in files if name not in shipped)
 if missing:
     raise SystemExit("not in the wheel: " + ", ".join(missing))
 EOF
