@@ -36,34 +36,31 @@ class Served:
 
 @pytest.fixture
 async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[Served]:
-    listener = bind_listener("127.0.0.1", 0)  # bound before the settings need its port
-    port = listener.getsockname()[1]
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=db_url,
-        emulators="on",
-        port=port,
-        billing_sweep_interval_s=0.5,
-        call_hold_ttl_s=5,
-        hold_extend_interval_s=1,
-        loop_lag_limit_ms=2000,  # shared CI machines stall; lag admission is tested elsewhere
-        loop_busy_limit_pct=100,  # the loop also runs the emulators and the calling side
-    )
-    app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve(sockets=[listener]), name="test-uvicorn")
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    runtime: Runtime = app.state.runtime
-    assert runtime.demo is not None
-    yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=30)
-    listener.close()
+    with bind_listener("127.0.0.1", 0) as listener:  # bound before the settings need its port
+        port = listener.getsockname()[1]
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=db_url,
+            emulators="on",
+            port=port,
+            billing_sweep_interval_s=0.5,
+            call_hold_ttl_s=5,
+            hold_extend_interval_s=1,
+            loop_lag_limit_ms=2000,  # shared CI machines stall; lag admission is tested elsewhere
+            loop_busy_limit_pct=100,  # the loop also runs the emulators and the calling side
+        )
+        app = create_app(settings)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        task = asyncio.create_task(server.serve(sockets=[listener]), name="test-uvicorn")
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        runtime: Runtime = app.state.runtime
+        assert runtime.demo is not None
+        yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
