@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import warnings
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ async def run_bot(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8800)
+    parser.add_argument("--port", type=int, default=8800, help="0: any free port")
+    parser.add_argument("--url-file", type=Path, default=None, help="write the bound URL here")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
@@ -164,11 +166,20 @@ def main() -> None:
     logger.add(lambda m: print(m, end=""), level=args.log_level)
     logging.basicConfig(level=args.log_level)
     providers = json.loads(args.config.read_text())
-    app = build_app(providers, f"ws://{args.host}:{args.port}/ws")
+    # Bound here so that --port 0 works: TwiML names the real port, and the caller reads it.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.host, args.port))
+    listener.listen(2048)
+    port = listener.getsockname()[1]
+    app = build_app(providers, f"ws://{args.host}:{port}/ws")
+    if args.url_file is not None:
+        partial = args.url_file.with_name(args.url_file.name + ".partial")
+        partial.write_text(f"http://{args.host}:{port}\n")
+        partial.replace(args.url_file)
     uvicorn.run(
         app,
-        host=args.host,
-        port=args.port,
+        fd=listener.fileno(),
         log_level=args.log_level.lower(),
         loop="uvloop",
         access_log=False,

@@ -36,7 +36,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -67,10 +66,16 @@ NO_GOODBYE_SCRIPT = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def wait_for_url(url_file: Path, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> str:
+    """The URL a server reported once it bound port 0 (never a port picked in advance)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if url_file.exists():
+            return url_file.read_text().strip()
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError("server did not report its URL")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -222,11 +227,10 @@ class Bench:
             assert response.status == 200
 
     # -- servers, on the server core -------------------------------------------------------
-    def voxroute_env(self, port: int) -> dict[str, str]:
+    def voxroute_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
         env.update(
             VOXROUTE_DATA_DIR=str(self.work / "voxroute"),
-            VOXROUTE_PORT=str(port),
             VOXROUTE_LOG_LEVEL="WARNING",
             VOXROUTE_EMULATORS="off",
             VOXROUTE_PROVIDER_BASE_URLS=json.dumps(self.base_urls),
@@ -246,19 +250,28 @@ class Bench:
             env[name] = value
         return env
 
-    def start_voxroute(self, port: int) -> subprocess.Popen[bytes]:
+    def start_voxroute(self, url_file: Path) -> subprocess.Popen[bytes]:
         log = (self.work / "voxroute.log").open("ab")
         return subprocess.Popen(
             pinned(
                 self.args.server_cpu,
-                [VOXROUTE, "serve", "--workers", str(self.args.server_workers)],
+                [
+                    VOXROUTE,
+                    "serve",
+                    "--workers",
+                    str(self.args.server_workers),
+                    "--port",
+                    "0",
+                    "--url-file",
+                    str(url_file),
+                ],
             ),
-            env=self.voxroute_env(port),
+            env=self.voxroute_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
 
-    def prepare_demo_org(self, port: int) -> None:
+    def prepare_demo_org(self) -> None:
         """A load test is not a billing or tenancy test: give the demo org credit for the
         whole ladder (its $5 would run out mid-ladder and end calls politely) and a call
         limit above the ladder's top (its default of 50 would answer "busy")."""
@@ -269,12 +282,12 @@ class Bench:
         ):
             subprocess.run(
                 [VOXROUTE, "admin", *command],
-                env=self.voxroute_env(port),
+                env=self.voxroute_env(),
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
 
-    def start_baseline(self, port: int) -> subprocess.Popen[bytes]:
+    def start_baseline(self, url_file: Path) -> subprocess.Popen[bytes]:
         config = self.work / "baseline-providers.json"
         config.write_text(
             json.dumps(
@@ -286,7 +299,16 @@ class Bench:
         return subprocess.Popen(
             pinned(
                 self.args.server_cpu,
-                [sys.executable, script, "--port", str(port), "--config", str(config)],
+                [
+                    sys.executable,
+                    script,
+                    "--port",
+                    "0",
+                    "--url-file",
+                    str(url_file),
+                    "--config",
+                    str(config),
+                ],
             ),
             env={k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")},
             stdout=log,
@@ -312,7 +334,7 @@ class Bench:
             str(out),
             "--quiet",
         ]
-        env = self.voxroute_env(0) if name == "voxroute" else dict(os.environ)
+        env = self.voxroute_env() if name == "voxroute" else dict(os.environ)
         if name != "voxroute":  # the reference bot does not check the signature
             argv += [
                 "--number",
@@ -418,13 +440,15 @@ class Bench:
         return [raw for (raw,) in rows]
 
     def ladder(self, name: str) -> dict[str, Any]:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = self.start_voxroute(port) if name == "voxroute" else self.start_baseline(port)
+        url_file = self.work / f"{name}.url"
+        url_file.unlink(missing_ok=True)
+        start = self.start_voxroute if name == "voxroute" else self.start_baseline
+        proc = start(url_file)
         try:
+            url = wait_for_url(url_file, proc)
             wait_healthy(url, proc)
             if name == "voxroute":
-                self.prepare_demo_org(port)
+                self.prepare_demo_org()
             time.sleep(2.0)
             print(f"{name}: warm-up", flush=True)
             self.load(name, url, proc.pid, 2, 10.0)
