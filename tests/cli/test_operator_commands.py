@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serve_process import serve_args, start_and_wait
+from tests.utils.serve_process import serve_args, start_and_wait
 
 VOXROUTE = [sys.executable, "-m", "voxroute.cli.main"]
 

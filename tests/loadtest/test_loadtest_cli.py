@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.serve_process import serve_args, start_and_wait
+from tests.utils.serve_process import serve_args, start_and_wait
 
 VOXROUTE = [str(Path(sys.executable).with_name("voxroute"))]
 TIMINGS = ("setup_ms", "reply_latency_ms", "frame_gap_ms")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serve_process import serve_args, start_and_wait
+from tests.utils.serve_process import serve_args, start_and_wait
 from voxroute.softphone import place_call
 
 AUDIO = Path(__file__).parents[1] / "data" / "audio"
