@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -106,3 +107,15 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 from tests.utils.api import api, api_settings  # noqa: E402,F401  (the `api` fixture, shared by API and routing tests)
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """An http URL whose connections are refused: its port is bound but never listened on.
+
+    The socket stays bound for the whole test, so no other process can take the port and
+    answer in its place (a port closed right after `bind` is free for anyone).
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

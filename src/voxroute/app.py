@@ -247,7 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Telephony first: routes match in order, and a call's webhook and media stream should
-    # not be tried against every API route first (0.6 ms a webhook; BENCHMARKS.md §5).
+    # not be tried against every API route first (0.6 ms a webhook).
     app.include_router(twilio_router)
     app.include_router(api_router, prefix="/api/v1")
     mount_web(app)

@@ -2,7 +2,7 @@
 
 A collection holds the GIL, so it stops the event loop and with it every call's audio. A
 full (generation 2) collection traverses every tracked object: 100–200 ms on a worker with
-100 live calls (BENCHMARKS.md §5). CPython runs one after every 10 generation-1 collections
+100 live calls (`bench/gc_census/`). CPython runs one after every 10 generation-1 collections
 once the long-lived objects have grown by a quarter, which with calls arriving is every few
 seconds. `tune_collector` raises the 10 (`Settings.gc_full_after`, default 1000: a full
 collection every several minutes under load instead of every few seconds). The cyclic

@@ -79,14 +79,15 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    # Measured (BENCHMARKS.md): one worker on one core held 30-100 calls within the latency
-    # bounds on 2026-12-02 (four runs, by the machine's speed that hour); the default keeps
-    # a margin for unknown hardware, and the loop watchdog refuses on a stall or a busy loop.
+    # One worker on one core holds far more within the latency bounds on the machines
+    # measured (BENCHMARKS.md), but by a factor of two from one machine to another; the
+    # default keeps a margin for unknown hardware, and the loop watchdog refuses on a stall
+    # or a busy loop. Raise it after running bench/capacity.py on the target machine.
     max_calls_per_worker: int = Field(default=20, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     # New calls are refused while the worker's event-loop thread was on the CPU more than
-    # this share of the last 2 s (100: never). Measured (BENCHMARKS.md §5, seventh round):
-    # latency bounds start to fail from ~60 % busy; set-ups collapse into seconds at ~75 %.
+    # this share of the last 2 s (100: never). The latency bounds start to fail from ~60 %
+    # busy, and set-ups collapse into seconds at ~75 % (bench/capacity.py with and without).
     loop_busy_limit_pct: float = Field(default=70.0, gt=0, le=100)
     # Calls setting up at once per worker (each needs up to two database connections).
     max_concurrent_setups: int = Field(default=4, ge=1, le=16)

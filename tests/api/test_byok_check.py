@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,20 +20,14 @@ async def suite() -> AsyncIterator[EmulatorSuite]:
         yield suite
 
 
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 async def test_check_reports_ok_revoked_wrong_region_and_down_distinctly(
-    api: Api, suite: EmulatorSuite
+    api: Api, suite: EmulatorSuite, refused_url: str
 ) -> None:
     suite.register_key("openai", GOOD)
     suite.register_key("azure", AZURE, region="westeurope")
     # deepgram: REVOKED is never registered, so the emulator answers 401 like Deepgram does.
     api.runtime.base_urls.update(suite.base_urls)
-    api.runtime.base_urls["cartesia"] = closed_port_url()
+    api.runtime.base_urls["cartesia"] = refused_url
     org = await api.new_org()
     for body in (
         {"provider": "openai", "api_key": GOOD},

@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.utils.serve_process import serve_args, start_and_wait
 
 VOXROUTE = [sys.executable, "-m", "voxroute.cli.main"]
 
@@ -103,19 +104,13 @@ def test_keys_rotate_rewrap_and_retire_keep_secrets_readable(tmp_path: Path) -> 
     assert (tmp_path / "keyring.json").stat().st_mode & 0o077 == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_on_the_embedded_default_answers_health_and_creates_the_demo(tmp_path: Path) -> None:
-    port = _free_port()
+    url_file = tmp_path / "server.url"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
     env["VOXROUTE_DATA_DIR"] = str(tmp_path / ".voxroute")
     proc = subprocess.Popen(
-        [*VOXROUTE, "serve", "--port", str(port)],
+        [*VOXROUTE, "serve", *serve_args(url_file)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -123,35 +118,28 @@ def test_serve_on_the_embedded_default_answers_health_and_creates_the_demo(tmp_p
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError("server did not start")
+        url = start_and_wait(url_file, proc)
         demo = json.loads((tmp_path / ".voxroute" / "demo.json").read_text())
         assert (tmp_path / ".voxroute" / "demo.json").stat().st_mode & 0o077 == 0
         byok = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/byok",
+            f"{url}/api/v1/byok",
             headers={"Authorization": f"Bearer {demo['token']}"},
         )
         assert byok.status_code == 200 and byok.json()["byok_enabled"] is True
-        docs = httpx.get(f"http://127.0.0.1:{port}/docs")
+        docs = httpx.get(f"{url}/docs")
         assert docs.status_code == 200
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "voxroute call" in output and demo["token"] not in output
+    assert f"voxroute listening on {url}" in output and not url.endswith(":0")
 
 
 def test_serve_refuses_to_start_with_provider_keys_in_the_environment(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
     env.update(VOXROUTE_DATA_DIR=str(tmp_path), OPENAI_API_KEY="sk-leaky-000000000")
     proc = subprocess.run(
-        [*VOXROUTE, "serve", "--port", str(_free_port())],
+        [*VOXROUTE, "serve", "--port", "0"],
         env=env,
         capture_output=True,
         text=True,
@@ -159,3 +147,21 @@ def test_serve_refuses_to_start_with_provider_keys_in_the_environment(tmp_path: 
     )
     assert proc.returncode != 0 and "OPENAI_API_KEY" in proc.stderr + proc.stdout
     assert "sk-leaky-000000000" not in proc.stderr + proc.stdout
+
+
+def test_serve_on_a_port_in_use_fails_with_a_clear_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
+    env["VOXROUTE_DATA_DIR"] = str(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [*VOXROUTE, "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2
+    assert f"voxroute: cannot listen on 127.0.0.1:{port}" in proc.stderr

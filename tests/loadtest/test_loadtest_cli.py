@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,38 +17,19 @@ from typing import Any
 
 import pytest
 
+from tests.utils.serve_process import serve_args, start_and_wait
+
 VOXROUTE = [str(Path(sys.executable).with_name("voxroute"))]
 TIMINGS = ("setup_ms", "reply_latency_ms", "frame_gap_ms")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not become healthy")
 
 
 @contextmanager
 def serving(tmp_path: Path, workers: int) -> Iterator[tuple[str, Path]]:
     """`voxroute serve` in a fresh directory: SQLite, local keyring, emulators, demo org."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    url_file = tmp_path / "server.url"
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [*VOXROUTE, "serve", "--port", str(port), "--workers", str(workers)],
+        [*VOXROUTE, "serve", *serve_args(url_file), "--workers", str(workers)],
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -65,7 +43,7 @@ def serving(tmp_path: Path, workers: int) -> Iterator[tuple[str, Path]]:
         },
     )
     try:
-        _wait_healthy(url, proc, timeout_s=60)
+        url = start_and_wait(url_file, proc, timeout_s=90)
         yield url, tmp_path
     finally:
         proc.terminate()

@@ -1,9 +1,8 @@
-"""The real voxroute app (emulators in-process, demo org) served by uvicorn on a free port."""
+"""The real voxroute app (emulators in-process, demo org) served by uvicorn on a bound port 0."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import uvicorn
 
 from voxroute.app import create_app
+from voxroute.cli._listen import bind_listener
 from voxroute.demo import DemoInfo
 from voxroute.runtime import Runtime
 from voxroute.settings import Settings
@@ -34,44 +34,37 @@ class Served:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 SCRAPE_TOKEN = "test-scrape-token-0123456789"  # noqa: S105  (a test credential)
 
 
 @pytest.fixture
 async def served(tmp_path: Path, db_url: str, engine: object) -> AsyncIterator[Served]:
-    port = free_port()
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=db_url,
-        emulators="on",
-        port=port,
-        billing_sweep_interval_s=0.5,
-        call_hold_ttl_s=5,
-        hold_extend_interval_s=1,
-        loop_lag_limit_ms=2000,  # shared CI machines stall; lag admission is tested elsewhere
-        loop_busy_limit_pct=100,  # the loop also runs the emulators and the calling side
-        metrics_token=SCRAPE_TOKEN,
-    )
-    app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve(), name="test-uvicorn")
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    runtime: Runtime = app.state.runtime
-    assert runtime.demo is not None
-    yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=30)
+    with bind_listener("127.0.0.1", 0) as listener:  # bound before the settings need its port
+        port = listener.getsockname()[1]
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=db_url,
+            emulators="on",
+            port=port,
+            billing_sweep_interval_s=0.5,
+            call_hold_ttl_s=5,
+            hold_extend_interval_s=1,
+            loop_lag_limit_ms=2000,  # shared CI machines stall; lag admission is tested elsewhere
+            loop_busy_limit_pct=100,  # the loop also runs the emulators and the calling side
+            metrics_token=SCRAPE_TOKEN,
+        )
+        app = create_app(settings)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        task = asyncio.create_task(server.serve(sockets=[listener]), name="test-uvicorn")
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        runtime: Runtime = app.state.runtime
+        assert runtime.demo is not None
+        yield Served(url=f"http://127.0.0.1:{port}", runtime=runtime, demo=runtime.demo)
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:

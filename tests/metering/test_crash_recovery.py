@@ -15,14 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.metering.conftest import free_port
+from tests.utils.serve_process import serve_args, start_and_wait
 from voxroute.softphone import place_call
 
 AUDIO = Path(__file__).parents[1] / "data" / "audio"
 CLIPS = [AUDIO / f"utterance-0{i}.ulaw8k.wav" for i in (1, 2, 3)]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """`voxroute serve` on any free port; its URL once it answers `/health`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOXROUTE_")}
     env.update(
         VOXROUTE_DATA_DIR=str(data_dir),
@@ -35,8 +36,17 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
         VOXROUTE_LOOP_LAG_LIMIT_MS="2000",
         VOXROUTE_LOOP_BUSY_LIMIT_PCT="100",
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "voxroute.cli.main", "serve", "--port", str(port), "--workers", "1"],
+    url_file = data_dir.parent / f"server-{time.monotonic_ns()}.url"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voxroute.cli.main",
+            "serve",
+            *serve_args(url_file),
+            "--workers",
+            "1",
+        ],
         env=env,
         cwd=data_dir.parent,
         stdout=subprocess.DEVNULL,
@@ -44,18 +54,11 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
-
-
-def wait_healthy(port: int, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("server did not start")
+    try:
+        return proc, start_and_wait(url_file, proc)
+    except AssertionError:
+        kill_group(proc, signal.SIGKILL)
+        raise
 
 
 def kill_group(proc: subprocess.Popen[str], sig: int) -> None:
@@ -69,12 +72,9 @@ def kill_group(proc: subprocess.Popen[str], sig: int) -> None:
 @pytest.mark.slow
 async def test_calls_cut_by_sigkill_are_settled_once_after_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / ".voxroute"
-    port = free_port()
-    server = start_server(data_dir, port)
+    server, url = await asyncio.to_thread(start_server, data_dir)
     try:
-        await asyncio.to_thread(wait_healthy, port)
         demo = json.loads((data_dir / "demo.json").read_text())
-        url = f"http://127.0.0.1:{port}"
         calls = [
             asyncio.create_task(
                 place_call(
@@ -106,8 +106,7 @@ async def test_calls_cut_by_sigkill_are_settled_once_after_restart(tmp_path: Pat
         kill_group(server, signal.SIGKILL)
         await asyncio.gather(*calls, return_exceptions=True)
 
-        server = start_server(data_dir, port)
-        await asyncio.to_thread(wait_healthy, port)
+        server, url = await asyncio.to_thread(start_server, data_dir)
         async with httpx.AsyncClient(base_url=url, headers=headers) as api:
             for _ in range(150):
                 balance = (await api.get("/api/v1/billing/balance")).json()

@@ -3,7 +3,6 @@ and never repeats the key."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -62,13 +61,6 @@ async def _check(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # closed on exit: nothing listens there
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_registered_key_is_ok_and_the_probe_used_that_key(
     suite: EmulatorSuite, session: aiohttp.ClientSession, provider: str
@@ -94,19 +86,21 @@ async def test_an_unknown_key_is_invalid_and_the_message_names_the_provider_not_
 
 
 async def test_the_four_outcomes_are_distinct(
-    suite: EmulatorSuite, session: aiohttp.ClientSession, captured_logs: list[str]
+    suite: EmulatorSuite,
+    session: aiohttp.ClientSession,
+    captured_logs: list[str],
+    refused_url: str,
 ) -> None:
     good, revoked = new_key("openai"), new_key("openai")
     _register(suite, "openai", good)
     _register(suite, "openai", revoked, fault={"status": 401})
     azure_key = new_key("azure")
     _register(suite, "azure", azure_key, region="eastus")
-    dead_base = f"http://127.0.0.1:{_free_port()}"
 
     ok = await _check("openai", good, session, suite.base_urls["openai"])
     rejected = await _check("openai", revoked, session, suite.base_urls["openai"])
     wrong_region = await _check("azure", azure_key, session, suite.base_urls["azure"], "westus")
-    down = await _check("deepgram", new_key("deepgram"), session, dead_base)
+    down = await _check("deepgram", new_key("deepgram"), session, refused_url)
 
     assert (ok.status, ok.message) == ("ok", "OpenAI key valid")
     assert rejected.status == "invalid" and rejected.message.startswith("OpenAI key rejected (401")

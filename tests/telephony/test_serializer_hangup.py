@@ -8,7 +8,6 @@ token.
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 from pipecat.frames.frames import EndFrame, OutputAudioRawFrame
@@ -17,12 +16,6 @@ from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
 from voxroute.vault.secret import Secret
 
 CANARY = "twilio-token-canary-5150"
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 class Opener:
@@ -37,20 +30,20 @@ class Opener:
         return Secret(CANARY)
 
 
-def serializer(opener: Opener) -> VoxrouteTwilioSerializer:
+def serializer(opener: Opener, api_base_url: str) -> VoxrouteTwilioSerializer:
     return VoxrouteTwilioSerializer(
         stream_sid="MZ" + "1" * 32,
         call_sid="CA" + "1" * 32,
         account_sid="AC" + "1" * 32,
         auth_token=opener,
-        api_base_url=closed_port_url(),  # the REST call fails: pipecat logs and goes on
+        api_base_url=api_base_url,  # refused: the REST call fails: pipecat logs and goes on
         max_message_bytes=65536,
     )
 
 
-async def test_the_token_is_opened_once_at_the_hang_up_and_not_kept() -> None:
+async def test_the_token_is_opened_once_at_the_hang_up_and_not_kept(refused_url: str) -> None:
     opener = Opener()
-    twilio = serializer(opener)
+    twilio = serializer(opener, refused_url)
     await twilio.serialize(OutputAudioRawFrame(b"\x00\x00" * 160, 8000, 1))
     assert opener.calls == 0  # not at set-up, not for audio
     assert await twilio.serialize(EndFrame()) is None
@@ -60,10 +53,10 @@ async def test_the_token_is_opened_once_at_the_hang_up_and_not_kept() -> None:
 
 
 async def test_a_token_that_cannot_be_opened_skips_the_hang_up_without_leaking_it(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, refused_url: str
 ) -> None:
     opener = Opener(fails=True)
-    twilio = serializer(opener)
+    twilio = serializer(opener, refused_url)
     with caplog.at_level(logging.DEBUG):
         assert await twilio.serialize(EndFrame()) is None
     assert opener.calls == 1

@@ -233,7 +233,7 @@ def _move_hold_statement() -> Update:
     )
 
 
-# Built once: it runs on every call's set-up (BENCHMARKS.md §5, tenth round).
+# Built once: it runs on every call's set-up.
 _MOVE_HOLD = _move_hold_statement()
 
 

@@ -1,4 +1,4 @@
-"""List prices from `config/pricing.toml` and the pure function that prices usage.
+"""List prices (the packaged `config/pricing.toml`) and the pure function that prices usage.
 
 Prices are integers of micro-USD per *block* of a unit (1000 seconds, 1M tokens, 1M
 characters, one minute), so sub-micro per-unit prices stay exact. The cost of one usage row is
@@ -17,6 +17,7 @@ from typing import Any
 
 from voxroute.billing.types import UsageEvent
 from voxroute.errors import ConfigError
+from voxroute.package_data import package_path
 
 __all__ = [
     "DEFAULT_PRICING_PATH",
@@ -28,7 +29,7 @@ __all__ = [
     "price",
 ]
 
-DEFAULT_PRICING_PATH = Path(__file__).resolve().parents[3] / "config" / "pricing.toml"
+DEFAULT_PRICING_PATH = package_path("voxroute", "config", "pricing.toml")
 DEFAULT_MODEL = "default"
 
 # unit -> (pricing.toml key, block: the quantity the price is for, in the unit's base).

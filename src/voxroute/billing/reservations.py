@@ -53,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 SettleStatus = Literal["settled", "expired"]
-# On every call's set-up: built once (BENCHMARKS.md §5, tenth round).
+# On every call's set-up: built once.
 _CALL_RESERVATION = select(Reservation).where(Reservation.call_id == bindparam("call_id"))
 
 

@@ -3,7 +3,7 @@
 pipecat moves every 20 ms `InputAudioRawFrame` through a chain of asyncio-queue hops (the
 input transport's audio queue, the STT, the user aggregator whose VAD controller runs Silero
 per call, and on through LLM, TTS and output), each a task switch plus observer calls. At
-a hundred calls per worker those hops, not the audio work, are the cost (BENCHMARKS.md §5).
+a hundred calls per worker those hops, not the audio work, are the cost.
 
 Here the serializer's `audio_sink` hands each frame's PCM to `CallerAudioPath.feed` (no
 pipecat frame is made for it), synchronously: from the media lane as the message comes off
@@ -16,7 +16,7 @@ or a VAD event to pass on, about five times a second instead of fifty:
   a provider socket sees 5 sends a second instead of 50. Each send costs the worker about
   0.1 ms whatever its size (pipecat's usage accounting, the SDK, a masked websocket frame):
   200 ms sends take 28–36 % less CPU per second of audio than 100 ms ones
-  (`scripts/bench_stt_batch.py`), within Deepgram's advice of 20-250 ms a send. The turn
+  (`bench/stt_batch.py`), within Deepgram's advice of 20-250 ms a send. The turn
   does not wait on the batch: pending audio is sent at once when the VAD hears speech
   stop (below); only interim transcripts can come up to 100 ms later. Before the STT has
   started, the last second of audio is kept and sent first.

@@ -35,7 +35,7 @@ class CallSetup:
 
 
 # The set-up's statements, built once: building them per call cost more CPU than running
-# them (BENCHMARKS.md §5, tenth round). One statement reads the three rows; a web call has no
+# them. One statement reads the three rows; a web call has no
 # number (`number_id` NULL joins nothing).
 _CONFIGURATION = (
     select(Assistant, Organization, PhoneNumber)

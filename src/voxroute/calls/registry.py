@@ -36,7 +36,7 @@ class CallRegistry:
     time over the last `busy_window_s`). Lag says the loop *is* late; the busy share says
     it is about to be: a loop busy 75 % of the time makes every call's next frame wait
     behind the others', and the set-ups of calls arriving then queue for seconds
-    (BENCHMARKS.md §5, seventh round), while the lag median still looks small.
+    while the lag median still looks small.
 
     `setting_up` bounds how many calls set up at once. A set-up holds a database
     connection while the credit hold takes a second one, so unbounded set-ups under a burst

@@ -8,9 +8,9 @@ here sits at the end of the pipeline, or nowhere:
 * `AggregatedTextProgressFrame`: one per spoken word from every TTS since pipecat 1.13,
   for RTVI clients' word highlighting; a phone line has no RTVI client.
 
-Counted over a 10-call run they were 43 % of the frames processed per turn (BENCHMARKS.md
-§5). `tap_service` hands a service's metrics to the meters where they are made and drops
-its progress frames; everything else takes the pipeline as before.
+Counted over a 10-call run they were 43 % of the frames processed per turn. `tap_service`
+hands a service's metrics to the meters where they are made and drops its progress frames;
+everything else takes the pipeline as before.
 """
 
 from __future__ import annotations

@@ -6,12 +6,12 @@ context holds only the words the caller heard. Each step asks again for the lett
 digits of the whole sentence on both sides, and of what is left of it
 (`alnum_only`: markup stripped, one Unicode normalization per character), so a sentence
 costs O(words × characters): 130–200 µs of the loop per spoken word, 8.4 % of a worker's
-loop at 100 calls (BENCHMARKS.md §5, twelfth round).
+loop at 100 calls (`bench/word_tracking.py`).
 
 `alnum_only` is a pure function of an immutable string. `memoize_text_folding` puts one
 bounded LRU memo of it under every name pipecat's matching calls it by, so each distinct
 string is folded once: the same answers, about a third of the CPU per word
-(`scripts/bench_word_tracking.py`).
+(`bench/word_tracking.py`).
 """
 
 from __future__ import annotations

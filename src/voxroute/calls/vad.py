@@ -2,7 +2,7 @@
 
 Live calls use the worker's batched VAD (`vad_batch.VadBatcher`), which shares this
 module's session, silence gate and `RunningLoudness`. `SharedSileroVADAnalyzer` stays as
-the per-call reference it must match (tests/calls/test_vad_batch.py, scripts/bench_vad.py).
+the per-call reference it must match (tests/calls/test_vad_batch.py, bench/vad.py).
 
 pipecat's `SileroVADAnalyzer` loads its own `InferenceSession` per instance (≈35 ms of
 blocking work and ≈10 MB per call). The model's recurrent state is passed in and out on each
@@ -11,7 +11,7 @@ session, so every call shares one session and keeps only its own state arrays. E
 still has pipecat's single-thread executor (one idle thread per call), so calls never wait
 on each other's inference.
 
-Two per-frame costs are removed (measured with `voxroute loadtest` + py-spy, BENCHMARKS.md):
+Two per-frame costs are removed (measured with `voxroute loadtest` and py-spy):
 
 * pipecat hands every 20 ms frame to that executor (`run_in_executor`), although a model
   window is only complete every 32 ms and one inference takes ~0.1 ms: the hop (future,

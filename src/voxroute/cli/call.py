@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import httpx
 
 from voxroute.cli._common import settings_from_env
 from voxroute.demo import load_demo
+from voxroute.package_data import package_path
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,9 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def default_clips() -> list[Path]:
-    data = resources.files("voxroute.softphone").joinpath("data")
     return [
-        Path(str(data.joinpath(name)))
+        package_path("voxroute.softphone", "data", name)
         for name in ("utterance-01.ulaw8k.wav", "utterance-04.ulaw8k.wav")
     ]
 

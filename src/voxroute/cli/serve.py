@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voxroute.cli._common import database, settings_from_env
@@ -29,26 +30,28 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the voxroute server")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--port", type=int, default=None, help="0: any free port (reported)")
     serve.add_argument(
         "--workers",
         type=int,
         default=None,
         help="worker processes (default: VOXROUTE_WORKERS, or one per core)",
     )
-    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers))
+    serve.add_argument(
+        "--url-file", type=Path, default=None, help="write the bound URL here once listening"
+    )
+    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers, a.url_file))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
     emulators = sub.add_parser(
         "emulators", help="serve the provider emulators; prints provider → base URL"
     )
     emulators.add_argument("--host", default="127.0.0.1")
-    emulators.add_argument("--port", type=int, default=None, help="first port (default: random)")
     emulators.add_argument(
         "--keys-file", default=None, help='JSON {"provider": ["key", …]} to register'
     )
     emulators.add_argument("--latency-ms", type=int, default=0)
-    emulators.set_defaults(func=lambda a: _emulators(a.host, a.port, a.keys_file, a.latency_ms))
+    emulators.set_defaults(func=lambda a: _emulators(a.host, a.keys_file, a.latency_ms))
 
 
 def worker_count(requested: int | None, configured: int) -> int:
@@ -60,9 +63,12 @@ def worker_count(requested: int | None, configured: int) -> int:
     return count
 
 
-def run_server(host: str | None, port: int | None, workers: int | None = None) -> None:
+def run_server(
+    host: str | None, port: int | None, workers: int | None = None, url_file: Path | None = None
+) -> None:
     import uvicorn
 
+    from voxroute.cli._listen import bind_listener, report_url
     from voxroute.cli._workers import shared_state
     from voxroute.logs import configure_logging
 
@@ -74,14 +80,16 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
     check_environment()  # refuse before any worker starts: a clear message and exit code 2
     configure_logging(settings.log_level)
     count = worker_count(workers, settings.workers)
+    listener = bind_listener(settings.host, settings.port)
     # Workers read their settings from the environment the parent prepares here.
-    with shared_state(settings):
+    os.environ["VOXROUTE_PORT"] = str(listener.getsockname()[1])
+    with listener, shared_state(settings_from_env()):
         settings = settings_from_env()
+        report_url(listener, settings.host, url_file)
         uvicorn.run(
             "voxroute.cli.serve:worker_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
+            fd=listener.fileno(),
             workers=count if count > 1 else None,
             log_level=settings.log_level.lower(),
             loop="uvloop",
@@ -90,7 +98,7 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
             ws_ping_interval=settings.ws_ping_interval_s,
             ws_ping_timeout=settings.ws_ping_timeout_s,
             # Media streams carry base64 audio, which deflate barely shrinks at a CPU
-            # cost on every frame both ways (BENCHMARKS.md §5).
+            # cost on every frame both ways.
             ws_per_message_deflate=False,
             access_log=False,
             # A worker imports pipecat and loads the VAD before it can answer the
@@ -132,7 +140,7 @@ async def _migrate() -> None:
         logging.getLogger("voxroute").info("database is at the latest migration")
 
 
-def _emulators(host: str, port: int | None, keys_file: str | None, latency_ms: int) -> None:
+def _emulators(host: str, keys_file: str | None, latency_ms: int) -> None:
     from voxroute.emulators import serve_emulators
 
-    serve_emulators(host, port, keys_file, latency_ms)
+    serve_emulators(host, keys_file, latency_ms)

@@ -39,7 +39,7 @@ def _hint(secret_values: dict[str, str]) -> str | None:
 # Every listing of keys: by provider, then highest priority, then oldest first.
 _LISTING_ORDER = (Credential.provider, Credential.priority.desc(), Credential.created_at)
 # The call set-up's two statements, built once: building one per call costs more CPU than
-# running it (BENCHMARKS.md §5, tenth round).
+# running it.
 _CANDIDATES = (
     select(Credential)
     .where(

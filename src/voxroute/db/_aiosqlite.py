@@ -4,7 +4,7 @@ The stock adapter makes four trips for a SELECT (open a cursor, execute, fetch, 
 three for other statements, and a session that only read still pays two rollbacks when it
 closes. Every trip is a queue hand-off to aiosqlite's thread and a callback back on the
 event loop, so on a worker busy with live calls each one waits for a turn of the loop: a
-call set-up's sixteen statements made some sixty trips (BENCHMARKS.md §5, tenth round).
+call set-up's sixteen statements made some sixty trips (`bench/sqlite_trips.py`).
 
 Here a statement runs whole in the thread (cursor, execute, fetch, close) and comes back
 as its rows, description, row count and the connection's transaction state; commit and

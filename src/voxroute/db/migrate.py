@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+from voxroute.package_data import package_path
+
+MIGRATIONS = package_path("voxroute.db", "migrations")
 
 
 def alembic_config(url: str = "") -> Config:

@@ -10,7 +10,7 @@ with "database is locked"), so every write transaction starts with `BEGIN IMMEDI
 writers also queue on an asyncio lock per database, first come first served. Without that
 queue, a writer that finds the lock taken sleeps in SQLite's busy handler (1, 2, 5 … 100 ms
 at a time) and under load keeps losing the lock to writers that arrive later: call set-ups
-waited seconds behind webhooks and call ends (BENCHMARKS.md §5, sixth round).
+waited seconds behind webhooks and call ends.
 
 A unique-key violation is retried once: the work functions re-read state first, so the retry
 turns a lost race on an idempotency key into a replay of the winner's result.
@@ -123,7 +123,7 @@ async def insert_ignore(
     The rows go as executemany parameters of one cached statement, which SQLAlchemy batches
     into multi-row INSERTs itself ("insertmanyvalues"); RETURNING counts what was inserted on
     both drivers. Rows embedded with `.values(rows)` make a statement that is compiled anew
-    on every call: 5 % of a 100-call worker's event loop (BENCHMARKS.md §5, ninth round).
+    on every call: 5 % of a 100-call worker's event loop (`bench/usage_insert.py`).
     """
     if not rows:
         return 0

@@ -28,7 +28,7 @@ from .xai import XAIEmulator
 
 __all__ = ["PROVIDERS", "EmulatorSuite", "run_forever", "serve_emulators"]
 
-# Provider id → emulator class, in the order ports are assigned from a base port.
+# Provider id → emulator class; each serves on its own port, picked by the kernel.
 PROVIDERS: dict[str, type[Emulator]] = {
     "deepgram": DeepgramEmulator,
     "openai": OpenAIEmulator,
@@ -53,19 +53,23 @@ class EmulatorSuite:
     @classmethod
     @asynccontextmanager
     async def start(
-        cls, *, host: str = "127.0.0.1", port: int | None = None, latency_ms: int = 0
+        cls, *, host: str = "127.0.0.1", latency_ms: int = 0
     ) -> AsyncIterator[EmulatorSuite]:
-        """Serve every emulator on ``host``: random ports, or ``port``, ``port + 1``, …"""
+        """Serve every emulator on ``host``, each on a port bound as 0 and read back.
+
+        Never a fixed or consecutive block: picking ports before binding them races with
+        every other process on the machine.
+        """
         runners: list[web.AppRunner] = []
         emulators: dict[str, Emulator] = {}
         base_urls: dict[str, str] = {}
         try:
-            for index, (provider, emulator_cls) in enumerate(PROVIDERS.items()):
+            for provider, emulator_cls in PROVIDERS.items():
                 emulator = emulator_cls(latency_ms=latency_ms)
                 runner = web.AppRunner(emulator.build_app(), access_log=None, shutdown_timeout=1.0)
                 await runner.setup()
                 runners.append(runner)
-                site = web.TCPSite(runner, host, 0 if port is None else port + index)
+                site = web.TCPSite(runner, host, 0)
                 await site.start()
                 bound_port = runner.addresses[0][1]
                 emulators[provider] = emulator
@@ -133,7 +137,6 @@ def load_keys_file(suite: EmulatorSuite, path: Path) -> None:
 
 async def run_forever(
     host: str = "127.0.0.1",
-    port: int | None = None,
     keys_file: Path | None = None,
     latency_ms: int = 0,
 ) -> None:
@@ -148,7 +151,7 @@ async def run_forever(
         except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
             pass
     try:
-        async with EmulatorSuite.start(host=host, port=port, latency_ms=latency_ms) as suite:
+        async with EmulatorSuite.start(host=host, latency_ms=latency_ms) as suite:
             if keys_file is not None:
                 load_keys_file(suite, keys_file)
             sys.stdout.write(json.dumps(suite.base_urls) + "\n")
@@ -161,7 +164,6 @@ async def run_forever(
 
 def serve_emulators(
     host: str = "127.0.0.1",
-    port: int | None = None,
     keys_file: Path | str | None = None,
     latency_ms: int = 0,
 ) -> None:
@@ -172,6 +174,6 @@ def serve_emulators(
     try:
         import uvloop
     except ImportError:
-        asyncio.run(run_forever(host, port, path, latency_ms))
+        asyncio.run(run_forever(host, path, latency_ms))
     else:
-        uvloop.run(run_forever(host, port, path, latency_ms))
+        uvloop.run(run_forever(host, path, latency_ms))

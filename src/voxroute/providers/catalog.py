@@ -1,4 +1,4 @@
-"""The provider catalog (`config/providers.toml`): ids, fields, models, voices, probes."""
+"""The provider catalog (packaged `config/providers.toml`): ids, fields, models, voices, probes."""
 
 from __future__ import annotations
 

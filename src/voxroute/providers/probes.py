@@ -1,6 +1,6 @@
 """How to ask each provider, cheaply, whether a key works (the catalog's ``probe``).
 
-The method and path come from ``config/providers.toml``; this table adds what the catalog
+The method and path come from ``voxroute/config/providers.toml``; this table adds what the catalog
 does not say: the real host, how the key is presented, and the answers that look like a
 refusal but mean "valid key with restricted scope".
 """

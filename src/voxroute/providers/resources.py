@@ -3,7 +3,7 @@
 Building a pipecat service per call is the normal way to give each call its own key, but
 the stock constructors create a fresh httpx client each, and every fresh client loads the
 CA bundle into a new SSL context (~20-35 ms of blocking work per service, measured in
-``scripts/bench_service_build.py``). A worker therefore creates one `ProviderResources` at
+``bench/service_build.py``). A worker therefore creates one `ProviderResources` at
 start-up and hands it to every build: connection pools and the SSL context are shared,
 while the key still travels per request in each service's own headers.
 """
@@ -36,7 +36,7 @@ class ProviderResources:
     * ``openai_http_client`` (httpx2's API, which the openai SDK 3.x is built on, on aiohttp's
       transport: the SDK's documented ``DefaultAioHttpClient``): OpenAI, xAI. aiohttp parses
       HTTP in C; an LLM request with a 22-chunk stream costs 23–29 % less CPU than on
-      httpx2's own transport (BENCHMARKS.md §5, eleventh round).
+      httpx2's own transport (``bench/llm_transport.py``).
 
     Create it inside the worker's event loop with ``await ProviderResources.create()`` and
     close it with ``await resources.aclose()`` (or use it as an async context manager).

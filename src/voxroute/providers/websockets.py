@@ -5,7 +5,7 @@ Deepgram SDK open (STT audio out, transcripts and TTS audio in) take it. Audio b
 compresses (PCM, or base64 of it inside JSON), yet every message pays deflate on one
 side and inflate on the other: in a profile of 30 live calls per worker, deflate in the
 STT send path was the largest single item of the event loop's busiest moments
-(BENCHMARKS.md §5). Deepgram's and Cartesia's own streaming examples send uncompressed.
+Deepgram's and Cartesia's own streaming examples send uncompressed.
 
 The connect functions are looked up at call time from these modules' globals, so they
 are replaced once per process with the same function, `compression=None` bound.

@@ -4,7 +4,7 @@ Through ASGI, every inbound websocket message costs a queue put, uvicorn's pause
 resume of the socket's reads (it pauses after each queued message until the app has
 taken it), a wake of the app's receive task and starlette's and pipecat's receive layers:
 at 50 Twilio `media` messages a second per call, the largest steady cost of a worker
-after the frame parsing itself (BENCHMARKS.md §5).
+after the frame parsing itself.
 
 `MediaLaneProtocol` is uvicorn's websockets-sansio protocol with one addition: each
 connection offers a `MediaLane` in its ASGI scope (`scope["extensions"][LANE_EXTENSION]`).

@@ -8,17 +8,17 @@ their data from `/api/v1` with the token the user pastes (kept in sessionStorage
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from voxroute.errors import NotFound
+from voxroute.package_data import package_path
 
 __all__ = ["ASSETS", "STATIC_DIR", "content_security_policy", "router"]
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = package_path("voxroute.web", "static")
 ASSET_PREFIX = "/web/static"
 # Served by name only: no path from the request ever reaches the filesystem.
 ASSETS: dict[str, str] = {

@@ -9,8 +9,8 @@
 * Responses are validated by pydantic (``_strict_response_validation``, a constructor
   option of the SDK) instead of the SDK's default loose construction, which walks the
   model's type hints in Python: about 100 µs per streamed ``ChatCompletionChunk`` against
-  5 µs (`scripts/bench_llm_chunks.py`), and in a 30-call profile the loose path was a
-  third of the LLM's share of the worker (BENCHMARKS.md §5). The price: a response that
+  5 µs (`bench/llm_chunks.py`), and in a 30-call profile the loose path was a
+  third of the LLM's share of the worker. The price: a response that
   breaks the API's schema raises ``APIResponseValidationError`` (a failed LLM request,
   the failover path) instead of passing through half-built.
 """

@@ -7,7 +7,7 @@ keys or reformat values where a type carries a `PropertyInfo` alias or format, a
 of the chat params' types does (`tests/providers/test_openai_params.py` walks the types
 to keep that true across SDK upgrades), so on plain JSON it returns what it was given.
 It costs about 0.8 ms of event-loop time per request with 3 messages and 10 ms with 41
-(a twenty-turn call), growing with the conversation (`scripts/bench_llm_request.py`).
+(a twenty-turn call), growing with the conversation (`bench/llm_request.py`).
 
 `extra_body` is the SDK's documented way to send JSON as-is: it is merged into the
 request body after the transform, its keys winning. The conversation travels there, and

@@ -13,7 +13,7 @@ instead of becoming a gap the caller hears. Pure bookkeeping: no I/O, no pipecat
 Queued interruptible audio is held as the message's text alone, and made an `Item` when
 it is released. TTS runs seconds ahead of play-out, so a hundred calls hold thousands of
 queued frames: as `Item`s they were a quarter of the objects every young garbage
-collection traversed (BENCHMARKS.md §5, ninth round); a `str` is not tracked at all.
+collection traversed; a `str` is not tracked at all.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ __all__ = ["consume_call_token", "hash_token", "issue_call_token"]
 MAX_TOKEN_CHARS = 128
 _NOW = bindparam("now", type_=Call.call_token_used_at.type)
 # RETURNING: the claim and the call's row in one statement (SQLite ≥ 3.35, PostgreSQL).
-# Built once, as every statement on the call set-up path (BENCHMARKS.md §5, tenth round).
+# Built once, as every statement on the call set-up path.
 _CLAIM = (
     update(Call)
     .where(

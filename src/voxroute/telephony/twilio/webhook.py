@@ -58,8 +58,7 @@ class WebhookAnswer:
     status_code: int = 200
 
 
-# Built once: building a statement per request costs more CPU than running it
-# (BENCHMARKS.md §5, tenth round).
+# Built once: building a statement per request costs more CPU than running it.
 _NUMBER_AND_ORG = (
     select(PhoneNumber, Organization)
     .outerjoin(Organization, Organization.id == PhoneNumber.org_id)

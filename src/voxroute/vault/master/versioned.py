@@ -84,7 +84,7 @@ class RingBackedProvider(MasterKeyProvider):
 
     async def _refresh_if_changed(self) -> None:
         # A `stat` of a local file, on the loop: microseconds, where a worker-thread hop
-        # costs a hundred and waits for a turn of a busy loop (BENCHMARKS.md §5, tenth round).
+        # costs a hundred and waits for a turn of a busy loop.
         stamp = self._file.stamp()
         if stamp != self._stamp:
             await self.reload()
