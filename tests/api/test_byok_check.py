@@ -34,7 +34,7 @@ async def test_check_reports_ok_revoked_wrong_region_and_down_distinctly(
     suite.register_key("azure", AZURE, region="westeurope")
     # deepgram: REVOKED is never registered, so the emulator answers 401 like Deepgram does.
     api.runtime.base_urls.update(suite.base_urls)
-    api.runtime.base_urls["cartesia"] = closed_port_url()
+    api.runtime.key_checker.base_urls["cartesia"] = closed_port_url()
     org = await api.new_org()
     for body in (
         {"provider": "openai", "api_key": GOOD},

@@ -50,6 +50,10 @@ class EndReason(StrEnum):
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"
     NEVER_CONNECTED = "never_connected"
+    # The worker was at capacity when the media stream arrived (admission refused it).
+    REJECTED_CAPACITY = "rejected_capacity"
+    # The media stream's call token or account did not match the call.
+    REFUSED = "refused"
     ERROR = "error"
 
     def for_stage(self, stage: str) -> str:

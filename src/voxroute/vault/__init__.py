@@ -1,4 +1,7 @@
-"""The key vault: `Secret` values, envelope encryption, master keys, rotation, redaction.
+"""The key vault: `Secret` values, envelope encryption, master keys, redaction.
+
+The master-key rotation job re-wraps stored rows, so it lives beside the credential store
+(`voxroute.credentials.rotation`); importing the vault never pulls in the database.
 
 Public API (everything else is internal)::
 
@@ -8,8 +11,6 @@ Public API (everything else is internal)::
     MasterKeyProvider, LocalKeyring,         master-key providers and the settings factory
     AwsKmsMasterKey, KeyState, KeyVersion,
     master_key_provider_from_settings
-    rotate_master_key, rewrap_all,           rotation
-    retire_version, RotationResult, RewrapReport
     install_log_redaction, RedactingFilter,  redaction of logs and provider errors
     redact, sanitize, MASK
 """
@@ -30,13 +31,6 @@ from voxroute.vault.redaction import (
     redact,
     sanitize,
 )
-from voxroute.vault.rotation import (
-    RewrapReport,
-    RotationResult,
-    retire_version,
-    rewrap_all,
-    rotate_master_key,
-)
 from voxroute.vault.secret import Secret, reveal_all
 from voxroute.vault.vault import SealedSecret, Vault
 
@@ -48,8 +42,6 @@ __all__ = [
     "LocalKeyring",
     "MasterKeyProvider",
     "RedactingFilter",
-    "RewrapReport",
-    "RotationResult",
     "SealedSecret",
     "Secret",
     "SecretContext",
@@ -57,9 +49,6 @@ __all__ = [
     "install_log_redaction",
     "master_key_provider_from_settings",
     "redact",
-    "retire_version",
     "reveal_all",
-    "rewrap_all",
-    "rotate_master_key",
     "sanitize",
 ]

@@ -55,8 +55,7 @@ async def get_call(
     org_id = principal.require_org()
     call = await runtime.find_call(session, org_id=org_id, call_id=call_id)
     view: dict[str, Any] = CallPublic.model_validate(call).model_dump(mode="json")
-    if runtime.billing is not None:
-        view["cost"] = await runtime.billing.cost_breakdown(org_id=org_id, call_id=call.id)
+    view["cost"] = await runtime.billing.cost_breakdown(org_id=org_id, call_id=call.id)
     return view
 
 

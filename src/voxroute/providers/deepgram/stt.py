@@ -31,8 +31,8 @@ from voxroute.providers.urls import resolve_base, to_ws
 if TYPE_CHECKING:
     import httpx
 
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DeepgramSTT", "deepgram_environment"]
 
@@ -78,13 +78,13 @@ class DeepgramSTT:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> DeepgramSTTService:
-        api_key = require_secret(stage)
-        environment = deepgram_environment(stage.base_url)
+        api_key = require_secret(key)
+        environment = deepgram_environment(key.base_url)
         settings = DeepgramSTTService.Settings(
-            model=stage.model,
-            language=option(stage, "language") or "en",
+            model=key.model,
+            language=option(key, "language") or "en",
             interim_results=True,
             punctuate=True,
             smart_format=True,
