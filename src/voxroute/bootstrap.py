@@ -9,6 +9,7 @@ organisation); `build_runtime` runs it too, so a single process needs nothing el
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,6 +25,7 @@ from voxroute.calls import warm_up
 from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import create_org_slots
+from voxroute.calls.state import EndReason
 from voxroute.credentials import CredentialStore
 from voxroute.credentials.checks import KeyChecker
 from voxroute.db.migrate import upgrade
@@ -175,7 +177,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             extend_every_s=settings.hold_extend_interval_s,
             sweep_every_s=settings.billing_sweep_interval_s,
         )
-        await billing.start(hang_up=registry.hang_up)
+        await billing.start(
+            hang_up=functools.partial(registry.hang_up, reason=EndReason.INSUFFICIENT_CREDIT.value)
+        )
         stack.push_async_callback(billing.stop)
         maintenance = Maintenance(session_factory, call_token_ttl_s=settings.call_token_ttl_s)
         await maintenance.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from voxroute.errors import InvalidInput
 
@@ -26,9 +26,7 @@ __all__ = [
 
 # Whose key served a stage (DESIGN §2).
 KeySource = Literal["assistant", "organization", "managed", "managed_fallback"]
-KEY_SOURCES: frozenset[str] = frozenset(
-    {"assistant", "organization", "managed", "managed_fallback"}
-)
+KEY_SOURCES: frozenset[str] = frozenset(get_args(KeySource))
 # Provider cost is billed to the org only when the platform's own key served the stage.
 BILLED_SOURCES: frozenset[str] = frozenset({"managed", "managed_fallback"})
 MeteredStage = Literal["stt", "llm", "tts", "transport"]

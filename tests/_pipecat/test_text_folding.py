@@ -16,7 +16,8 @@ from pipecat.utils.text.base_text_aggregator import TextType
 
 from voxroute._pipecat.text_folding import FOLDING_MODULES, memoize_text_folding
 
-ORIGINAL = alnum_utils.alnum_only
+# The function itself, whether or not the runtime has installed the memo already.
+ORIGINAL = getattr(alnum_utils.alnum_only, "__wrapped__", alnum_utils.alnum_only)
 SAMPLES = [
     "",
     "Thanks for calling!",

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voxroute._pipecat import install as install_pipecat_patches
 from voxroute.calls import warm_up
 from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.host import CallInfo, CallReport
@@ -196,6 +197,7 @@ async def running_server(
     **settings: Any,
 ) -> AsyncIterator[tuple[str, FakeRuntime]]:
     """A real uvicorn server on 127.0.0.1 with the Twilio router and a FakeRuntime."""
+    install_pipecat_patches()  # as `bootstrap.build_runtime` does for the real runtime
     sock = free_socket()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = load_settings(public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings)

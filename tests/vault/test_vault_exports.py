@@ -16,6 +16,7 @@ def test_the_public_api_is_pinned() -> None:
             "LocalKeyring",
             "MasterKeyProvider",
             "RedactingFilter",
+            "RotationResult",
             "SealedSecret",
             "Secret",
             "SecretContext",
@@ -24,6 +25,7 @@ def test_the_public_api_is_pinned() -> None:
             "master_key_provider_from_settings",
             "redact",
             "reveal_all",
+            "rotate_master_key",
             "sanitize",
         ]
     )

@@ -3,7 +3,7 @@
 - At call start `hold_call` holds credit in the call's connect transaction (refused with
   `InsufficientCredit`).
 - While it runs, a ticker extends every live call's hold; when it cannot, the call is ended
-  politely with reason `insufficient_credit`.
+  politely (the hang-up the runtime hands in carries the reason, `insufficient_credit`).
 - Usage deltas from the pipeline go to the bounded `UsageRecorder` (durable while the call
   runs) *and* are kept per call in memory, so settlement passes the complete list: the billing
   store is idempotent per (call, stage, unit, seq), so nothing is lost or doubled.
@@ -41,7 +41,12 @@ log = logging.getLogger("voxroute.metering")
 TRANSPORT_PROVIDER = ("twilio", "media-stream")
 MS_PER_SECOND = 1000
 EXTEND_BATCH = 200  # holds renewed per write transaction
-HangUp = Callable[[str, str], Awaitable[bool]]
+# Ends a live call whose credit hold cannot be renewed (the registry, with its end reason).
+HangUp = Callable[[str], Awaitable[bool]]
+# Background tasks get this long to finish at shutdown.
+STOP_GRACE_S = 5.0
+# Sweeper grace, in renewal periods: a live call's own settle beats the sweeper.
+SWEEP_GRACE_PERIODS = 2
 
 
 class Metering:
@@ -75,7 +80,7 @@ class Metering:
         self._tasks.spawn(self._every(self._sweep_every_s, self.sweep_once), "sweeper")
 
     async def stop(self) -> None:
-        await self._tasks.cancel_all(grace_s=5.0)
+        await self._tasks.cancel_all(grace_s=STOP_GRACE_S)
         unwritten = await self.recorder.stop()
         if unwritten:
             log.error("%d usage events could not be written at shutdown", len(unwritten))
@@ -169,11 +174,11 @@ class Metering:
             for call_id in sorted(renewal.short | renewal.closed):
                 log.info("call %s: its credit hold cannot be renewed, ending politely", call_id)
                 if self._hang_up is not None:
-                    await self._hang_up(call_id, "insufficient_credit")
+                    await self._hang_up(call_id)
 
     async def sweep_once(self) -> None:
-        # One extension period of grace: a live call's own settle beats the sweeper.
-        grace = timedelta(seconds=max(self._extend_every_s, self._sweep_every_s) * 2)
+        period_s = max(self._extend_every_s, self._sweep_every_s)
+        grace = timedelta(seconds=period_s * SWEEP_GRACE_PERIODS)
         report = await sweep(self._factory, policy=self.policy, now=utcnow(), grace=grace)
         if report.settled or report.released:
             log.info("sweeper: %s", report)

@@ -7,7 +7,7 @@ observer: at a hundred calls per worker those per-hop queue puts were a large sh
 the worker's time. Instead the worker's sink reports the few frame types listed in
 `SINK_FRAMES` (`on_frame_reached_downstream`), each frame once, with no extra hop. The
 stage services' own `MetricsFrame`s do not travel that far: they are handed to
-`UsageMeter.on_frame` where they are made (`service_taps.py`).
+`UsageMeter.on_frame` where they are made (`voxroute._pipecat.service_taps`).
 """
 
 from __future__ import annotations

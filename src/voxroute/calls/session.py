@@ -48,8 +48,13 @@ HANG_UP_MESSAGES = {
     EndReason.SERVER_SHUTDOWN.value: "Sorry, we have to end this call now. Please call again.",
 }
 STOP_TIMEOUT_S = 5.0
+# A goodbye is spoken at about this many characters a second, and may start this late.
+SPOKEN_CHARS_PER_S = 12.0
+GOODBYE_MARGIN_S = 10.0
+MS_PER_SECOND = 1000
 IDLE_CHECK_S = 1.0  # idle timeouts are tens of seconds: a second's precision is plenty
 # Websocket close codes (RFC 6455 §7.4.1) for a call refused before its pipeline starts.
+WS_NORMAL_CLOSURE = 1000
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 
@@ -140,7 +145,7 @@ class CallSession:
         if self._pending_end is not None:  # e.g. the hang-up API during set-up: no audio
             self.end_reason = self._pending_end
             with contextlib.suppress(RuntimeError):
-                await self._ws.close(code=1000)
+                await self._ws.close(code=WS_NORMAL_CLOSURE)
             await self._finish(setup)
             return
         self.state.transition(CallState.CONNECTED)
@@ -221,7 +226,7 @@ class CallSession:
             self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
 
     def _mark_setup(self, phase: str) -> None:
-        self.setup_ms[phase] = round((time.monotonic() - self._started_at) * 1000, 1)
+        self.setup_ms[phase] = round((time.monotonic() - self._started_at) * MS_PER_SECOND, 1)
 
     # -- ending --------------------------------------------------------------------------
     def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
@@ -250,7 +255,7 @@ class CallSession:
         frames: list[Frame] = [TTSSpeakFrame(say)] if say else []
         await worker.queue_frames([*frames, EndFrame()])
         # The goodbye is paced in real time; past this deadline, stop waiting.
-        await asyncio.sleep(10.0 + (len(say or "") / 12.0))
+        await asyncio.sleep(GOODBYE_MARGIN_S + len(say or "") / SPOKEN_CHARS_PER_S)
         log.warning("call %s: graceful end timed out; cancelling", self.info.call_id)
         await worker.cancel(reason=self.end_reason)
 

@@ -1,9 +1,10 @@
-"""Master-key rotation: add and promote a version, re-wrap every row, retire the old version.
+"""The master-key rotation job over stored credentials: re-wrap every row, retire a version.
 
-The three steps are separate because they have different failure modes:
+Step 1, `voxroute.vault.rotate_master_key`, changes only the keyring (fast, no database):
+new seals use the new version at once; old rows stay readable because the old version is
+still decrypt-only. The steps here walk the credential tables, so they live beside the
+credential store:
 
-1. `rotate_master_key` changes only the keyring (fast, no database). New seals use the new
-   version at once; old rows stay readable because the old version is still decrypt-only.
 2. `rewrap_all` walks `credential_secrets` in id order, in batches, committing each batch. It
    is resumable (a row already under the primary is not selected again) and safe against live
    traffic: each row is written with `UPDATE … WHERE id = :id AND ciphertext = :old`, so a row
@@ -34,16 +35,6 @@ from voxroute.vault.vault import SealedSecret, Vault
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-@dataclass(frozen=True, slots=True)
-class RotationResult:
-    """What `rotate_master_key` did, for the caller's audit event."""
-
-    master_key_id: str
-    previous_version: int
-    new_version: int
-    promoted: bool
-
-
 @dataclass(slots=True)
 class RewrapReport:
     """Progress of one `rewrap_all` run; passed to `on_batch` after each committed batch."""
@@ -58,22 +49,6 @@ class RewrapReport:
 
 
 BatchHook = Callable[[RewrapReport], Awaitable[None] | None]
-
-
-async def rotate_master_key(
-    provider: MasterKeyProvider, *, key_ref: str | None = None, promote: bool = True
-) -> RotationResult:
-    """Add a master-key version and (by default) promote it.
-
-    With `promote=False` the version is only staged: deploy that to every node first, then
-    `provider.promote(version)`, the careful multi-node rollout. (The shipped providers also
-    reload on an unknown version, so promoting at once is safe for them.)
-    """
-    previous = provider.current_version
-    version = await provider.add_version(key_ref)
-    if promote:
-        await provider.promote(version)
-    return RotationResult(provider.key_id, previous, version, promote)
 
 
 async def rewrap_all(

@@ -1,6 +1,6 @@
 """The key vault: `Secret` values, envelope encryption, master keys, redaction.
 
-The master-key rotation job re-wraps stored rows, so it lives beside the credential store
+Re-wrapping stored rows after a rotation is the credential store's job
 (`voxroute.credentials.rotation`); importing the vault never pulls in the database.
 
 Public API (everything else is internal)::
@@ -11,6 +11,7 @@ Public API (everything else is internal)::
     MasterKeyProvider, LocalKeyring,         master-key providers and the settings factory
     AwsKmsMasterKey, KeyState, KeyVersion,
     master_key_provider_from_settings
+    rotate_master_key, RotationResult        add and promote a master-key version
     install_log_redaction, RedactingFilter,  redaction of logs and provider errors
     redact, sanitize, MASK
 """
@@ -31,6 +32,7 @@ from voxroute.vault.redaction import (
     redact,
     sanitize,
 )
+from voxroute.vault.rotation import RotationResult, rotate_master_key
 from voxroute.vault.secret import Secret, reveal_all
 from voxroute.vault.vault import SealedSecret, Vault
 
@@ -42,6 +44,7 @@ __all__ = [
     "LocalKeyring",
     "MasterKeyProvider",
     "RedactingFilter",
+    "RotationResult",
     "SealedSecret",
     "Secret",
     "SecretContext",
@@ -50,5 +53,6 @@ __all__ = [
     "master_key_provider_from_settings",
     "redact",
     "reveal_all",
+    "rotate_master_key",
     "sanitize",
 ]
