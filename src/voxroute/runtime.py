@@ -7,7 +7,6 @@ The SQL behind them lives with the tables' owners (`CredentialStore`, `billing`)
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
     from voxroute.demo import DemoInfo
     from voxroute.emulators import EmulatorSuite
     from voxroute.providers import ProviderResources
-
-log = logging.getLogger("voxroute.runtime")
 
 
 @dataclass(frozen=True, slots=True)
