@@ -2,7 +2,7 @@
 
 Each round registers two sentences (made unique per round, as replies are) with pipecat's
 `AggregatedFrameSequencer`, as a word-timestamp TTS does, then feeds it every word as a
-word-timestamp event. Stock and memoized (`voxroute.calls.text_matching`) rounds alternate;
+word-timestamp event. Stock and memoized (`voxroute._pipecat.text_folding`) rounds alternate;
 the median of the rounds is printed, with a check that both made the same frames.
 
     .venv/bin/python bench/word_tracking.py [--rounds 5] [--replies 200]
@@ -20,7 +20,7 @@ from pipecat.utils.context.aggregated_frame_sequencer import AggregatedFrameSequ
 from pipecat.utils.text import alnum_utils
 from pipecat.utils.text.base_text_aggregator import TextType
 
-from voxroute.calls.text_matching import FOLDING_MODULES, memoize_text_folding
+from voxroute._pipecat.text_folding import FOLDING_MODULES, memoize_text_folding
 
 SENTENCES = (
     "Thanks for calling, we open at nine in the morning and close at six in the evening.",

@@ -1,12 +1,15 @@
-"""The app's CallRuntime hooks against the real database: pool failover, managed fallback,
+"""The app's CallHost hooks against the real database: pool failover, managed fallback,
 credential failures, all audited without secrets."""
 
 from __future__ import annotations
 
+from pipecat.utils.errors import ErrorCategory
+
 from tests.utils.api import Api
-from voxroute.calls.runtime import CallInfo
+from voxroute.calls.host import CallInfo
 from voxroute.db.base import new_id
 from voxroute.db.models import Assistant, Call, Credential, Organization
+from voxroute.routing.failures import plan_failure
 
 ASSISTANT = {
     "name": "P",
@@ -96,9 +99,8 @@ async def test_an_auth_failure_marks_the_key_invalid_and_audits_it_without_the_s
         stage = await api.runtime.resolver.resolve_stage(
             session, org=org, assistant=assistant, stage="llm"
         )
-    await api.runtime.report_credential_failure(
-        info, stage, "authentication", "401 invalid_api_key"
-    )
+    plan = plan_failure(stage, ErrorCategory.AUTHENTICATION, policy="strict", service_usable=False)
+    await api.runtime.report_credential_failure(info, stage, plan, "401 invalid_api_key")
     async with api.runtime.session_factory() as session:
         cred = await session.get(Credential, stage.credential_id)
         assert (

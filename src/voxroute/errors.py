@@ -10,6 +10,8 @@ VoxrouteError
 ├── RateLimited              too many requests from this caller (429)
 ├── VaultError
 │   ├── MasterKeyError       master key missing, malformed, unsafe or retired
+│   │   ├── RingFormatError  (vault/master/ring.py) the keyring file is not ours
+│   │   └── RingStateError   (vault/master/ring.py) a forbidden key-version transition
 │   └── DecryptionError      tampered, moved or malformed ciphertext
 ├── ProviderError            a provider refused or failed (message always sanitized)
 │   ├── ProviderAuthError    401/403: permanent, the key is bad
@@ -21,9 +23,14 @@ VoxrouteError
 │   ├── InsufficientCredit
 │   ├── IdempotencyConflict  same idempotency key, different request
 │   └── ReservationError     settle twice, over-settle, settle after expiry
-└── TelephonyError
-    ├── SignatureInvalid
-    └── CallTokenInvalid
+├── TelephonyError
+│   ├── SignatureInvalid
+│   ├── CallTokenInvalid
+│   ├── ProtocolError        (telephony/twilio/protocol.py) a malformed media-stream message
+│   └── StreamRejected       (telephony/twilio/stream.py) no valid `start` on the stream
+└── BodyTooLarge             (api/limits.py) a request body over the limit (413)
+
+Leaves marked with a module live beside the code that raises them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute.calls.records import expire_unconnected_calls
-from voxroute.calls.tasks import TaskGroup
+from voxroute.tasks import TaskGroup
 
 log = logging.getLogger("voxroute.maintenance")
 

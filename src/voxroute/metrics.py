@@ -12,7 +12,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from voxroute.calls.runtime import CallReport
+from voxroute.calls.host import CallReport
 from voxroute.routing.types import ResolvedStage
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]

@@ -1,33 +1,33 @@
-"""The per-process runtime: every long-lived collaborator, built once at start-up.
+"""The per-process runtime: every long-lived collaborator, built once by `voxroute.bootstrap`.
 
-`Runtime` is also the `CallRuntime` the telephony routes and call sessions use: key
+`Runtime` is also the `CallHost` the telephony routes and call sessions use: key
 resolution, credential health and billing hooks all go through here, off the audio path.
+The SQL behind them lives with the tables' owners (`CredentialStore`, `billing`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxroute.audit import AuditAction, record
+from voxroute.calls.host import CallInfo, CallReport
 from voxroute.calls.registry import CallRegistry
-from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.credentials import CredentialStore
-from voxroute.db.base import utcnow
-from voxroute.db.models import Assistant, Call, Credential, Organization, PhoneNumber
+from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.db.transactions import run_write
 from voxroute.errors import KeyNotFound, NotFound
 from voxroute.metrics import Metrics
 from voxroute.providers.catalog import Catalog
 from voxroute.routing import KeyResolver, ManagedKeys
+from voxroute.routing.failures import CredentialEffect, FailurePlan
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings
+from voxroute.usage import UsageEvent
 from voxroute.vault import Vault
 from voxroute.vault.secret import Secret
 
@@ -36,21 +36,24 @@ if TYPE_CHECKING:
 
     from voxroute.admission import CallAdmission
     from voxroute.api.rate_limit import TenantRateLimiter
+    from voxroute.billing.metering import Metering
     from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
-    from voxroute.credentials.checks import CheckLimiter
+    from voxroute.credentials.checks import KeyChecker
     from voxroute.demo import DemoInfo
     from voxroute.emulators import EmulatorSuite
-    from voxroute.metering import Metering
     from voxroute.providers import ProviderResources
 
-log = logging.getLogger("voxroute.runtime")
-RATE_LIMIT_COOLDOWN = timedelta(seconds=60)
 
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Runtime:
+    """Every long-lived collaborator of one process, built at once by `voxroute.bootstrap`.
+
+    `emulators` and `demo` exist only in the embedded default (None otherwise); nothing is
+    filled in after construction.
+    """
+
     settings: Settings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
@@ -62,26 +65,24 @@ class Runtime:
     managed: ManagedKeys
     resolver: KeyResolver
     registry: CallRegistry
-    # calls: one per worker process, shared by every call's provider services.
+    # One per worker process, shared by every call's provider services.
     provider_resources: ProviderResources
-    # calls: per-org concurrency slots (Redis when settings.redis_url is set).
+    # Per-org concurrency slots (Redis when settings.redis_url is set).
     org_slots: OrgSlots
-    # calls: one batched VAD per worker process.
+    # One batched VAD per worker process.
     vad: VadBatcher
     audio_clock: AudioClock
     admission: CallAdmission
     api_rate: TenantRateLimiter
-    base_urls: dict[str, str] = field(default_factory=dict)
-    billing: Metering | None = None
-    metrics: Metrics = field(default_factory=Metrics)
-    # Set at start-up: the shared HTTP session for key checks, the in-process emulators and
-    # the demo org (embedded default only), the per-org key-check limiter.
-    http_session: aiohttp.ClientSession | None = None
-    emulators: EmulatorSuite | None = None
-    demo: DemoInfo | None = None
-    check_limiter: CheckLimiter | None = None
+    billing: Metering
+    key_checker: KeyChecker
+    metrics: Metrics
+    # Shared HTTP session for requests a tenant's API call makes (e.g. carrier number checks).
+    http_session: aiohttp.ClientSession
+    emulators: EmulatorSuite | None
+    demo: DemoInfo | None
 
-    # --- CallRuntime -------------------------------------------------------------------
+    # --- CallHost -------------------------------------------------------------------
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
         if not number.credential_id:
@@ -110,15 +111,9 @@ class Runtime:
         self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]
     ) -> None:
         # Credit is held before any provider is touched; InsufficientCredit refuses the call.
-        if self.billing is not None:
-            await self.billing.hold_call(session, org_id=call.org_id, call_id=call.id)
+        await self.billing.hold_call(session, org_id=call.org_id, call_id=call.id)
         used = [stage.credential_id for stage in stages if stage.credential_id]
-        if used:
-            await session.execute(
-                update(Credential)
-                .where(Credential.org_id == call.org_id, Credential.id.in_(used))
-                .values(last_used_at=utcnow())
-            )
+        await self.store.mark_used(session, org_id=call.org_id, credential_ids=used)
         for stage in stages:
             _audit_key_use(session, call.org_id, call.id, stage)
 
@@ -130,11 +125,7 @@ class Runtime:
         failed_id = failed.credential_id
 
         async def failover(session: AsyncSession) -> ResolvedStage | None:
-            await session.execute(
-                update(Credential)
-                .where(Credential.org_id == call.org_id, Credential.id == failed_id)
-                .values(cooldown_until=utcnow() + RATE_LIMIT_COOLDOWN)
-            )
+            await self.store.cool_down(session, org_id=call.org_id, credential_id=failed_id)
             org, assistant = await self._org_assistant(session, call)
             try:
                 stage = await self.resolver.resolve_stage(
@@ -166,45 +157,42 @@ class Runtime:
         return await run_write(self.session_factory, fall_back)
 
     async def report_credential_failure(
-        self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
+        self, call: CallInfo, stage: ResolvedStage, plan: FailurePlan, detail: str
     ) -> None:
-        if stage.credential_id is None:
-            log.warning("managed %s key for %s failed: %s", stage.stage, stage.provider, category)
+        credential_id = stage.credential_id
+        if credential_id is None or plan.credential is CredentialEffect.NONE:
             return
-        self.metrics.credential_failed(stage, category)
-        permanent = category in ("authentication", "authorization")
-        values: dict[str, Any] = (
-            {"status": "invalid", "last_error": detail[:500], "validation_status": "invalid"}
-            if permanent
-            else {"cooldown_until": utcnow() + RATE_LIMIT_COOLDOWN}
-        )
+        self.metrics.credential_failed(stage, plan.category.value)
 
         async def mark(session: AsyncSession) -> None:
-            await session.execute(
-                update(Credential)
-                .where(Credential.org_id == call.org_id, Credential.id == stage.credential_id)
-                .values(**values)
+            if plan.credential is CredentialEffect.COOL_DOWN:
+                await self.store.cool_down(session, org_id=call.org_id, credential_id=credential_id)
+                return
+            await self.store.mark_invalid(
+                session, org_id=call.org_id, credential_id=credential_id, detail=detail
             )
-            if permanent:
-                _audit_key_use(
-                    session,
-                    call.org_id,
-                    call.call_id,
-                    stage,
-                    action=AuditAction.CREDENTIAL_AUTH_FAILED,
-                    category=category,
-                )
+            _audit_key_use(
+                session,
+                call.org_id,
+                call.call_id,
+                stage,
+                action=AuditAction.CREDENTIAL_AUTH_FAILED,
+                category=plan.category.value,
+            )
 
         await run_write(self.session_factory, mark)
 
     def record_usage(self, event: UsageEvent) -> None:
-        if self.billing is not None:
-            self.billing.record_usage(event)
+        self.billing.record_usage(event)
 
     async def on_call_ended(self, report: CallReport) -> None:
         self.metrics.call_ended(report)
-        if self.billing is not None:
-            await self.billing.settle_call(report)
+        await self.billing.settle_call(
+            org_id=report.call.org_id,
+            call_id=report.call.call_id,
+            connected_at=report.connected_at,
+            duration_s=report.duration_s,
+        )
 
     async def find_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> Call:
         call = await session.scalar(select(Call).where(Call.org_id == org_id, Call.id == call_id))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +36,8 @@ FORBIDDEN_PROVIDER_ENV = (
 )
 
 ManagedKeys = dict[str, dict[str, SecretStr]]
+# Group and other permission bits: a file of secrets must have none of them.
+PRIVATE_FILE_FORBIDDEN_BITS = stat.S_IRWXG | stat.S_IRWXO
 
 
 class Settings(BaseSettings):
@@ -59,6 +63,9 @@ class Settings(BaseSettings):
 
     # Platform (managed) provider keys: {"openai": {"api_key": "..."}}.
     managed_keys: ManagedKeys = Field(default_factory=dict)
+    # Or the same JSON in a file only its owner can read: how `voxroute serve` hands the keys
+    # to its workers, so they never sit in a process environment.
+    managed_keys_file: Path | None = None
     # Platform-level provider endpoint overrides: {"openai": "http://127.0.0.1:9001"}.
     provider_base_urls: dict[str, str] = Field(default_factory=dict)
     twilio_api_base_url: str = ""
@@ -124,6 +131,23 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slashes(cls, value: dict[str, str]) -> dict[str, str]:
         return {provider: url.rstrip("/") for provider, url in value.items()}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_managed_keys_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("managed_keys_file"):
+            return data
+        if data.get("managed_keys"):
+            raise ValueError("set managed keys or a managed keys file, not both")
+        path = Path(data["managed_keys_file"])
+        try:
+            if path.stat().st_mode & PRIVATE_FILE_FORBIDDEN_BITS:
+                raise ValueError("the managed keys file must be readable by its owner only (0600)")
+            data = {**data, "managed_keys": json.loads(path.read_text())}
+        except (OSError, json.JSONDecodeError) as exc:
+            # The reason by type only: a parse error would quote the file (a key).
+            raise ValueError(f"cannot read the managed keys file ({type(exc).__name__})") from None
+        return data
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

@@ -26,8 +26,8 @@ async def test_check_reports_ok_revoked_wrong_region_and_down_distinctly(
     suite.register_key("openai", GOOD)
     suite.register_key("azure", AZURE, region="westeurope")
     # deepgram: REVOKED is never registered, so the emulator answers 401 like Deepgram does.
-    api.runtime.base_urls.update(suite.base_urls)
-    api.runtime.base_urls["cartesia"] = refused_url
+    api.runtime.key_checker.base_urls.update(suite.base_urls)
+    api.runtime.key_checker.base_urls["cartesia"] = refused_url
     org = await api.new_org()
     for body in (
         {"provider": "openai", "api_key": GOOD},
@@ -70,7 +70,7 @@ async def test_check_reports_ok_revoked_wrong_region_and_down_distinctly(
 async def test_check_is_rate_limited_per_org_and_members_cannot_run_it(
     api: Api, suite: EmulatorSuite
 ) -> None:
-    api.runtime.base_urls.update(suite.base_urls)
+    api.runtime.key_checker.base_urls.update(suite.base_urls)
     org = await api.new_org()
     await org.owner.post("/byok", json={"provider": "openai", "api_key": GOOD})
     assert (await org.member.post("/byok/check")).status_code == 403

@@ -187,7 +187,7 @@ class LedgerMachine(RuleBasedStateMachine):
             provider="twilio",
             model="default",
             key_source="organization",
-            unit="transport_seconds",
+            unit="transport_ms",
             quantity=seconds * 1_000,
             seq=self.seq,
             occurred_at=T0,

@@ -41,7 +41,7 @@ def test_the_shipped_price_list_covers_every_provider_with_a_default() -> None:
         # Every provider prices unknown models through its default entry.
         assert any(
             _has_price(prices, provider, unit)
-            for unit in ("stt_seconds", "llm_input_tokens", "tts_characters")
+            for unit in ("stt_ms", "llm_input_tokens", "tts_characters")
         )
 
 
@@ -62,7 +62,7 @@ def test_the_price_effective_at_a_time_is_the_latest_entry_not_after_it() -> Non
 
 def test_an_unknown_model_is_priced_at_the_provider_default() -> None:
     prices = load_pricing()
-    assert prices.cost("deepgram", "nova-99", "stt_seconds", 60_000, NOW) == 7_700  # $0.0077/min
+    assert prices.cost("deepgram", "nova-99", "stt_ms", 60_000, NOW) == 7_700  # $0.0077/min
 
 
 def test_costs_round_up_per_row_to_a_whole_micro() -> None:
@@ -72,8 +72,8 @@ def test_costs_round_up_per_row_to_a_whole_micro() -> None:
     assert prices.cost("openai", "gpt-4o-mini", "llm_input_tokens", 20, NOW) == 3
     assert prices.cost("openai", "gpt-4o-mini", "llm_input_tokens", 0, NOW) == 0
     # Twilio: 12_500 micros per minute, metered in milliseconds.
-    assert prices.cost("twilio", "default", "transport_seconds", 1, NOW) == 1
-    assert prices.cost("twilio", "default", "transport_seconds", 60_000, NOW) == 12_500
+    assert prices.cost("twilio", "default", "transport_ms", 1, NOW) == 1
+    assert prices.cost("twilio", "default", "transport_ms", 60_000, NOW) == 12_500
 
 
 def test_price_is_a_pure_function_that_bills_only_managed_stages() -> None:
@@ -157,7 +157,7 @@ def test_a_usage_event_refuses_inconsistent_fields(change: dict[str, object]) ->
         "provider": "deepgram",
         "model": "nova-3",
         "key_source": "managed",
-        "unit": "stt_seconds",
+        "unit": "stt_ms",
         "quantity": 1,
         "seq": 0,
     }
@@ -169,7 +169,16 @@ def test_the_billing_package_exports_exactly_its_curated_api() -> None:
     import voxroute.billing as billing
 
     public = {name for name in dir(billing) if not name.startswith("_")}
-    modules = {"ledger", "policy", "pricing", "reports", "reservations", "types", "usage"}
+    modules = {
+        "ledger",
+        "policy",
+        "pricing",
+        "reports",
+        "reservations",
+        "types",
+        "usage",
+        "metering",
+    }
     assert set(billing.__all__) == public - modules
     core = {"topup", "debit", "balance", "entries", "reserve", "extend", "settle", "sweep"}
     assert core <= public

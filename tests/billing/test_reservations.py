@@ -45,7 +45,7 @@ def usage(org: str, call: str, stage: Any, unit: Any, quantity: int, **kw: Any) 
 
 def talk(org: str, call: str, ms: int, seq: int = 0) -> UsageEvent:
     """Connected time on the org's own telephony account (BYO transport: fee only)."""
-    return usage(org, call, "transport", "transport_seconds", ms, seq=seq)
+    return usage(org, call, "transport", "transport_ms", ms, seq=seq)
 
 
 async def funded_call(
@@ -80,7 +80,7 @@ async def test_mixed_keys_charge_the_platform_fee_and_managed_llm_cost_only(
             org,
             call,
             "stt",
-            "stt_seconds",
+            "stt_ms",
             80_000,
             provider="deepgram",
             model="nova-3",

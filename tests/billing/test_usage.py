@@ -158,7 +158,7 @@ async def test_usage_summary_groups_by_provider_assistant_key_source_and_day(
             call,
             0,
             stage="stt",
-            unit="stt_seconds",
+            unit="stt_ms",
             provider="deepgram",
             model="nova-3",
             quantity=60_000,
@@ -176,7 +176,7 @@ async def test_usage_summary_groups_by_provider_assistant_key_source_and_day(
     by_day = await usage_summary(session_factory, group_by="day", **span)
 
     assert [(r.group, r.unit, r.quantity, r.cost_micros, r.billed_micros) for r in by_provider] == [
-        ("deepgram", "stt_seconds", 60_000, 7_700, 0),
+        ("deepgram", "stt_ms", 60_000, 7_700, 0),
         ("openai", "llm_output_tokens", 2_000, 1_200, 600),
     ]
     assert [(r.group, r.billed_micros) for r in by_source] == [
@@ -187,7 +187,7 @@ async def test_usage_summary_groups_by_provider_assistant_key_source_and_day(
     assert {r.group for r in by_assistant} == {assistant}
     assert [(r.group, r.unit, r.quantity) for r in by_day] == [
         ("2026-03-02", "llm_output_tokens", 1_000),
-        ("2026-03-02", "stt_seconds", 60_000),
+        ("2026-03-02", "stt_ms", 60_000),
         ("2026-03-03", "llm_output_tokens", 1_000),
     ]
     narrow = await usage_summary(
@@ -234,7 +234,7 @@ async def test_call_cost_breakdown_lists_transport_stt_llm_tts_and_platform(
             call,
             0,
             stage="transport",
-            unit="transport_seconds",
+            unit="transport_ms",
             provider="twilio",
             model="default",
             quantity=61_000,
@@ -245,7 +245,7 @@ async def test_call_cost_breakdown_lists_transport_stt_llm_tts_and_platform(
             call,
             0,
             stage="stt",
-            unit="stt_seconds",
+            unit="stt_ms",
             provider="deepgram",
             model="nova-3",
             quantity=61_000,
@@ -268,7 +268,7 @@ async def test_call_cost_breakdown_lists_transport_stt_llm_tts_and_platform(
 
     breakdown = await call_cost_breakdown(session_factory, org_id=org, call_id=call, policy=policy)
 
-    assert breakdown.transport.units == {"transport_seconds": 61_000}
+    assert breakdown.transport.units == {"transport_ms": 61_000}
     assert (breakdown.transport.cost_micros, breakdown.transport.billed_micros) == (12_709, 0)
     assert (breakdown.stt.cost_micros, breakdown.stt.billed_micros) == (7_829, 0)
     assert (breakdown.llm.cost_micros, breakdown.llm.billed_micros) == (600, 600)

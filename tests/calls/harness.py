@@ -1,4 +1,4 @@
-"""Test harness: a `CallRuntime` over the test database, seed data, and a real uvicorn server
+"""Test harness: a `CallHost` over the test database, seed data, and a real uvicorn server
 running a minimal app with the Twilio router."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voxroute._pipecat import install as install_pipecat_patches
 from voxroute.admission import CallAdmission
 from voxroute.calls import warm_up
 from voxroute.calls.audio_clock import AudioClock
+from voxroute.calls.host import CallInfo, CallReport
 from voxroute.calls.registry import CallRegistry
-from voxroute.calls.runtime import CallInfo, CallReport, UsageEvent
 from voxroute.calls.slots import InProcessOrgSlots, OrgSlots
 from voxroute.calls.vad_batch import VadBatcher
 from voxroute.db.base import new_id
@@ -29,11 +30,13 @@ from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.emulators import EmulatorSuite
 from voxroute.errors import KeyNotFound, NotFound
 from voxroute.providers import ProviderResources
+from voxroute.routing.failures import FailurePlan
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings, load_settings
 from voxroute.softphone import CallResult, place_call
 from voxroute.telephony.media_lane import MediaLaneProtocol
 from voxroute.telephony.twilio.routes import router
+from voxroute.usage import UsageEvent
 from voxroute.vault.secret import Secret
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -174,9 +177,9 @@ class FakeRuntime:
         return dataclasses.replace(found, source="managed") if found else None
 
     async def report_credential_failure(
-        self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
+        self, call: CallInfo, stage: ResolvedStage, plan: FailurePlan, detail: str
     ) -> None:
-        self.credential_failures.append((stage.stage, stage.credential_id, category))
+        self.credential_failures.append((stage.stage, stage.credential_id, plan.category.value))
 
     def record_usage(self, event: UsageEvent) -> None:
         self.usage.append(event)
@@ -206,6 +209,7 @@ async def running_server(
     **settings: Any,
 ) -> AsyncIterator[tuple[str, FakeRuntime]]:
     """A real uvicorn server on 127.0.0.1 with the Twilio router and a FakeRuntime."""
+    install_pipecat_patches()  # as `bootstrap.build_runtime` does for the real runtime
     sock = free_socket()
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = load_settings(public_url=base_url, twilio_api_base_url=twilio_api_base_url, **settings)

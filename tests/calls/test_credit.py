@@ -25,10 +25,10 @@ from tests.calls.harness import (
 )
 from tests.calls.wire import Line, new_call_sid, open_stream, stream_of, voice_webhook
 from voxroute.billing import BillingPolicy, balance, debit, topup
-from voxroute.calls.runtime import CallReport
+from voxroute.billing.metering import Metering
+from voxroute.calls.host import CallReport
 from voxroute.db.models import Call, Reservation
 from voxroute.emulators import EmulatorSuite
-from voxroute.metering import Metering
 from voxroute.routing.types import ResolvedStage
 
 
@@ -46,7 +46,12 @@ class BillingRuntime(FakeRuntime):
         await self.billing.hold_call(session, org_id=call.org_id, call_id=call.id)
 
     async def on_call_ended(self, report: CallReport) -> None:
-        await self.billing.settle_call(report)
+        await self.billing.settle_call(
+            org_id=report.call.org_id,
+            call_id=report.call.call_id,
+            connected_at=report.connected_at,
+            duration_s=report.duration_s,
+        )
         await super().on_call_ended(report)
 
 

@@ -44,11 +44,12 @@ async def test_a_caller_utterance_gets_a_spoken_reply_and_usage_is_metered(
     assert (tmp_path / "heard.wav").stat().st_size > 8000
     report = env.runtime.reports[0]
     assert report.end_reason == "caller_hung_up"
-    assert {"stt_seconds", "llm_input_tokens", "llm_output_tokens", "tts_characters"} <= set(
+    assert {"stt_ms", "llm_input_tokens", "llm_output_tokens", "tts_characters"} <= set(
         report.usage
     )
     assert all(
-        e.source == "organization" and e.call_id == report.call.call_id for e in env.runtime.usage
+        e.key_source == "organization" and e.call_id == report.call.call_id
+        for e in env.runtime.usage
     )
     stored = await stored_call(env)
     assert stored.status == "ended" and stored.end_reason == "caller_hung_up"
@@ -154,7 +155,7 @@ async def test_a_rate_limited_byo_llm_key_falls_back_to_managed_when_allowed(
     llm = next(t for t in report.resolution if t["stage"] == "llm")
     assert llm["source"] == "managed_fallback" and llm["fallback_reason"] == "rate_limited"
     assert llm["previous"][0]["credential_id"] == "cred_llm_0001"
-    assert any(e.stage == "llm" and e.source == "managed_fallback" for e in runtime.usage)
+    assert any(e.stage == "llm" and e.key_source == "managed_fallback" for e in runtime.usage)
     assert ("llm", "cred_llm_0001", "rate_limit") in runtime.credential_failures
 
 

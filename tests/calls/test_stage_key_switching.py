@@ -70,7 +70,7 @@ async def test_a_rate_limited_byo_tts_key_falls_back_to_managed_when_allowed(
     tts = next(t for t in report.resolution if t["stage"] == "tts")
     assert tts["source"] == "managed_fallback" and tts["fallback_reason"] == "rate_limited"
     assert tts["previous"][0]["credential_id"] == "cred_tts_0001"
-    assert any(e.stage == "tts" and e.source == "managed_fallback" for e in runtime.usage)
+    assert any(e.stage == "tts" and e.key_source == "managed_fallback" for e in runtime.usage)
     assert ("tts", "cred_tts_0001", "rate_limit") in runtime.credential_failures
     refused, served = (_keys_answered(suite, "cartesia", s) for s in (429, 101))
     assert refused and served and not refused & served

@@ -116,7 +116,7 @@ async def test_mixed_key_call_charges_platform_fee_plus_managed_llm_only(served:
     priced = price(served.runtime.billing.policy.pricing, events)  # type: ignore[union-attr]
     assert sum(r.cost_micros for r in rows) == priced.cost_micros  # type: ignore[attr-defined]
 
-    connected_ms = sum(r.quantity for r in rows if r.unit == "transport_seconds")
+    connected_ms = sum(r.quantity for r in rows if r.unit == "transport_ms")
     minutes = -(-connected_ms // 60_000)
     fee = minutes * served.runtime.settings.platform_fee_per_minute_micros
     cost = detail["cost"]

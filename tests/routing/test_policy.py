@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from voxroute.credentials.status import CredentialStatus
 from voxroute.errors import KeyNotFound
 from voxroute.routing.policy import Candidate, decide
 
@@ -63,7 +64,7 @@ def test_pool_prefers_highest_priority_and_skips_cooling_keys() -> None:
 
 def test_strict_never_switches_an_invalid_byo_key_to_managed() -> None:
     with pytest.raises(KeyNotFound, match="invalid or disabled"):
-        run(assistant_keys=[key("assistant", "a", status="invalid")])
+        run(assistant_keys=[key("assistant", "a", status=CredentialStatus.INVALID)])
 
 
 def test_fallback_to_managed_only_for_rate_limited_keys() -> None:
@@ -73,4 +74,7 @@ def test_fallback_to_managed_only_for_rate_limited_keys() -> None:
     with pytest.raises(KeyNotFound, match="rate-limited"):
         run(org_keys=[limited], policy="strict")
     with pytest.raises(KeyNotFound):
-        run(org_keys=[key("organization", "o", status="invalid")], policy="fallback_to_managed")
+        run(
+            org_keys=[key("organization", "o", status=CredentialStatus.INVALID)],
+            policy="fallback_to_managed",
+        )

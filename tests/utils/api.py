@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from voxroute.app import build_runtime, create_app
+from voxroute.app import create_app
 from voxroute.auth import Role, issue_token
 from voxroute.billing import topup
+from voxroute.bootstrap import build_runtime
 from voxroute.db.session import transaction
 from voxroute.orgs import create_org
 from voxroute.runtime import Runtime

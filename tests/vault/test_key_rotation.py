@@ -11,17 +11,15 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vault_helpers import fake_key, load_blob, make_ctx, seed, store_secret
 
+from voxroute.credentials.rotation import RewrapReport, retire_version, rewrap_all
 from voxroute.db.models.credentials import CredentialSecret
 from voxroute.errors import MasterKeyError, VaultError
 from voxroute.vault import (
     LocalKeyring,
-    RewrapReport,
     SealedSecret,
     Secret,
     SecretContext,
     Vault,
-    retire_version,
-    rewrap_all,
     rotate_master_key,
 )
 

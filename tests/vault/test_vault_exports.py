@@ -16,7 +16,6 @@ def test_the_public_api_is_pinned() -> None:
             "LocalKeyring",
             "MasterKeyProvider",
             "RedactingFilter",
-            "RewrapReport",
             "RotationResult",
             "SealedSecret",
             "Secret",
@@ -25,9 +24,7 @@ def test_the_public_api_is_pinned() -> None:
             "install_log_redaction",
             "master_key_provider_from_settings",
             "redact",
-            "retire_version",
             "reveal_all",
-            "rewrap_all",
             "rotate_master_key",
             "sanitize",
         ]
@@ -38,3 +35,12 @@ def test_every_exported_name_exists() -> None:
     for module in (voxroute.vault, voxroute.vault.master):
         for name in module.__all__:
             assert hasattr(module, name), name
+
+
+def test_importing_the_vault_does_not_import_the_database() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, voxroute.vault; print('voxroute.db' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -6,9 +6,14 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from voxroute.errors import VoxrouteError
 
-class BodyTooLarge(Exception):
-    pass
+
+class BodyTooLarge(VoxrouteError):
+    """The request body is too large."""
+
+    code = "body_too_large"
+    status_code = 413
 
 
 class BodySizeLimit:
@@ -33,7 +38,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(f"request body exceeds {self.max_bytes} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -34,12 +34,12 @@ DEFAULT_MODEL = "default"
 
 # unit -> (pricing.toml key, block: the quantity the price is for, in the unit's base).
 PRICE_KEYS: dict[str, tuple[str, int]] = {
-    "stt_seconds": ("stt_per_1k_seconds", 1_000_000),  # ms
+    "stt_ms": ("stt_per_1k_seconds", 1_000_000),  # ms
     "llm_input_tokens": ("llm_input_per_1m_tokens", 1_000_000),
     "llm_output_tokens": ("llm_output_per_1m_tokens", 1_000_000),
     "llm_cached_tokens": ("llm_cached_per_1m_tokens", 1_000_000),
     "tts_characters": ("tts_per_1m_characters", 1_000_000),
-    "transport_seconds": ("transport_per_minute", 60_000),  # ms
+    "transport_ms": ("transport_per_minute", 60_000),  # ms
 }
 _KEY_UNITS = {key: unit for unit, (key, _block) in PRICE_KEYS.items()}
 _ENTRY_FIELDS = {"provider", "model", "effective_from", *_KEY_UNITS}

@@ -231,7 +231,7 @@ async def call_cost_breakdown(
         units, c, b = stages[stage]
         units[unit] = int(quantity)
         stages[stage] = (units, c + int(cost), b + int(billed))
-        if unit == "transport_seconds":
+        if unit == "transport_ms":
             connected_ms = int(quantity)
     minutes, fee = policy.platform_fee(connected_ms)
     if hold is not None and hold.platform_fee_micros is not None:

@@ -2,7 +2,7 @@
 
 The charge of a call is the platform fee per started minute of connected time (always, BYOK or
 not) plus the list-price cost of stages served by a platform key (`managed`,
-`managed_fallback`). Connected time is the call's recorded `transport_seconds` usage, so a
+`managed_fallback`). Connected time is the call's recorded `transport_ms` usage, so a
 settlement and a sweep of a dead call compute the same charge from the same rows.
 
 Settling more than is held is rejected (`ReservationError`): a running call must extend its
@@ -321,7 +321,7 @@ async def _grow_holds(
 async def _usage_totals(session: AsyncSession, org_id: str, call_id: str) -> tuple[int, int, int]:
     """(connected ms, provider cost billed to the org, row count) of a call's recorded usage."""
     usage = UsageRecord
-    connected = case((usage.unit == "transport_seconds", usage.quantity), else_=0)
+    connected = case((usage.unit == "transport_ms", usage.quantity), else_=0)
     row = (
         await session.execute(
             select(

@@ -1,4 +1,8 @@
-"""Applies failover decisions to a running call: rekey a stage, fall back, or end the call."""
+"""Applies failure plans to a running call: rekey a stage, fall back, or end the call.
+
+What a failure *means* is decided elsewhere, once: `providers.errors.classify_error_frame`
+names its category and `routing.failures.plan_failure` turns that into a plan.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,20 @@ from typing import Any
 
 from pipecat.frames.frames import ErrorFrame, LLMRunFrame
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.utils.errors import ErrorCategory
 
-from voxroute.calls.failover import Action, Decision, FailureKind, classify_error_frame, decide
-from voxroute.calls.runtime import CallInfo, CallRuntime
+from voxroute.calls.host import CallHost, CallInfo
 from voxroute.calls.services import StageServices, rekey
+from voxroute.calls.state import EndReason
+from voxroute.providers.errors import classify_error_frame
+from voxroute.routing.failures import (
+    AUTH_CATEGORIES,
+    LIMIT_CATEGORIES,
+    CredentialEffect,
+    FailureAction,
+    FailurePlan,
+    plan_failure,
+)
 from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
 
 __all__ = ["StageFailureHandler"]
@@ -31,7 +45,7 @@ class StageFailureHandler:
     def __init__(
         self,
         *,
-        runtime: CallRuntime,
+        runtime: CallHost,
         call: CallInfo,
         stages: dict[Stage, ResolvedStage],
         services: StageServices,
@@ -75,57 +89,55 @@ class StageFailureHandler:
                 return
             stage = self.stages[stage_name]
             service = self._services.by_stage()[stage_name]
-            kind = classify_error_frame(frame)
-            decision = decide(stage, kind, policy=self._policy, service_usable=service.is_usable)
+            category = classify_error_frame(frame)
+            plan = plan_failure(
+                stage, category, policy=self._policy, service_usable=service.is_usable
+            )
             # One failing key can report several errors; act once per key.
             marker = (stage_name, id(stage))
-            if decision.actions != (Action.IGNORE,) and marker in self._handled_failed:
+            if not plan.ignored and marker in self._handled_failed:
                 return
             self._handled_failed.add(marker)
             log.info(
                 "call %s: %s stage failed (%s) -> %s",
                 self._call.call_id,
                 stage_name,
-                kind.value,
-                [a.value for a in decision.actions],
+                category.value,
+                [a.value for a in plan.actions],
             )
-            if decision.report_credential:
-                await self._report(stage, kind)
-            await self._apply(stage, decision)
+            if plan.credential is not CredentialEffect.NONE:
+                await self._report(stage, plan)
+            await self._apply(stage, plan)
 
-    async def _report(self, stage: ResolvedStage, kind: FailureKind) -> None:
-        category = {
-            FailureKind.AUTH: "authentication",
-            FailureKind.RATE_LIMIT: "rate_limit",
-            FailureKind.QUOTA: "quota",
-        }.get(kind, kind.value)
+    async def _report(self, stage: ResolvedStage, plan: FailurePlan) -> None:
+        category = plan.category.value
         try:
             await self._runtime.report_credential_failure(
-                self._call, stage, category, f"{stage.provider} refused the key ({category})"
+                self._call, stage, plan, f"{stage.provider} refused the key ({category})"
             )
         except Exception:  # a reporting failure must not stop the failover itself
             log.exception("call %s: report_credential_failure failed", self._call.call_id)
 
-    async def _apply(self, stage: ResolvedStage, decision: Decision) -> None:
-        for action in decision.actions:
-            if action is Action.IGNORE:
+    async def _apply(self, stage: ResolvedStage, plan: FailurePlan) -> None:
+        for action in plan.actions:
+            if action is FailureAction.IGNORE:
                 return
-            if action is Action.END_CALL:
+            if action is FailureAction.END_CALL:
                 self.ended = True
                 tts_ok = stage.stage != "tts" and self._services.tts.is_usable
-                await self._end_call(decision.end_reason or "error", tts_ok)
+                await self._end_call(_end_reason(plan.category).for_stage(stage.stage), tts_ok)
                 return
             if self._switches.get(stage.stage, 0) >= MAX_SWITCHES_PER_STAGE:
                 continue
-            replacement = await self._candidate(stage, action, decision)
+            replacement = await self._candidate(stage, action, plan)
             if replacement is not None and await self._switch(stage, replacement):
                 return
 
     async def _candidate(
-        self, stage: ResolvedStage, action: Action, decision: Decision
+        self, stage: ResolvedStage, action: FailureAction, plan: FailurePlan
     ) -> ResolvedStage | None:
-        reason = decision.fallback_reason
-        if action is Action.NEXT_POOL_KEY:
+        reason = plan.fallback_reason
+        if action is FailureAction.NEXT_POOL_KEY:
             return await self._runtime.next_pool_key(self._call, stage, reason)
         found = await self._runtime.managed_key(self._call, stage.stage, reason)
         if found is None:
@@ -168,3 +180,12 @@ class StageFailureHandler:
                     trace["previous"] = self._previous[name]
                 out.append(trace)
         return out
+
+
+def _end_reason(category: ErrorCategory) -> EndReason:
+    """The call's end reason for a stage that failed with `category` (`:<stage>` appended)."""
+    if category in AUTH_CATEGORIES:
+        return EndReason.PROVIDER_AUTH_FAILED
+    if category in LIMIT_CATEGORIES:
+        return EndReason.PROVIDER_RATE_LIMITED
+    return EndReason.PROVIDER_UNAVAILABLE

@@ -7,7 +7,7 @@ observer: at a hundred calls per worker those per-hop queue puts were a large sh
 the worker's time. Instead the worker's sink reports the few frame types listed in
 `SINK_FRAMES` (`on_frame_reached_downstream`), each frame once, with no extra hop. The
 stage services' own `MetricsFrame`s do not travel that far: they are handed to
-`UsageMeter.on_frame` where they are made (`service_taps.py`).
+`UsageMeter.on_frame` where they are made (`voxroute._pipecat.service_taps`).
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ from pipecat.metrics.metrics import (
     TTSUsageMetricsData,
 )
 
-from voxroute.calls.runtime import CallInfo, UsageEvent
+from voxroute.calls.host import CallInfo
 from voxroute.db.base import utcnow
 from voxroute.routing.types import ResolvedStage, Stage
+from voxroute.usage import Unit, UsageEvent
 
 __all__ = ["ACTIVITY_FRAMES", "SINK_FRAMES", "Activity", "TurnLatency", "UsageMeter", "summarize"]
 
 log = logging.getLogger(__name__)
+MS_PER_SECOND = 1000
 
 # What pipecat's idle timeout counts as activity (its `idle_timeout_frames` default), and
 # the bot's stop. Its `BotSpeakingFrame` and `UserSpeakingFrame` are not sent through the
@@ -79,7 +81,7 @@ class UsageMeter:
         self._call = call
         self._stage_of = stage_of
         self._sink = sink
-        self.totals: dict[str, float] = {}
+        self.totals: dict[str, int] = {}
         self.ttfb_ms: dict[str, list[float]] = {"stt": [], "llm": [], "tts": []}
 
     def on_frame(self, frame: Frame) -> None:
@@ -92,38 +94,39 @@ class UsageMeter:
             if isinstance(item, TTFBMetricsData) and item.value > 0:
                 self.ttfb_ms[stage.stage].append(round(item.value * 1000, 1))
             for unit, quantity in _units(item):
-                if quantity:
+                if quantity > 0:
                     self._emit(stage, unit, quantity)
 
-    def _emit(self, stage: ResolvedStage, unit: str, quantity: float) -> None:
+    def _emit(self, stage: ResolvedStage, unit: Unit, quantity: int) -> None:
         self.totals[unit] = self.totals.get(unit, 0) + quantity
         self._sink(
             UsageEvent(
-                call_id=self._call.call_id,
                 org_id=self._call.org_id,
+                call_id=self._call.call_id,
                 stage=stage.stage,
                 provider=stage.provider,
                 model=stage.model,
-                source=stage.source,
-                credential_id=stage.credential_id,
+                key_source=stage.source,
                 unit=unit,
                 quantity=quantity,
-                at=utcnow(),
+                credential_id=stage.credential_id,
+                occurred_at=utcnow(),
             )
         )
 
 
-def _units(item: Any) -> list[tuple[str, float]]:
+def _units(item: Any) -> list[tuple[Unit, int]]:
+    """Each metric as whole units; pipecat reports STT audio in (float) seconds."""
     if isinstance(item, STTUsageMetricsData):
-        return [("stt_seconds", float(item.value.audio_seconds))]
+        return [("stt_ms", round(item.value.audio_seconds * MS_PER_SECOND))]
     if isinstance(item, TTSUsageMetricsData):
-        return [("tts_characters", float(item.value))]
+        return [("tts_characters", int(item.value))]
     if isinstance(item, LLMUsageMetricsData):
         usage = item.value
         return [
-            ("llm_input_tokens", float(usage.prompt_tokens)),
-            ("llm_output_tokens", float(usage.completion_tokens)),
-            ("llm_cached_tokens", float(usage.cache_read_input_tokens or 0)),
+            ("llm_input_tokens", int(usage.prompt_tokens)),
+            ("llm_output_tokens", int(usage.completion_tokens)),
+            ("llm_cached_tokens", int(usage.cache_read_input_tokens or 0)),
         ]
     return []
 

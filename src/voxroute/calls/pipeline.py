@@ -28,16 +28,17 @@ from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUser
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from voxroute._pipecat.service_taps import tap_service
 from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.caller_audio import CallerAudioPath
+from voxroute.calls.host import CallInfo
 from voxroute.calls.meters import SINK_FRAMES, Activity, TurnLatency, UsageMeter
-from voxroute.calls.runtime import CallInfo, UsageEvent
-from voxroute.calls.service_taps import tap_service
 from voxroute.calls.services import StageServices
 from voxroute.calls.vad_batch import VadBatcher
 from voxroute.routing.types import FailurePolicy, ResolvedStage
 from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
 from voxroute.telephony.twilio.transport import TwilioMediaTransport
+from voxroute.usage import UsageEvent
 
 __all__ = ["SAMPLE_RATE", "AssistantConfig", "CallPipeline", "build_pipeline"]
 

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voxroute.calls.host import CallHost
 from voxroute.calls.pipeline import AssistantConfig
-from voxroute.calls.runtime import CallRuntime
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import CallTokenInvalid, KeyNotFound
-from voxroute.routing.types import FailurePolicy, ResolvedStage, Stage
+from voxroute.routing.policy import effective_policy
+from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.telephony.twilio.serializer import TokenOpener
 from voxroute.vault.secret import Secret
 
@@ -55,7 +56,7 @@ _CONNECT = (
 )
 
 
-def _token_opener(runtime: CallRuntime, number: PhoneNumber) -> TokenOpener:
+def _token_opener(runtime: CallHost, number: PhoneNumber) -> TokenOpener:
     async def open_token() -> Secret:
         async with runtime.session_factory() as session:
             return await runtime.open_telephony_secret(session, number)
@@ -63,12 +64,7 @@ def _token_opener(runtime: CallRuntime, number: PhoneNumber) -> TokenOpener:
     return open_token
 
 
-def _policy(assistant: Assistant, org: Organization | None) -> FailurePolicy:
-    value = assistant.failure_policy or (org.failure_policy if org else None) or "strict"
-    return cast(FailurePolicy, value if value in ("strict", "fallback_to_managed") else "strict")
-
-
-async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) -> CallSetup:
+async def load_call_setup(runtime: CallHost, call: Call, account_sid: str) -> CallSetup:
     """Assistant, keys and Twilio credentials; marks the call connected (ringing → connected).
 
     Reads first, then one write transaction: the credit hold, the key-use marks and audit
@@ -97,7 +93,9 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
             first_message=assistant.first_message,
             max_duration_s=assistant.max_duration_s,
             idle_timeout_s=assistant.idle_timeout_s,
-            failure_policy=_policy(assistant, org),
+            failure_policy=effective_policy(
+                assistant.failure_policy, org.failure_policy if org else None
+            ),
         )
     connected_at = utcnow()
 
@@ -117,7 +115,7 @@ async def load_call_setup(runtime: CallRuntime, call: Call, account_sid: str) ->
 
 
 async def write_call_end(
-    runtime: CallRuntime,
+    runtime: CallHost,
     call_id: str,
     *,
     reason: str,

@@ -9,8 +9,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from voxroute.calls.tasks import TaskGroup
+from voxroute.calls.state import EndReason
 from voxroute.errors import RateLimited
+from voxroute.tasks import TaskGroup
 
 __all__ = ["AdmissionRefused", "CallRegistry", "Hangup"]
 
@@ -146,7 +147,7 @@ class CallRegistry:
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._calls
 
-    async def hang_up(self, call_id: str, reason: str = "hung_up_by_api") -> bool:
+    async def hang_up(self, call_id: str, reason: str = EndReason.HUNG_UP_BY_API.value) -> bool:
         """End a live call of this worker; False if it is not here."""
         hangup = self._calls.get(call_id)
         if hangup is None:
@@ -154,6 +155,6 @@ class CallRegistry:
         await hangup(reason)
         return True
 
-    async def hang_up_all(self, reason: str = "server_shutdown") -> None:
+    async def hang_up_all(self, reason: str = EndReason.SERVER_SHUTDOWN.value) -> None:
         for call_id in list(self._calls):
             await self.hang_up(call_id, reason)

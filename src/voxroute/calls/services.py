@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from voxroute._pipecat.rekey import is_streaming, move_key, reconnect
 from voxroute.errors import KeyNotFound
 from voxroute.providers import build_llm, build_stt, build_tts
 from voxroute.routing.types import ResolvedStage, Stage
@@ -25,11 +26,6 @@ if TYPE_CHECKING:
     from voxroute.providers import ProviderResources
 
 __all__ = ["StageServices", "build_service", "build_services", "rekey"]
-
-# Where pipecat services keep what a key change must replace: an SDK client built with the
-# key (OpenAI, Deepgram, OpenAI TTS) or the raw key sent in a websocket handshake header
-# (Cartesia, ElevenLabs, Inworld, Resemble, Deepgram TTS).
-_KEY_BEARING_ATTRS = ("_client", "_api_key")
 
 
 @dataclass(slots=True)
@@ -91,16 +87,10 @@ async def rekey(
     fresh: Any = build_service(stage, sample_rate=sample_rate, resources=resources)
     if type(fresh) is not type(service):
         raise KeyNotFound(f"cannot rekey {stage.stage}: the new key is for another service")
-    target: Any = service
-    moved = [name for name in _KEY_BEARING_ATTRS if hasattr(fresh, name)]
-    if not moved:
+    if not move_key(fresh, service):
         raise KeyNotFound(f"cannot rekey {stage.stage}: {type(service).__name__} holds no key")
-    for name in moved:
-        setattr(target, name, getattr(fresh, name))
-    streaming = stage.stage != "llm" and hasattr(target, "_connect")
-    if streaming and hasattr(target, "_disconnect"):
-        await target._disconnect()
-    if not target.is_usable:
+    target: Any = service
+    if stage.stage != "llm" and is_streaming(target):
+        await reconnect(target)
+    elif not target.is_usable:
         await target.set_usable(True)
-    if streaming:
-        await target._connect()

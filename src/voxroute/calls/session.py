@@ -19,18 +19,18 @@ from pipecat.workers.runner import WorkerRunner
 from sqlalchemy.exc import SQLAlchemyError
 
 from voxroute.calls.failures import StageFailureHandler
+from voxroute.calls.host import CallHost, CallInfo, CallReport
 from voxroute.calls.meters import summarize
 from voxroute.calls.pipeline import SAMPLE_RATE, CallPipeline, build_pipeline
 from voxroute.calls.records import CallSetup, load_call_setup, write_call_end
 from voxroute.calls.registry import AdmissionRefused
-from voxroute.calls.runtime import CallInfo, CallReport, CallRuntime
 from voxroute.calls.services import build_services
 from voxroute.calls.slots import SlotsUnavailable
 from voxroute.calls.state import CallState, EndReason, StateMachine
-from voxroute.calls.tasks import TaskGroup
 from voxroute.db.base import utcnow
 from voxroute.db.models import Call
 from voxroute.errors import CallTokenInvalid, InsufficientCredit, KeyNotFound, VoxrouteError
+from voxroute.tasks import TaskGroup
 from voxroute.telephony.media_lane import media_lane
 from voxroute.telephony.twilio.protocol import Start
 from voxroute.telephony.twilio.serializer import StreamCallbacks, VoxrouteTwilioSerializer
@@ -48,15 +48,23 @@ HANG_UP_MESSAGES = {
     EndReason.SERVER_SHUTDOWN.value: "Sorry, we have to end this call now. Please call again.",
 }
 STOP_TIMEOUT_S = 5.0
+# A goodbye is spoken at about this many characters a second, and may start this late.
+SPOKEN_CHARS_PER_S = 12.0
+GOODBYE_MARGIN_S = 10.0
+MS_PER_SECOND = 1000
 IDLE_CHECK_S = 1.0  # idle timeouts are tens of seconds: a second's precision is plenty
+# Websocket close codes (RFC 6455 §7.4.1) for a call refused before its pipeline starts.
+WS_NORMAL_CLOSURE = 1000
+WS_POLICY_VIOLATION = 1008
+WS_TRY_AGAIN_LATER = 1013
 
 
-async def run_call(websocket: WebSocket, runtime: CallRuntime, call: Call, start: Start) -> None:
+async def run_call(websocket: WebSocket, runtime: CallHost, call: Call, start: Start) -> None:
     await CallSession(websocket, runtime, call, start).run()
 
 
 class CallSession:
-    def __init__(self, websocket: WebSocket, runtime: CallRuntime, call: Call, start: Start):
+    def __init__(self, websocket: WebSocket, runtime: CallHost, call: Call, start: Start):
         self._ws = websocket
         self._rt = runtime
         self._call_row = call
@@ -87,7 +95,7 @@ class CallSession:
         try:
             self._rt.registry.admit(self.info.call_id, self.hang_up)
         except AdmissionRefused:
-            await self._refuse("rejected_capacity", code=1013)
+            await self._refuse(EndReason.REJECTED_CAPACITY.value, code=WS_TRY_AGAIN_LATER)
             return
         try:
             await self._hold_org_slot()
@@ -127,8 +135,8 @@ class CallSession:
             await self._refuse(EndReason.INSUFFICIENT_CREDIT.value)
             return
         except (KeyNotFound, CallTokenInvalid) as exc:
-            reason = EndReason.KEY_NOT_FOUND.value if isinstance(exc, KeyNotFound) else "refused"
-            await self._refuse(reason, release=setup is not None)
+            reason = EndReason.KEY_NOT_FOUND if isinstance(exc, KeyNotFound) else EndReason.REFUSED
+            await self._refuse(reason.value, release=setup is not None)
             return
         except (VoxrouteError, SQLAlchemyError, ValueError) as exc:
             log.warning("call %s: set-up failed: %s", self.info.call_id, type(exc).__name__)
@@ -137,7 +145,7 @@ class CallSession:
         if self._pending_end is not None:  # e.g. the hang-up API during set-up: no audio
             self.end_reason = self._pending_end
             with contextlib.suppress(RuntimeError):
-                await self._ws.close(code=1000)
+                await self._ws.close(code=WS_NORMAL_CLOSURE)
             await self._finish(setup)
             return
         self.state.transition(CallState.CONNECTED)
@@ -218,7 +226,7 @@ class CallSession:
             self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
 
     def _mark_setup(self, phase: str) -> None:
-        self.setup_ms[phase] = round((time.monotonic() - self._started_at) * 1000, 1)
+        self.setup_ms[phase] = round((time.monotonic() - self._started_at) * MS_PER_SECOND, 1)
 
     # -- ending --------------------------------------------------------------------------
     def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
@@ -247,7 +255,7 @@ class CallSession:
         frames: list[Frame] = [TTSSpeakFrame(say)] if say else []
         await worker.queue_frames([*frames, EndFrame()])
         # The goodbye is paced in real time; past this deadline, stop waiting.
-        await asyncio.sleep(10.0 + (len(say or "") / 12.0))
+        await asyncio.sleep(GOODBYE_MARGIN_S + len(say or "") / SPOKEN_CHARS_PER_S)
         log.warning("call %s: graceful end timed out; cancelling", self.info.call_id)
         await worker.cancel(reason=self.end_reason)
 
@@ -284,7 +292,9 @@ class CallSession:
         if self._pipeline is not None:
             await self._pipeline.worker.queue_frame(frame)
 
-    async def _refuse(self, reason: str, code: int = 1008, *, release: bool = False) -> None:
+    async def _refuse(
+        self, reason: str, code: int = WS_POLICY_VIOLATION, *, release: bool = False
+    ) -> None:
         """End a call that never started its pipeline; `release`: its set-up had already
         held credit, which the end-of-call hook gives back (nothing was connected)."""
         self.end_reason = reason
@@ -320,7 +330,7 @@ class CallSession:
         ended_at = utcnow()
         pipeline = self._pipeline
         latency: dict[str, Any] = {}
-        usage: dict[str, float] = {}
+        usage: dict[str, int] = {}
         if pipeline is not None:
             latency = summarize(pipeline.latency.turns_ms, pipeline.usage.ttfb_ms)
             usage = dict(pipeline.usage.totals)

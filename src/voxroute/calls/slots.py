@@ -26,8 +26,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
-from voxroute.calls.tasks import TaskGroup
 from voxroute.errors import VoxrouteError
+from voxroute.tasks import TaskGroup
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

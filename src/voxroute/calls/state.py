@@ -46,12 +46,15 @@ class EndReason(StrEnum):
     SETUP_FAILED = "setup_failed"
     INSUFFICIENT_CREDIT = "insufficient_credit"
     ORG_CONCURRENCY_LIMIT = "org_concurrency_limit"
-    REJECTED_CAPACITY = "rejected_capacity"
     SERVER_SHUTDOWN = "server_shutdown"
     SERVER_LOST = "server_lost"  # the serving worker died; closed by the billing sweeper
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"
     NEVER_CONNECTED = "never_connected"
+    # The worker was at capacity (the admission refused the call or its media stream).
+    REJECTED_CAPACITY = "rejected_capacity"
+    # The media stream's call token or account did not match the call.
+    REFUSED = "refused"
     ERROR = "error"
 
     def for_stage(self, stage: str) -> str:

@@ -1,12 +1,14 @@
 """What `voxroute serve` prepares once, before its worker processes start.
 
 Workers are separate processes, so anything made "once at start-up" inside
-`voxroute.app.build_runtime` would otherwise be made once per worker: N emulator suites on
-N sets of ports (each knowing only its own worker's keys), and N racing attempts to create
-the demo organisation. The parent therefore migrates the database and creates the demo org
-itself, starts one `voxroute emulators` child with every key registered, and hands the
-workers plain settings (`VOXROUTE_PROVIDER_BASE_URLS`, `VOXROUTE_MANAGED_KEYS`,
-`VOXROUTE_TWILIO_API_BASE_URL`, `VOXROUTE_EMULATORS=off`) through the environment.
+`voxroute.bootstrap.build_runtime` would otherwise be made once per worker: N emulator suites
+on N sets of ports (each knowing only its own worker's keys), and N racing attempts to create
+the demo organisation. The parent therefore runs `bootstrap.prepare_database` itself, starts
+one `voxroute emulators` child with every key registered, and hands the workers plain
+settings (`VOXROUTE_PROVIDER_BASE_URLS`, `VOXROUTE_TWILIO_API_BASE_URL`,
+`VOXROUTE_EMULATORS=off`) through the environment. The managed keys go through a 0600 file
+(`VOXROUTE_MANAGED_KEYS_FILE` names it), never the environment, and the file is removed when
+the server stops.
 """
 
 from __future__ import annotations
@@ -35,15 +37,16 @@ EMULATOR_START_TIMEOUT_S = 30.0
 @contextmanager
 def shared_state(settings: Settings) -> Iterator[None]:
     """Prepare the machine-wide state; on exit stop the emulator child (if any)."""
-    managed = _managed_keys(settings)
-    demo = asyncio.run(_migrate_and_demo(settings)) if settings.demo_org else None
+    from voxroute.bootstrap import managed_key_values, prepare_database
+    from voxroute.providers.catalog import load_catalog
+
+    catalog = load_catalog()
+    managed = managed_key_values(settings, catalog)
+    demo = asyncio.run(prepare_database(settings)) if settings.demo_org else None
     if not settings.use_emulators:
         yield
         return
     keys: dict[str, list[dict[str, str]]] = {}
-    from voxroute.providers.catalog import load_catalog
-
-    catalog = load_catalog()
     for provider, fields in managed.items():
         primary = catalog.get(provider).secret_fields[0]
         entry = {"api_key": fields[primary]}
@@ -54,9 +57,13 @@ def shared_state(settings: Settings) -> Iterator[None]:
         keys.setdefault("twilio", []).append(
             {"api_key": demo.auth_token, "account_sid": demo.account_sid}
         )
-    with _emulator_process(settings, keys) as base_urls:
+    with (
+        _emulator_process(settings, keys) as base_urls,
+        _private_json(settings.data_dir, "managed-keys-", managed) as keys_file,
+    ):
         os.environ["VOXROUTE_PROVIDER_BASE_URLS"] = json.dumps(base_urls)
-        os.environ["VOXROUTE_MANAGED_KEYS"] = json.dumps(managed)
+        os.environ["VOXROUTE_MANAGED_KEYS_FILE"] = str(keys_file)
+        os.environ.pop("VOXROUTE_MANAGED_KEYS", None)  # the file holds them now
         os.environ["VOXROUTE_TWILIO_API_BASE_URL"] = (
             settings.twilio_api_base_url or base_urls["twilio"]
         )
@@ -64,42 +71,18 @@ def shared_state(settings: Settings) -> Iterator[None]:
         yield
 
 
-def _managed_keys(settings: Settings) -> dict[str, dict[str, str]]:
-    """The configured managed keys, or random demo keys valid only at the emulators."""
-    if settings.managed_keys:
-        return {
-            p: {k: v.get_secret_value() for k, v in fields.items()}
-            for p, fields in settings.managed_keys.items()
-        }
-    if not settings.use_emulators:
-        return {}
-    from voxroute.demo import demo_managed_keys
-    from voxroute.providers.catalog import load_catalog
-
-    return demo_managed_keys(load_catalog())
-
-
-async def _migrate_and_demo(settings: Settings) -> Any:
-    """The same steps as `build_runtime`, once: migrate, then create or reuse the demo."""
-    from voxroute.credentials import CredentialStore
-    from voxroute.db.migrate import upgrade
-    from voxroute.db.session import create_engine, create_session_factory, transaction
-    from voxroute.demo import ensure_demo
-    from voxroute.providers.catalog import load_catalog
-    from voxroute.vault import Vault
-    from voxroute.vault.master.factory import master_key_provider_from_settings
-
-    engine = create_engine(settings.resolved_database_url)
+@contextmanager
+def _private_json(directory: Path, prefix: str, value: Any) -> Iterator[Path]:
+    """`value` as JSON in a new file only this user can read (mkstemp: 0600), removed on exit."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".json", dir=directory)
+    path = Path(name)
     try:
-        await upgrade(engine)
-        catalog = load_catalog()
-        store = CredentialStore(Vault(master_key_provider_from_settings(settings)), catalog)
-        async with transaction(create_session_factory(engine)) as session:
-            return await ensure_demo(
-                session, data_dir=settings.data_dir, store=store, catalog=catalog
-            )
+        with os.fdopen(fd, "w") as handle:
+            json.dump(value, handle)
+        yield path
     finally:
-        await engine.dispose()
+        path.unlink(missing_ok=True)
 
 
 def _die_with_parent() -> None:
@@ -116,11 +99,15 @@ def _die_with_parent() -> None:
 @contextmanager
 def _emulator_process(settings: Settings, keys: dict[str, Any]) -> Iterator[dict[str, str]]:
     """`voxroute emulators` as a child; yields its provider → base URL map."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="emulator-keys-", suffix=".json", dir=settings.data_dir)
-    keys_file = Path(name)
-    with os.fdopen(fd, "w") as handle:  # mode 0600 from mkstemp
-        json.dump(keys, handle)
+    with (
+        _private_json(settings.data_dir, "emulator-keys-", keys) as keys_file,
+        _spawn_emulators(keys_file) as base_urls,
+    ):
+        yield base_urls
+
+
+@contextmanager
+def _spawn_emulators(keys_file: Path) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [
             sys.executable,
@@ -137,12 +124,11 @@ def _emulator_process(settings: Settings, keys: dict[str, Any]) -> Iterator[dict
     try:
         assert proc.stdout is not None
         line = _read_line(proc, EMULATOR_START_TIMEOUT_S)
-        keys_file.unlink(missing_ok=True)
+        keys_file.unlink(missing_ok=True)  # read by the child: no reason to keep it
         base_urls: dict[str, str] = json.loads(line)
         log.info("emulators (pid %d) serve %d providers", proc.pid, len(base_urls))
         yield base_urls
     finally:
-        keys_file.unlink(missing_ok=True)
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -8,10 +8,10 @@ from dataclasses import asdict
 
 from voxroute.audit import AuditAction, record
 from voxroute.cli._common import database, print_json, settings_from_env
+from voxroute.credentials.rotation import retire_version, rewrap_all
 from voxroute.db.session import transaction
-from voxroute.vault import Vault
+from voxroute.vault import Vault, rotate_master_key
 from voxroute.vault.master.factory import master_key_provider_from_settings
-from voxroute.vault.rotation import retire_version, rewrap_all, rotate_master_key
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -116,7 +116,6 @@ def worker_app() -> FastAPI:
     """
     import voxroute.calls.session  # noqa: F401 - import cost paid at start-up
     from voxroute.app import create_app
-    from voxroute.calls.text_matching import memoize_text_folding
     from voxroute.calls.vad import preload_vad
     from voxroute.gc_policy import tune_collector
     from voxroute.logs import configure_logging
@@ -124,7 +123,6 @@ def worker_app() -> FastAPI:
     settings = settings_from_env()
     configure_logging(settings.log_level)
     preload_vad()
-    memoize_text_folding()
     app = create_app(settings)
     # Everything imported so far lives as long as the worker. Moving it out of the
     # collector's generations keeps full collections (which stop the event loop, and with

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.audit import AuditAction, record
-from voxroute.credentials.store import CredentialScope
-from voxroute.db.base import utcnow
+from voxroute.credentials.store import CredentialScope, CredentialStore
 from voxroute.errors import NotFound, RateLimited
 from voxroute.providers.validation import check_credential
 
 if TYPE_CHECKING:
-    from voxroute.runtime import Runtime
+    import aiohttp
+
+__all__ = ["CheckLimiter", "KeyChecker"]
+# The limiter's sliding window.
+WINDOW_S = 60.0
 
 
 class CheckLimiter:
@@ -31,7 +35,7 @@ class CheckLimiter:
     def acquire(self, org_id: str, count: int) -> None:
         now = time.monotonic()
         events = self._events.setdefault(org_id, deque())
-        while events and now - events[0] > 60:
+        while events and now - events[0] > WINDOW_S:
             events.popleft()
         if len(events) + count > self.per_minute:
             raise RateLimited(
@@ -40,54 +44,61 @@ class CheckLimiter:
         events.extend([now] * count)
 
 
-async def check_org_credentials(
-    runtime: Runtime, session: AsyncSession, *, org_id: str, provider: str | None, actor: str
-) -> list[dict[str, Any]]:
-    creds = [
-        c
-        for c in await runtime.store.list(session, org_id=org_id, provider=provider)
-        if c.scope != CredentialScope.TELEPHONY.value
-    ]
-    if not creds:
-        raise NotFound("no keys to check" + (f" for {provider}" if provider else ""))
-    if runtime.check_limiter is None or runtime.http_session is None:
-        raise RuntimeError("the runtime is not started")
-    limiter = runtime.check_limiter
-    limiter.acquire(org_id, len(creds))
-    http = runtime.http_session
-    results: list[dict[str, Any]] = []
-    for cred in creds:
-        secrets = await runtime.store.open(session, cred)
-        outcome = await check_credential(
-            cred.provider,
-            secrets,
-            {k: str(v) for k, v in cred.public_fields.items()},
-            base_url=runtime.base_urls.get(cred.provider),
-            session=http,
-        )
-        cred.last_validated_at = utcnow()
-        cred.validation_status = outcome.status
-        cred.last_error = None if outcome.status == "ok" else outcome.message
-        if outcome.status == "invalid":
-            cred.status = "invalid"
-        elif outcome.status == "ok" and cred.status == "invalid":
-            cred.status = "active"
-        record(
-            session,
-            action=AuditAction.CREDENTIAL_VALIDATED,
-            org_id=org_id,
-            actor=actor,
-            target_type="credential",
-            target_id=cred.id,
-            data={"provider": cred.provider, "status": outcome.status},
-        )
-        results.append(
-            {
-                "credential_id": cred.id,
-                "provider": cred.provider,
-                "label": cred.label,
-                "status": outcome.status,
-                "message": outcome.message,
-            }
-        )
-    return results
+class KeyChecker:
+    """Runs 'check status' for an org's keys through the worker's shared HTTP session."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        *,
+        http: aiohttp.ClientSession,
+        base_urls: Mapping[str, str],
+        per_minute: int,
+    ) -> None:
+        self._store = store
+        self._http = http
+        # Provider endpoint overrides (emulators, tests); the real host when absent.
+        self.base_urls = dict(base_urls)
+        self.limiter = CheckLimiter(per_minute)
+
+    async def check_org(
+        self, session: AsyncSession, *, org_id: str, provider: str | None, actor: str
+    ) -> list[dict[str, Any]]:
+        creds = [
+            c
+            for c in await self._store.list(session, org_id=org_id, provider=provider)
+            if c.scope != CredentialScope.TELEPHONY.value
+        ]
+        if not creds:
+            raise NotFound("no keys to check" + (f" for {provider}" if provider else ""))
+        self.limiter.acquire(org_id, len(creds))
+        results: list[dict[str, Any]] = []
+        for cred in creds:
+            secrets = await self._store.open(session, cred)
+            outcome = await check_credential(
+                cred.provider,
+                secrets,
+                {k: str(v) for k, v in cred.public_fields.items()},
+                base_url=self.base_urls.get(cred.provider),
+                session=self._http,
+            )
+            self._store.record_check(cred, outcome.status, outcome.message)
+            record(
+                session,
+                action=AuditAction.CREDENTIAL_VALIDATED,
+                org_id=org_id,
+                actor=actor,
+                target_type="credential",
+                target_id=cred.id,
+                data={"provider": cred.provider, "status": outcome.status},
+            )
+            results.append(
+                {
+                    "credential_id": cred.id,
+                    "provider": cred.provider,
+                    "label": cred.label,
+                    "status": outcome.status,
+                    "message": outcome.message,
+                }
+            )
+        return results

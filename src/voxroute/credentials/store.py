@@ -8,13 +8,16 @@ Replacing bumps the version and deletes the old sealed rows in the same transact
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.audit import AuditAction, record
+from voxroute.credentials.status import CredentialStatus
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Credential, CredentialSecret
 from voxroute.errors import InvalidInput, NotFound
@@ -23,6 +26,10 @@ from voxroute.vault import SecretContext, Vault
 from voxroute.vault.secret import Secret
 
 TELEPHONY_FIELDS = ("auth_token",)
+# How long a key the provider rate-limited is skipped by key resolution.
+RATE_LIMIT_COOL_DOWN = timedelta(seconds=60)
+# `last_error` is shown to the owner; a provider's text beyond this says nothing more.
+LAST_ERROR_MAX_CHARS = 500
 
 
 class CredentialScope(StrEnum):
@@ -107,7 +114,7 @@ class CredentialStore:
             provider=provider,
             label=label,
             priority=priority,
-            status="active",
+            status=CredentialStatus.ACTIVE.value,
             public_fields=public,
             hint=_hint(secret),
             version=1,
@@ -140,7 +147,7 @@ class CredentialStore:
         credential.version += 1
         credential.public_fields = public
         credential.hint = _hint(secret)
-        credential.status = "active"
+        credential.status = CredentialStatus.ACTIVE.value
         credential.validation_status = None
         credential.last_error = None
         credential.last_validated_at = None
@@ -178,6 +185,67 @@ class CredentialStore:
             target_id=credential.id,
             data=data,
         )
+
+    # --- status: the only writes of `status`, `cooldown_until`, `validation_status` -------
+
+    @staticmethod
+    def set_status(credential: Credential, status: CredentialStatus) -> None:
+        """The owner switched the key on or off."""
+        credential.status = status.value
+
+    @staticmethod
+    def record_check(credential: Credential, outcome: str, message: str | None) -> None:
+        """Store a key check's outcome (`ok` | `invalid` | `error`): a rejected key becomes
+        invalid, an invalid key that passes again becomes active; a disabled key stays off."""
+        credential.last_validated_at = utcnow()
+        credential.validation_status = outcome
+        credential.last_error = None if outcome == "ok" else message
+        if outcome == "invalid":
+            credential.status = CredentialStatus.INVALID.value
+        elif outcome == "ok" and credential.status == CredentialStatus.INVALID.value:
+            credential.status = CredentialStatus.ACTIVE.value
+
+    @staticmethod
+    async def cool_down(
+        session: AsyncSession,
+        *,
+        org_id: str,
+        credential_id: str,
+        period: timedelta = RATE_LIMIT_COOL_DOWN,
+    ) -> None:
+        """Skip the key for `period`: the provider rate-limited it or its quota ran out."""
+        await session.execute(
+            update(Credential)
+            .where(Credential.org_id == org_id, Credential.id == credential_id)
+            .values(cooldown_until=utcnow() + period)
+        )
+
+    @staticmethod
+    async def mark_invalid(
+        session: AsyncSession, *, org_id: str, credential_id: str, detail: str
+    ) -> None:
+        """The provider rejected the key (401/403) during a call; `detail` is sanitized."""
+        await session.execute(
+            update(Credential)
+            .where(Credential.org_id == org_id, Credential.id == credential_id)
+            .values(
+                status=CredentialStatus.INVALID.value,
+                validation_status="invalid",
+                last_error=detail[:LAST_ERROR_MAX_CHARS],
+            )
+        )
+
+    @staticmethod
+    async def mark_used(
+        session: AsyncSession, *, org_id: str, credential_ids: Collection[str]
+    ) -> None:
+        """Stamp `last_used_at` on the keys a call starts with."""
+        if credential_ids:
+            await session.execute(
+                update(Credential)
+                .where(Credential.org_id == org_id, Credential.id.in_(credential_ids))
+                .values(last_used_at=utcnow())
+            )
 
     async def get(self, session: AsyncSession, *, org_id: str, credential_id: str) -> Credential:
         credential = await session.scalar(

@@ -9,38 +9,38 @@ if TYPE_CHECKING:
     from pipecat.services.stt_service import STTService
     from pipecat.services.tts_service import TTSService
 
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["LLMAdapter", "STTAdapter", "TTSAdapter"]
 
 
 class STTAdapter(Protocol):
-    """Builds a speech-to-text service for one call from its resolved stage."""
+    """Builds a speech-to-text service for one call from its `ServiceKey`."""
 
     provider: ClassVar[str]
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> STTService: ...
 
 
 class LLMAdapter(Protocol):
-    """Builds an LLM service for one call from its resolved stage."""
+    """Builds an LLM service for one call from its `ServiceKey`."""
 
     provider: ClassVar[str]
 
     @classmethod
-    def build(cls, stage: ResolvedStage, *, resources: ProviderResources) -> LLMService[Any]: ...
+    def build(cls, key: ServiceKey, *, resources: ProviderResources) -> LLMService[Any]: ...
 
 
 class TTSAdapter(Protocol):
-    """Builds a text-to-speech service for one call from its resolved stage."""
+    """Builds a text-to-speech service for one call from its `ServiceKey`."""
 
     provider: ClassVar[str]
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> TTSService: ...

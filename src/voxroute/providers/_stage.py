@@ -1,4 +1,9 @@
-"""Reading a `ResolvedStage` the same way in every adapter.
+"""`ServiceKey`: what an adapter needs to build one call's service, and reading it the same
+way in every adapter.
+
+The providers package owns this value, so adapters depend on nothing in `routing`: the
+factory turns whatever resolution hands over (`routing.types.ResolvedStage` matches
+`KeyedStage`) into a `ServiceKey` once.
 
 Secrets are revealed only here, at the last moment before a pipecat constructor, and a
 missing or empty one raises `KeyNotFound` *before* anything is constructed: pipecat and
@@ -8,46 +13,105 @@ the environment", which under BYOK would silently bill the platform.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
 from voxroute.errors import InvalidInput, KeyNotFound
 from voxroute.providers.catalog import load_catalog
-from voxroute.routing.types import ResolvedStage
+from voxroute.vault.secret import Secret
 
-__all__ = ["option", "public_field", "require_secret", "voice_for"]
+__all__ = [
+    "KeyedStage",
+    "Modality",
+    "ServiceKey",
+    "option",
+    "public_field",
+    "require_secret",
+    "voice_for",
+]
+
+Modality = Literal["stt", "llm", "tts"]
 
 
-def require_secret(stage: ResolvedStage, name: str = "api_key") -> str:
+@dataclass(frozen=True, slots=True)
+class ServiceKey:
+    """The provider, modality and model of one call's service, the key's fields (secret and
+    public), the endpoint override (emulators, tests) and the assistant's stage options."""
+
+    provider: str
+    modality: Modality
+    model: str
+    secrets: Mapping[str, Secret]
+    public_fields: Mapping[str, str] = field(default_factory=dict)
+    base_url: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class KeyedStage(Protocol):
+    """The shape of a resolved stage as the factory reads it."""
+
+    @property
+    def stage(self) -> Modality: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def secrets(self) -> Mapping[str, Secret]: ...
+    @property
+    def public_fields(self) -> Mapping[str, str]: ...
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+
+def service_key(stage: KeyedStage) -> ServiceKey:
+    return ServiceKey(
+        provider=stage.provider,
+        modality=stage.stage,
+        model=stage.model,
+        secrets=stage.secrets,
+        public_fields=stage.public_fields,
+        base_url=stage.base_url,
+        options=stage.options,
+    )
+
+
+def require_secret(key: ServiceKey, name: str = "api_key") -> str:
     """The revealed value of secret field ``name``; `KeyNotFound` if absent or empty."""
-    secret = stage.secrets.get(name)
+    secret = key.secrets.get(name)
     if secret is None or not secret.reveal():
-        raise KeyNotFound(f"{stage.provider} {stage.stage} stage has no '{name}' secret")
+        raise KeyNotFound(f"{key.provider} {key.modality} stage has no '{name}' secret")
     return secret.reveal()
 
 
-def public_field(stage: ResolvedStage, name: str) -> str:
+def public_field(key: ServiceKey, name: str) -> str:
     """A required public credential field (e.g. Azure ``region``)."""
-    value = stage.public_fields.get(name, "")
+    value = key.public_fields.get(name, "")
     if not value:
-        raise KeyNotFound(f"{stage.provider} {stage.stage} stage has no '{name}' field")
+        raise KeyNotFound(f"{key.provider} {key.modality} stage has no '{name}' field")
     return value
 
 
-def option(stage: ResolvedStage, *names: str) -> str | None:
+def option(key: ServiceKey, *names: str) -> str | None:
     """The first non-empty string option among ``names`` (assistant config, per call)."""
     for name in names:
-        value = stage.options.get(name)
+        value = key.options.get(name)
         if value is not None and value != "":
             if not isinstance(value, str):
-                raise InvalidInput(f"{stage.provider} option '{name}' must be a string")
+                raise InvalidInput(f"{key.provider} option '{name}' must be a string")
             return value
     return None
 
 
-def voice_for(stage: ResolvedStage) -> str:
+def voice_for(key: ServiceKey) -> str:
     """``options["voice_id"|"voice"]``, else the catalog's first voice for the provider."""
-    chosen = option(stage, "voice_id", "voice")
+    chosen = option(key, "voice_id", "voice")
     if chosen:
         return chosen
-    voices = load_catalog().get(stage.provider).voices
+    voices = load_catalog().get(key.provider).voices
     if not voices:
-        raise InvalidInput(f"{stage.provider} has no default voice; set options.voice_id")
+        raise InvalidInput(f"{key.provider} has no default voice; set options.voice_id")
     return voices[0]

@@ -119,7 +119,11 @@ def _body_code(exc: BaseException) -> str | None:
 
 
 def classify_exception(exc: BaseException) -> ErrorCategory:
-    """Category of an exception raised by a provider client (SDK, httpx, aiohttp, websockets)."""
+    """Category of an exception raised by a provider client (SDK, httpx, aiohttp, websockets),
+    or of one of our own `ProviderError`s (an adapter already classified it)."""
+    for error_type, category in _CATEGORY_OF_ERROR:
+        if isinstance(exc, error_type):
+            return category
     status = extract_http_status_code(exc)
     if status is not None:
         return classify_status(status, _body_code(exc))
@@ -168,6 +172,13 @@ _ERROR_TYPES: dict[ErrorCategory, type[ProviderError]] = {
     ErrorCategory.CONNECTIVITY: ProviderUnavailable,
     ErrorCategory.SERVER: ProviderUnavailable,
 }
+# Most specific first; the base `ProviderError` says nothing and is classified like others.
+_CATEGORY_OF_ERROR: tuple[tuple[type[ProviderError], ErrorCategory], ...] = (
+    (ProviderAuthError, ErrorCategory.AUTHENTICATION),
+    (ProviderRateLimited, ErrorCategory.RATE_LIMIT),
+    (ProviderQuotaExceeded, ErrorCategory.QUOTA),
+    (ProviderUnavailable, ErrorCategory.SERVER),
+)
 _WORDS: dict[ErrorCategory, str] = {
     ErrorCategory.AUTHENTICATION: "rejected the key",
     ErrorCategory.AUTHORIZATION: "refused the key access",

@@ -1,6 +1,7 @@
 """Per-call service construction: ``stage.provider`` → the adapter of that modality.
 
-Each build takes the call's `ResolvedStage` (key, model, endpoint override, options) and
+Each build takes the call's resolved stage (key, model, endpoint override, options; read once
+into the providers' own `ServiceKey`, which is all an adapter sees) and
 the worker's shared `ProviderResources`; nothing is read from the process environment.
 A missing secret raises `KeyNotFound` before any pipecat class is constructed; a provider
 that does not offer the modality raises `InvalidInput`.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from voxroute.errors import InvalidInput
+from voxroute.providers._stage import KeyedStage, service_key
 from voxroute.providers.azure.stt import AzureSTT
 from voxroute.providers.azure.tts import AzureTTS
 from voxroute.providers.cartesia.tts import CartesiaTTS
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 
     from voxroute.providers._base import LLMAdapter, STTAdapter, TTSAdapter
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["LLM_PROVIDERS", "STT_PROVIDERS", "TTS_PROVIDERS", "build_llm", "build_stt", "build_tts"]
 
@@ -53,7 +54,7 @@ LLM_PROVIDERS: tuple[str, ...] = tuple(_LLM)
 TTS_PROVIDERS: tuple[str, ...] = tuple(_TTS)
 
 
-def _adapter(table: dict[str, type], stage: ResolvedStage, modality: str) -> type:
+def _adapter(table: dict[str, type], stage: KeyedStage, modality: str) -> type:
     if stage.stage != modality:
         raise InvalidInput(f"a {stage.stage} stage cannot build a {modality} service")
     try:
@@ -67,26 +68,22 @@ def _check(resources: ProviderResources) -> None:
         raise RuntimeError("ProviderResources are closed; create them once per worker")
 
 
-def build_stt(
-    stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
-) -> STTService:
+def build_stt(stage: KeyedStage, *, sample_rate: int, resources: ProviderResources) -> STTService:
     """The call's speech-to-text service, streaming linear16 at ``sample_rate``."""
     _check(resources)
     adapter: type[STTAdapter] = _adapter(_STT, stage, "stt")
-    return adapter.build(stage, sample_rate=sample_rate, resources=resources)
+    return adapter.build(service_key(stage), sample_rate=sample_rate, resources=resources)
 
 
-def build_llm(stage: ResolvedStage, *, resources: ProviderResources) -> LLMService[Any]:
+def build_llm(stage: KeyedStage, *, resources: ProviderResources) -> LLMService[Any]:
     """The call's LLM service."""
     _check(resources)
     adapter: type[LLMAdapter] = _adapter(_LLM, stage, "llm")
-    return adapter.build(stage, resources=resources)
+    return adapter.build(service_key(stage), resources=resources)
 
 
-def build_tts(
-    stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
-) -> TTSService:
+def build_tts(stage: KeyedStage, *, sample_rate: int, resources: ProviderResources) -> TTSService:
     """The call's text-to-speech service, producing audio for a ``sample_rate`` pipeline."""
     _check(resources)
     adapter: type[TTSAdapter] = _adapter(_TTS, stage, "tts")
-    return adapter.build(stage, sample_rate=sample_rate, resources=resources)
+    return adapter.build(service_key(stage), sample_rate=sample_rate, resources=resources)

@@ -19,7 +19,7 @@ import httpx
 import httpx2
 import openai
 
-from voxroute.providers.websockets import disable_permessage_deflate
+from voxroute._pipecat.websockets import disable_permessage_deflate
 
 __all__ = ["ProviderResources"]
 

@@ -1,6 +1,6 @@
 """Endpoint conventions: one place that turns a platform base URL into provider URLs.
 
-``ResolvedStage.base_url`` (and the ``base_url`` of a validation check) is a platform-level
+``ServiceKey.base_url`` (and the ``base_url`` of a validation check) is a platform-level
 override such as ``http://127.0.0.1:PORT`` (an emulator); ``None`` means the real provider.
 Websocket services need the same host with a ``ws``/``wss`` scheme, which `to_ws` derives.
 """

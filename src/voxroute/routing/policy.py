@@ -13,8 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from voxroute.errors import KeyNotFound
-from voxroute.routing.types import FailurePolicy, KeySource, Stage
+from voxroute.credentials.status import CredentialStatus
+from voxroute.errors import InvalidInput, KeyNotFound
+from voxroute.routing.types import FAILURE_POLICIES, FailurePolicy, KeySource, Stage
+
+
+def effective_policy(assistant_policy: str | None, org_policy: str | None) -> FailurePolicy:
+    """The assistant's override, else the org's policy, else `strict`; raise on a value
+    that is not a policy (the API only stores known ones, so this means a corrupt row)."""
+    policy = assistant_policy or org_policy or "strict"
+    for known in FAILURE_POLICIES:
+        if policy == known:
+            return known
+    raise InvalidInput(f"unknown failure policy '{policy}'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +36,17 @@ class Candidate:
     credential_id: str | None
     version: int | None
     priority: int = 0
-    status: str = "active"
+    status: CredentialStatus = CredentialStatus.ACTIVE
     cooldown_until: datetime | None = None
 
     def usable(self, now: datetime) -> bool:
-        return self.status == "active" and (
+        return self.status == CredentialStatus.ACTIVE and (
             self.cooldown_until is None or self.cooldown_until <= now
         )
 
     @property
     def rate_limited(self) -> bool:
-        return self.status == "active" and self.cooldown_until is not None
+        return self.status == CredentialStatus.ACTIVE and self.cooldown_until is not None
 
 
 @dataclass(frozen=True, slots=True)

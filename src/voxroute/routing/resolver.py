@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxroute.credentials import CredentialScope, CredentialStore
+from voxroute.credentials import CredentialScope, CredentialStatus, CredentialStore
 from voxroute.db.base import utcnow
 from voxroute.db.models import Assistant, Credential, Organization
 from voxroute.errors import InvalidInput, KeyNotFound
 from voxroute.providers.catalog import Catalog
-from voxroute.routing.policy import Candidate, Decision, decide
-from voxroute.routing.types import STAGES, FailurePolicy, KeySource, ResolvedStage, Stage
+from voxroute.routing.policy import Candidate, Decision, decide, effective_policy
+from voxroute.routing.types import STAGES, KeySource, ResolvedStage, Stage
 from voxroute.vault.secret import Secret
 
 MANAGED = Candidate(source="managed", credential_id=None, version=None)
@@ -70,13 +70,6 @@ def _options(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in ("provider", "model", "byo_providers")}
 
 
-def effective_policy(org: Organization, assistant: Assistant) -> FailurePolicy:
-    policy = assistant.failure_policy or org.failure_policy or "strict"
-    if policy not in ("strict", "fallback_to_managed"):
-        raise InvalidInput(f"unknown failure policy '{policy}'")
-    return policy  # type: ignore[return-value]
-
-
 def _candidate(credential: Credential) -> Candidate:
     source: KeySource = (
         "assistant" if credential.scope == CredentialScope.ASSISTANT.value else "organization"
@@ -86,7 +79,7 @@ def _candidate(credential: Credential) -> Candidate:
         credential_id=credential.id,
         version=credential.version,
         priority=credential.priority,
-        status=credential.status,
+        status=CredentialStatus(credential.status),
         cooldown_until=credential.cooldown_until,
     )
 
@@ -161,7 +154,7 @@ class KeyResolver:
             assistant_keys=assistant_keys,
             org_keys=org_keys,
             managed=MANAGED if provider in self._managed else None,
-            policy=effective_policy(org, assistant),
+            policy=effective_policy(assistant.failure_policy, org.failure_policy),
             now=now or utcnow(),
         )
         chosen = next((c for c in usable if c.id == decision.candidate.credential_id), None)

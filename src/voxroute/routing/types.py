@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voxroute.usage import KeySource
 from voxroute.vault.secret import Secret
 
+__all__ = ["FAILURE_POLICIES", "STAGES", "FailurePolicy", "KeySource", "ResolvedStage", "Stage"]
+
 Stage = Literal["stt", "llm", "tts"]
-KeySource = Literal["assistant", "organization", "managed", "managed_fallback"]
 FailurePolicy = Literal["strict", "fallback_to_managed"]
+FAILURE_POLICIES: tuple[FailurePolicy, ...] = ("strict", "fallback_to_managed")
 STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
 
 

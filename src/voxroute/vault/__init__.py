@@ -1,4 +1,7 @@
-"""The key vault: `Secret` values, envelope encryption, master keys, rotation, redaction.
+"""The key vault: `Secret` values, envelope encryption, master keys, redaction.
+
+Re-wrapping stored rows after a rotation is the credential store's job
+(`voxroute.credentials.rotation`); importing the vault never pulls in the database.
 
 Public API (everything else is internal)::
 
@@ -8,8 +11,7 @@ Public API (everything else is internal)::
     MasterKeyProvider, LocalKeyring,         master-key providers and the settings factory
     AwsKmsMasterKey, KeyState, KeyVersion,
     master_key_provider_from_settings
-    rotate_master_key, rewrap_all,           rotation
-    retire_version, RotationResult, RewrapReport
+    rotate_master_key, RotationResult        add and promote a master-key version
     install_log_redaction, RedactingFilter,  redaction of logs and provider errors
     redact, sanitize, MASK
 """
@@ -30,13 +32,7 @@ from voxroute.vault.redaction import (
     redact,
     sanitize,
 )
-from voxroute.vault.rotation import (
-    RewrapReport,
-    RotationResult,
-    retire_version,
-    rewrap_all,
-    rotate_master_key,
-)
+from voxroute.vault.rotation import RotationResult, rotate_master_key
 from voxroute.vault.secret import Secret, reveal_all
 from voxroute.vault.vault import SealedSecret, Vault
 
@@ -48,7 +44,6 @@ __all__ = [
     "LocalKeyring",
     "MasterKeyProvider",
     "RedactingFilter",
-    "RewrapReport",
     "RotationResult",
     "SealedSecret",
     "Secret",
@@ -57,9 +52,7 @@ __all__ = [
     "install_log_redaction",
     "master_key_provider_from_settings",
     "redact",
-    "retire_version",
     "reveal_all",
-    "rewrap_all",
     "rotate_master_key",
     "sanitize",
 ]

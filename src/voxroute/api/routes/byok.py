@@ -11,7 +11,6 @@ from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
 from voxroute.api.schemas.credentials import CheckRequest, CheckResultOut
 from voxroute.api.schemas.orgs import OrgPublic, OrgSettingsUpdate
 from voxroute.credentials import CredentialScope
-from voxroute.credentials.checks import check_org_credentials
 from voxroute.errors import Forbidden, InvalidInput, NotFound
 from voxroute.orgs import get_org, set_failure_policy, set_use_own_keys
 
@@ -126,6 +125,6 @@ async def check_keys(
     provider = body.provider if body else None
     if provider is not None:
         runtime.catalog.get(provider)
-    return await check_org_credentials(
-        runtime, session, org_id=principal.require_org(), provider=provider, actor=principal.actor
+    return await runtime.key_checker.check_org(
+        session, org_id=principal.require_org(), provider=provider, actor=principal.actor
     )

@@ -56,10 +56,9 @@ async def get_call(principal: ReaderDep, runtime: RuntimeDep, call_id: str) -> d
     async with runtime.api_sessions() as session:
         call = await runtime.find_call(session, org_id=org_id, call_id=call_id)
     view: dict[str, Any] = CallPublic.model_validate(call).model_dump(mode="json")
-    if runtime.billing is not None:
-        view["cost"] = await call_cost_breakdown(
-            runtime.api_sessions, org_id=org_id, call_id=call.id, policy=runtime.billing.policy
-        )
+    view["cost"] = await call_cost_breakdown(
+        runtime.api_sessions, org_id=org_id, call_id=call.id, policy=runtime.billing.policy
+    )
     return view
 
 

@@ -13,7 +13,7 @@ from voxroute.api.schemas.credentials import (
     CredentialReplace,
     CredentialUpdate,
 )
-from voxroute.credentials import CredentialScope
+from voxroute.credentials import CredentialScope, CredentialStatus
 from voxroute.errors import Forbidden
 from voxroute.orgs import get_org
 
@@ -92,7 +92,7 @@ async def update_credential(
     if body.priority is not None:
         cred.priority = body.priority
     if body.status is not None:
-        cred.status = body.status
+        runtime.store.set_status(cred, CredentialStatus(body.status))
     return cred
 
 

@@ -119,7 +119,7 @@ class Reservation(Base):
 class UsageRecord(Base):
     """Raw metered usage of one stage of one call, priced at list price when written.
 
-    `quantity` is in the unit's base: milliseconds for `stt_seconds` and `transport_seconds`,
+    `quantity` is in the unit's base: milliseconds for `stt_ms` and `transport_ms`,
     tokens for `llm_*_tokens`, characters for `tts_characters`. `(call_id, stage, unit, seq)`
     is the idempotency key of a row: a replayed batch inserts nothing.
     """

@@ -44,7 +44,7 @@ class Credential(Base):
     provider: Mapped[str] = mapped_column(String(32))
     label: Mapped[str] = mapped_column(String(100), default="default")
     priority: Mapped[int] = mapped_column(default=0)
-    # "active" | "invalid" (provider said 401/403) | "disabled"
+    # a `credentials.status.CredentialStatus` value; only `CredentialStore` writes it
     status: Mapped[str] = mapped_column(String(16), default="active")
     public_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     hint: Mapped[str | None] = mapped_column(String(8))

@@ -17,8 +17,8 @@ from voxroute.providers._stage import option, public_field, require_secret
 from voxroute.providers.azure._endpoints import check_region, stt_private_endpoint
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["AzureSTT"]
 
@@ -30,15 +30,15 @@ class AzureSTT:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> AzureSTTService:
-        api_key = require_secret(stage)
-        region = check_region(public_field(stage, "region"))
-        settings = AzureSTTService.Settings(language=option(stage, "language") or "en-US")
-        if stage.base_url:
+        api_key = require_secret(key)
+        region = check_region(public_field(key, "region"))
+        settings = AzureSTTService.Settings(language=option(key, "language") or "en-US")
+        if key.base_url:
             return AzureSTTService(
                 api_key=api_key,
-                private_endpoint=stt_private_endpoint(region, stage.base_url),
+                private_endpoint=stt_private_endpoint(region, key.base_url),
                 sample_rate=sample_rate,
                 settings=settings,
             )

@@ -14,8 +14,8 @@ from voxroute.providers._stage import option, public_field, require_secret, voic
 from voxroute.providers.azure._endpoints import check_region, tts_private_endpoint
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["AzureTTS"]
 
@@ -27,17 +27,17 @@ class AzureTTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> AzureTTSService:
-        api_key = require_secret(stage)
-        region = check_region(public_field(stage, "region"))
+        api_key = require_secret(key)
+        region = check_region(public_field(key, "region"))
         settings = AzureTTSService.Settings(
-            voice=voice_for(stage), language=option(stage, "language") or "en-US"
+            voice=voice_for(key), language=option(key, "language") or "en-US"
         )
-        if stage.base_url:
+        if key.base_url:
             return AzureTTSService(
                 api_key=api_key,
-                private_endpoint=tts_private_endpoint(region, stage.base_url),
+                private_endpoint=tts_private_endpoint(region, key.base_url),
                 sample_rate=sample_rate,
                 settings=settings,
             )

@@ -10,8 +10,8 @@ from voxroute.providers._stage import option, require_secret, voice_for
 from voxroute.providers.urls import join_url, resolve_base, to_ws
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DEFAULT_BASE_URL", "WS_PATH", "CartesiaTTS"]
 
@@ -26,18 +26,18 @@ class CartesiaTTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> CartesiaTTSService:
-        base = to_ws(resolve_base(stage.base_url, DEFAULT_BASE_URL))
+        base = to_ws(resolve_base(key.base_url, DEFAULT_BASE_URL))
         return CartesiaTTSService(
-            api_key=require_secret(stage),
+            api_key=require_secret(key),
             url=join_url(base, WS_PATH),
             sample_rate=sample_rate,
             encoding="pcm_s16le",
             container="raw",
             settings=CartesiaTTSService.Settings(
-                model=stage.model,
-                voice=voice_for(stage),
-                language=option(stage, "language") or "en",
+                model=key.model,
+                voice=voice_for(key),
+                language=option(key, "language") or "en",
             ),
         )

@@ -8,37 +8,27 @@ Two things differ from constructing the pipecat service directly:
   Deepgram environment (REST + websocket hosts) is built by us from the stage.
 * **Shared HTTP client.** The SDK client makes its own httpx client (a new SSL context,
   ~25 ms) although the streaming path only uses a websocket. We inject the worker's shared
-  httpx client by swapping the client factory pipecat looks up, for the duration of the
-  synchronous constructor only, under a lock. The injected factory adds only the shared
-  pool and the environment, never a key, so even a racing constructor would stay correct.
+  httpx client through `voxroute._pipecat.deepgram` (the one home of pipecat patches).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
-from pipecat.services.deepgram import stt as _pipecat_dg_stt
+from deepgram import DeepgramClientEnvironment
 from pipecat.services.deepgram.stt import DeepgramSTTService
 
+from voxroute._pipecat.deepgram import deepgram_client_factory
 from voxroute.providers._stage import option, require_secret
 from voxroute.providers.deepgram._constants import DEFAULT_BASE_URL
 from voxroute.providers.urls import resolve_base, to_ws
 
 if TYPE_CHECKING:
-    import httpx
-
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DeepgramSTT", "deepgram_environment"]
 
-_factory_lock = threading.Lock()
-# The name pipecat's constructor looks up at call time; tests pin that it still exists.
-_FACTORY_NAME = "AsyncDeepgramClient"
 # Telephony: finalize ~400 ms after speech ends; UtteranceEnd after 1 s without words.
 _ENDPOINTING_MS = 400
 _UTTERANCE_END_MS = 1000
@@ -53,24 +43,6 @@ def deepgram_environment(base_url: str | None) -> DeepgramClientEnvironment:
     )
 
 
-@contextmanager
-def _client_factory(
-    environment: DeepgramClientEnvironment, httpx_client: httpx.AsyncClient
-) -> Iterator[None]:
-    def factory(*, api_key: str, **_ignored: Any) -> AsyncDeepgramClient:
-        return AsyncDeepgramClient(
-            api_key=api_key, environment=environment, httpx_client=httpx_client
-        )
-
-    with _factory_lock:
-        original = getattr(_pipecat_dg_stt, _FACTORY_NAME)
-        setattr(_pipecat_dg_stt, _FACTORY_NAME, factory)
-        try:
-            yield
-        finally:
-            setattr(_pipecat_dg_stt, _FACTORY_NAME, original)
-
-
 class DeepgramSTT:
     """Deepgram live transcription over ``{ws base}/v1/listen``, linear16 at the pipeline rate."""
 
@@ -78,13 +50,13 @@ class DeepgramSTT:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> DeepgramSTTService:
-        api_key = require_secret(stage)
-        environment = deepgram_environment(stage.base_url)
+        api_key = require_secret(key)
+        environment = deepgram_environment(key.base_url)
         settings = DeepgramSTTService.Settings(
-            model=stage.model,
-            language=option(stage, "language") or "en",
+            model=key.model,
+            language=option(key, "language") or "en",
             interim_results=True,
             punctuate=True,
             smart_format=True,
@@ -92,7 +64,7 @@ class DeepgramSTT:
             endpointing=_ENDPOINTING_MS,
             utterance_end_ms=_UTTERANCE_END_MS,
         )
-        with _client_factory(environment, resources.httpx_client):
+        with deepgram_client_factory(environment, resources.httpx_client):
             # base_url stays empty so pipecat takes the plain constructor path, which the
             # factory above serves with our environment.
             return DeepgramSTTService(

@@ -11,8 +11,8 @@ from voxroute.providers.deepgram._constants import DEFAULT_BASE_URL
 from voxroute.providers.urls import resolve_base, to_ws
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DeepgramTTS"]
 
@@ -28,12 +28,12 @@ class DeepgramTTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> DeepgramTTSService:
-        voice = option(stage, "voice_id", "voice") or stage.model
+        voice = option(key, "voice_id", "voice") or key.model
         return DeepgramTTSService(
-            api_key=require_secret(stage),
-            base_url=to_ws(resolve_base(stage.base_url, DEFAULT_BASE_URL)),
+            api_key=require_secret(key),
+            base_url=to_ws(resolve_base(key.base_url, DEFAULT_BASE_URL)),
             sample_rate=sample_rate,
             encoding="linear16",
             settings=DeepgramTTSService.Settings(voice=voice),

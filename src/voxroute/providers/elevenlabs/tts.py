@@ -10,8 +10,8 @@ from voxroute.providers._stage import require_secret, voice_for
 from voxroute.providers.urls import resolve_base, to_ws
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DEFAULT_BASE_URL", "ElevenLabsTTS"]
 
@@ -28,11 +28,11 @@ class ElevenLabsTTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> ElevenLabsTTSService:
         return ElevenLabsTTSService(
-            api_key=require_secret(stage),
-            url=to_ws(resolve_base(stage.base_url, DEFAULT_BASE_URL)),
+            api_key=require_secret(key),
+            url=to_ws(resolve_base(key.base_url, DEFAULT_BASE_URL)),
             sample_rate=sample_rate,
-            settings=ElevenLabsTTSService.Settings(model=stage.model, voice=voice_for(stage)),
+            settings=ElevenLabsTTSService.Settings(model=key.model, voice=voice_for(key)),
         )

@@ -16,8 +16,8 @@ from voxroute.providers._stage import require_secret, voice_for
 from voxroute.providers.urls import join_url, resolve_base, to_ws
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DEFAULT_BASE_URL", "WS_PATH", "InworldTTS"]
 
@@ -32,13 +32,13 @@ class InworldTTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> InworldTTSService:
-        base = to_ws(resolve_base(stage.base_url, DEFAULT_BASE_URL))
+        base = to_ws(resolve_base(key.base_url, DEFAULT_BASE_URL))
         return InworldTTSService(
-            api_key=require_secret(stage, "bearer_token"),
+            api_key=require_secret(key, "bearer_token"),
             url=join_url(base, WS_PATH),
             sample_rate=sample_rate,
             encoding="PCM",
-            settings=InworldTTSService.Settings(model=stage.model, voice=voice_for(stage)),
+            settings=InworldTTSService.Settings(model=key.model, voice=voice_for(key)),
         )

@@ -11,8 +11,8 @@ from voxroute.providers.openai._client import OPENAI_DEFAULT_BASE_URL, SharedCli
 from voxroute.providers.urls import join_url, resolve_base
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["OpenAILLM", "SharedClientOpenAILLMService"]
 
@@ -27,10 +27,10 @@ class OpenAILLM:
     provider: ClassVar[str] = "openai"
 
     @classmethod
-    def build(cls, stage: ResolvedStage, *, resources: ProviderResources) -> OpenAILLMService:
+    def build(cls, key: ServiceKey, *, resources: ProviderResources) -> OpenAILLMService:
         return SharedClientOpenAILLMService(
             http_client=resources.openai_http_client,
-            api_key=require_secret(stage),
-            base_url=join_url(resolve_base(stage.base_url, OPENAI_DEFAULT_BASE_URL), "/v1"),
-            settings=OpenAILLMService.Settings(model=stage.model),
+            api_key=require_secret(key),
+            base_url=join_url(resolve_base(key.base_url, OPENAI_DEFAULT_BASE_URL), "/v1"),
+            settings=OpenAILLMService.Settings(model=key.model),
         )

@@ -11,8 +11,8 @@ from voxroute.providers.openai._client import OPENAI_DEFAULT_BASE_URL, make_asyn
 from voxroute.providers.urls import join_url, resolve_base
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["OPENAI_TTS_SAMPLE_RATE", "OpenAITTS"]
 
@@ -27,16 +27,16 @@ class OpenAITTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> OpenAITTSService:
-        api_key = require_secret(stage)
-        base_url = join_url(resolve_base(stage.base_url, OPENAI_DEFAULT_BASE_URL), "/v1")
+        api_key = require_secret(key)
+        base_url = join_url(resolve_base(key.base_url, OPENAI_DEFAULT_BASE_URL), "/v1")
         service = OpenAITTSService(
             api_key=api_key,
             base_url=base_url,
             http_client=resources.openai_http_client,
             sample_rate=OPENAI_TTS_SAMPLE_RATE,
-            settings=OpenAITTSService.Settings(model=stage.model, voice=voice_for(stage)),
+            settings=OpenAITTSService.Settings(model=key.model, voice=voice_for(key)),
         )
         # Rebuild through the one helper that clears environment-derived org/project.
         service._client = make_async_openai(

@@ -10,8 +10,8 @@ from voxroute.providers._stage import require_secret, voice_for
 from voxroute.providers.urls import join_url, resolve_base, to_ws
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DEFAULT_STREAM_BASE", "STREAM_PATH", "ResembleTTS"]
 
@@ -30,15 +30,15 @@ class ResembleTTS:
 
     @classmethod
     def build(
-        cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
+        cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> ResembleAITTSService:
-        base = to_ws(resolve_base(stage.base_url, DEFAULT_STREAM_BASE))
+        base = to_ws(resolve_base(key.base_url, DEFAULT_STREAM_BASE))
         return ResembleAITTSService(
-            api_key=require_secret(stage),
+            api_key=require_secret(key),
             url=join_url(base, STREAM_PATH),
             precision="PCM_16",
             output_format="wav",
             sample_rate=sample_rate if sample_rate in _NATIVE_RATES else 22050,
             # Resemble has no model choice; the catalog's "resemble-default" is a label.
-            settings=ResembleAITTSService.Settings(voice=voice_for(stage)),
+            settings=ResembleAITTSService.Settings(voice=voice_for(key)),
         )

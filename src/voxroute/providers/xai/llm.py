@@ -11,8 +11,8 @@ from voxroute.providers.openai._client import SharedClientMixin
 from voxroute.providers.urls import join_url, resolve_base
 
 if TYPE_CHECKING:
+    from voxroute.providers._stage import ServiceKey
     from voxroute.providers.resources import ProviderResources
-    from voxroute.routing.types import ResolvedStage
 
 __all__ = ["DEFAULT_BASE_URL", "SharedClientGrokLLMService", "XAILLM"]
 
@@ -29,10 +29,10 @@ class XAILLM:
     provider: ClassVar[str] = "xai"
 
     @classmethod
-    def build(cls, stage: ResolvedStage, *, resources: ProviderResources) -> GrokLLMService:
+    def build(cls, key: ServiceKey, *, resources: ProviderResources) -> GrokLLMService:
         return SharedClientGrokLLMService(
             http_client=resources.openai_http_client,
-            api_key=require_secret(stage),
-            base_url=join_url(resolve_base(stage.base_url, DEFAULT_BASE_URL), "/v1"),
-            settings=GrokLLMService.Settings(model=stage.model),
+            api_key=require_secret(key),
+            base_url=join_url(resolve_base(key.base_url, DEFAULT_BASE_URL), "/v1"),
+            settings=GrokLLMService.Settings(model=key.model),
         )

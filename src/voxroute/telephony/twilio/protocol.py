@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxroute.errors import TelephonyError
+
 __all__ = [
     "MAX_MEDIA_PAYLOAD_BYTES",
     "Connected",
@@ -49,8 +51,10 @@ _MEDIA_AS_SENT = re.compile(
 )
 
 
-class ProtocolError(ValueError):
+class ProtocolError(TelephonyError, ValueError):
     """A media-stream message that breaks the protocol."""
+
+    code = "protocol_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """FastAPI glue: `POST /telephony/twilio/voice`, `POST /telephony/twilio/status`,
-`WS /telephony/twilio/stream`. Needs `request.app.state.runtime` (a `CallRuntime`)."""
+`WS /telephony/twilio/stream`. Needs `request.app.state.runtime` (a `CallHost`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
-from voxroute.calls.runtime import CallRuntime
+from voxroute.calls.host import CallHost
 from voxroute.errors import InvalidInput, SignatureInvalid
 from voxroute.telephony.twilio.signature import public_request_url
 from voxroute.telephony.twilio.stream import serve_media_stream
@@ -26,14 +26,14 @@ _XML = "application/xml"
 _FORBIDDEN = "forbidden"
 
 
-def _runtime(app_state: object) -> CallRuntime:
+def _runtime(app_state: object) -> CallHost:
     runtime = getattr(app_state, "runtime", None)
     if runtime is None:
-        raise RuntimeError("app.state.runtime (a CallRuntime) is not set")
+        raise RuntimeError("app.state.runtime (a CallHost) is not set")
     return runtime  # type: ignore[no-any-return]
 
 
-async def _twilio_request(request: Request, runtime: CallRuntime) -> TwilioRequest:
+async def _twilio_request(request: Request, runtime: CallHost) -> TwilioRequest:
     limit = runtime.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):

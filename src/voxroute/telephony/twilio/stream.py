@@ -11,10 +11,10 @@ from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxroute.calls.runtime import CallRuntime
+from voxroute.calls.host import CallHost
 from voxroute.db.models import Call
 from voxroute.db.transactions import run_write
-from voxroute.errors import CallTokenInvalid
+from voxroute.errors import CallTokenInvalid, TelephonyError
 from voxroute.telephony.twilio.protocol import Connected, ProtocolError, Start, parse_message
 from voxroute.telephony.twilio.tokens import consume_call_token
 
@@ -25,8 +25,10 @@ POLICY_VIOLATION = 1008
 START_TIMEOUT_S = 10.0
 
 
-class StreamRejected(Exception):
+class StreamRejected(TelephonyError):
     """The stream never presented a valid `start`."""
+
+    code = "stream_rejected"
 
 
 async def read_start(websocket: WebSocket, *, max_bytes: int) -> Start:
@@ -49,7 +51,7 @@ async def read_start(websocket: WebSocket, *, max_bytes: int) -> Start:
     raise StreamRejected("no start")
 
 
-async def serve_media_stream(websocket: WebSocket, runtime: CallRuntime) -> None:
+async def serve_media_stream(websocket: WebSocket, runtime: CallHost) -> None:
     # Imported here: the session pulls in pipecat (≈1 s of imports), which the webhook
     # routes must not pay for at import time.
     from voxroute.calls.session import run_call

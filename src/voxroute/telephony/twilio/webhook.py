@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxroute.calls.runtime import CallRuntime
+from voxroute.calls.host import CallHost
 from voxroute.calls.slots import SlotsUnavailable
 from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import new_id, utcnow
@@ -77,7 +77,7 @@ async def _number_for(
 
 
 async def _verify(
-    runtime: CallRuntime, session: AsyncSession, number: PhoneNumber | None, req: TwilioRequest
+    runtime: CallHost, session: AsyncSession, number: PhoneNumber | None, req: TwilioRequest
 ) -> PhoneNumber:
     """Signature with the number's org token, then AccountSid; same 403 for every failure."""
     if number is None:
@@ -89,7 +89,7 @@ async def _verify(
     return number
 
 
-async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> WebhookAnswer:
+async def handle_voice_webhook(runtime: CallHost, req: TwilioRequest) -> WebhookAnswer:
     """Incoming call: answer `<Connect><Stream>` with a fresh single-use call token.
 
     Raises SignatureInvalid (403) for a forged or missing signature or an unknown number.
@@ -149,7 +149,7 @@ async def handle_voice_webhook(runtime: CallRuntime, req: TwilioRequest) -> Webh
     return WebhookAnswer(stream_twiml(url, {"call_token": token}), call_id=call.id)
 
 
-async def _end_call(runtime: CallRuntime, call_id: str, reason: str) -> bool:
+async def _end_call(runtime: CallHost, call_id: str, reason: str) -> bool:
     """Ended with `reason` unless it already was; True when this changed it."""
     statement = (
         update(Call)
@@ -160,7 +160,7 @@ async def _end_call(runtime: CallRuntime, call_id: str, reason: str) -> bool:
     return await run_update(runtime.session_factory, statement) == 1
 
 
-async def handle_status_callback(runtime: CallRuntime, req: TwilioRequest) -> str | None:
+async def handle_status_callback(runtime: CallHost, req: TwilioRequest) -> str | None:
     """Call-progress callback: idempotent; only ever moves a call forward (to ENDED).
 
     Returns the call id when this callback ended a call that may still be live here.

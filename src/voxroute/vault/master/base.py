@@ -11,7 +11,7 @@ Tink-like phases, always forward:
 * primary: exactly one; every new wrap uses it.
 * decrypt-only (state "active"): a former primary, still readable while rows are re-wrapped.
 * retired: unusable; blobs wrapped under it fail to open. Retire only once no row uses it
-  (`voxroute.vault.rotation.retire_version` checks that).
+  (`voxroute.credentials.rotation.retire_version` checks that).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from voxroute.errors import MasterKeyError
 from voxroute.vault.master.base import KeyState, KeyVersion
 
 RING_FORMAT = 1
@@ -22,12 +23,16 @@ _ENTRY_KEYS = {"version", "state", "created_at"}
 RefValidator = Callable[[str], None]
 
 
-class RingFormatError(ValueError):
+class RingFormatError(MasterKeyError, ValueError):
     """The keyring JSON is not what voxroute wrote. Messages never quote key material."""
 
+    code = "keyring_format_error"
 
-class RingStateError(ValueError):
+
+class RingStateError(MasterKeyError, ValueError):
     """A phase transition that the rules forbid."""
+
+    code = "keyring_state_error"
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
-from voxroute.calls.service_taps import tap_service
+from voxroute._pipecat.service_taps import tap_service
 
 
 class WordSpeaker(FrameProcessor):

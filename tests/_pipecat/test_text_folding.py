@@ -14,9 +14,10 @@ from pipecat.utils.context.aggregated_frame_sequencer import AggregatedFrameSequ
 from pipecat.utils.text import alnum_utils
 from pipecat.utils.text.base_text_aggregator import TextType
 
-from voxroute.calls.text_matching import FOLDING_MODULES, memoize_text_folding
+from voxroute._pipecat.text_folding import FOLDING_MODULES, memoize_text_folding
 
-ORIGINAL = alnum_utils.alnum_only
+# The function itself, whether or not the runtime has installed the memo already.
+ORIGINAL = getattr(alnum_utils.alnum_only, "__wrapped__", alnum_utils.alnum_only)
 SAMPLES = [
     "",
     "Thanks for calling!",

@@ -4,8 +4,8 @@ api_tokens.expires_at (optional token expiry)
 A call whose worker dies is charged its connected time up to `alive_at` by the sweeper
 (before, only a normal end recorded connected time, so such a call paid no platform fee).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07 22:00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import voxroute.db.base
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,13 +1,13 @@
-"""Glue between live calls and billing: holds, usage, settlement, the sweeper.
+"""Billing's live-call side: holds, usage, settlement, the sweeper.
 
 - At call start `hold_call` holds credit in the call's connect transaction (refused with
   `InsufficientCredit`).
 - While it runs, a ticker extends every live call's hold; when it cannot, the call is ended
-  politely with reason `insufficient_credit`.
+  politely (the hang-up the runtime hands in carries the reason, `insufficient_credit`).
 - Usage deltas from the pipeline go to the bounded `UsageRecorder` (durable while the call
   runs) *and* are kept per call in memory, so settlement passes the complete list: the billing
   store is idempotent per (call, stage, unit, seq), so nothing is lost or doubled.
-- At the end the connected time is recorded as `transport_seconds` (the platform fee's clock)
+- At the end the connected time is recorded as `transport_ms` (the platform fee's clock)
   and the call is settled exactly once; a call whose process died is settled by the sweeper
   from what was recorded.
 """
@@ -15,38 +15,37 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import cast
 
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from voxroute.billing import (
-    BillingPolicy,
-    UsageEvent,
-    UsageRecorder,
-    extend_many,
-    hold_credit,
-    settle,
-    sweep,
-)
-from voxroute.billing.types import KeySource, MeteredStage, Unit
-from voxroute.calls.runtime import CallReport
-from voxroute.calls.runtime import UsageEvent as CallUsageEvent
-from voxroute.calls.tasks import TaskGroup
+from voxroute.billing.policy import BillingPolicy
+from voxroute.billing.reservations import extend_many, hold_credit, settle, sweep
+from voxroute.billing.usage import UsageRecorder
 from voxroute.db.base import utcnow
 from voxroute.errors import BillingError
+from voxroute.tasks import TaskGroup
+from voxroute.usage import UsageEvent
 
 log = logging.getLogger("voxroute.metering")
-MILLI_UNITS = {"stt_seconds", "transport_seconds"}
+# Connected time is metered on the carrier that carries the call (the org's own account).
+TRANSPORT_PROVIDER = ("twilio", "media-stream")
+MS_PER_SECOND = 1000
 EXTEND_BATCH = 200  # holds renewed per write transaction
-HangUp = Callable[[str, str], Awaitable[bool]]
+# Ends a live call whose credit hold cannot be renewed (the registry, with its end reason).
+HangUp = Callable[[str], Awaitable[bool]]
+# Background tasks get this long to finish at shutdown.
+STOP_GRACE_S = 5.0
+# Sweeper grace, in renewal periods: a live call's own settle beats the sweeper.
+SWEEP_GRACE_PERIODS = 2
 
 
 class Metering:
@@ -82,7 +81,7 @@ class Metering:
         self._tasks.spawn(self._every(self._sweep_every_s, self.sweep_once), "sweeper")
 
     async def stop(self) -> None:
-        await self._tasks.cancel_all(grace_s=5.0)
+        await self._tasks.cancel_all(grace_s=STOP_GRACE_S)
         unwritten = await self.recorder.stop()
         if unwritten:
             log.error("%d usage events could not be written at shutdown", len(unwritten))
@@ -110,85 +109,51 @@ class Metering:
         """Calls whose holds this process renews."""
         return frozenset(self._held)
 
-    def record_usage(self, event: CallUsageEvent) -> None:
-        scale = 1000 if event.unit in MILLI_UNITS else 1
-        quantity = round(event.quantity * scale)
-        if quantity <= 0:
+    def record_usage(self, event: UsageEvent) -> None:
+        """Accept one usage delta of a live call: number it, keep it, queue it for writing."""
+        if event.quantity <= 0:
             return
-        usage = self._usage(
-            event.org_id,
-            event.call_id,
-            event.stage,
-            event.provider,
-            event.model,
-            event.source,
-            event.credential_id,
-            event.unit,
-            quantity,
-            event.at,
-        )
+        usage = self._numbered(event)
         self._events.setdefault(event.call_id, []).append(usage)
         if not self.recorder.try_record(usage):
             log.warning("usage queue full; call %s keeps its events for settlement", event.call_id)
 
-    def _usage(
-        self,
-        org_id: str,
-        call_id: str,
-        stage: str,
-        provider: str,
-        model: str,
-        source: str,
-        credential_id: str | None,
-        unit: str,
-        quantity: int,
-        at: datetime | None = None,
-    ) -> UsageEvent:
-        return UsageEvent(
-            org_id=org_id,
-            call_id=call_id,
-            stage=cast(MeteredStage, stage),
-            provider=provider,
-            model=model,
-            key_source=cast(KeySource, source),
-            unit=cast(Unit, unit),
-            quantity=quantity,
-            seq=next(self._seq[(call_id, stage, unit)]),
-            credential_id=credential_id,
-            occurred_at=at or utcnow(),
-        )
+    def _numbered(self, event: UsageEvent) -> UsageEvent:
+        seq = next(self._seq[(event.call_id, event.stage, event.unit)])
+        return dataclasses.replace(event, seq=seq)
 
-    async def settle_call(self, report: CallReport) -> None:
+    async def settle_call(
+        self, *, org_id: str, call_id: str, connected_at: datetime | None, duration_s: float
+    ) -> None:
         """Record connected time, then settle once; failures are left to the sweeper."""
-        call = report.call
-        events = self._events.pop(call.call_id, [])
-        org_id = self._held.pop(call.call_id, None)
-        connected_ms = round(report.duration_s * 1000) if report.connected_at else 0
+        events = self._events.pop(call_id, [])
+        held_org = self._held.pop(call_id, None)
+        connected_ms = round(duration_s * MS_PER_SECOND) if connected_at else 0
         if connected_ms > 0:
-            events.append(
-                self._usage(
-                    call.org_id,
-                    call.call_id,
-                    "transport",
-                    "twilio",
-                    "media-stream",
-                    "organization",  # the org's own Twilio account carries the call
-                    None,
-                    "transport_seconds",
-                    connected_ms,
-                )
+            provider, model = TRANSPORT_PROVIDER
+            transport = UsageEvent(
+                org_id=org_id,
+                call_id=call_id,
+                stage="transport",
+                provider=provider,
+                model=model,
+                key_source="organization",  # the org's own carrier account carries the call
+                unit="transport_ms",
+                quantity=connected_ms,
+                occurred_at=utcnow(),
             )
-        for key in [k for k in self._seq if k[0] == call.call_id]:
+            events.append(self._numbered(transport))
+        for key in [k for k in self._seq if k[0] == call_id]:
             del self._seq[key]
-        if org_id is None:
+        if held_org is None:
             return  # never held (refused before the hold): nothing to settle
         try:
             await settle(
-                self._factory, org_id=org_id, call_id=call.call_id, policy=self.policy, usage=events
+                self._factory, org_id=held_org, call_id=call_id, policy=self.policy, usage=events
             )
         except BillingError as exc:
             log.warning(
-                "call %s not settled now (%s); the sweeper will settle it", call.call_id, exc.code
+                "call %s not settled now (%s); the sweeper will settle it", call_id, exc.code
             )
 
     async def extend_all(self) -> None:
@@ -210,11 +175,11 @@ class Metering:
             for call_id in sorted(renewal.short | renewal.closed):
                 log.info("call %s: its credit hold cannot be renewed, ending politely", call_id)
                 if self._hang_up is not None:
-                    await self._hang_up(call_id, "insufficient_credit")
+                    await self._hang_up(call_id)
 
     async def sweep_once(self) -> None:
-        # One extension period of grace: a live call's own settle beats the sweeper.
-        grace = timedelta(seconds=max(self._extend_every_s, self._sweep_every_s) * 2)
+        period_s = max(self._extend_every_s, self._sweep_every_s)
+        grace = timedelta(seconds=period_s * SWEEP_GRACE_PERIODS)
         report = await sweep(self._factory, policy=self.policy, now=utcnow(), grace=grace)
         if report.settled or report.released:
             log.info("sweeper: %s", report)

@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio.client import connect as stock_connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from voxroute.providers.websockets import CONNECT_FUNCTIONS, disable_permessage_deflate
+from voxroute._pipecat.websockets import CONNECT_FUNCTIONS, disable_permessage_deflate
 
 
 @pytest.fixture

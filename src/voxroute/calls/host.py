@@ -1,8 +1,9 @@
-"""What the call machinery needs from the application: the `CallRuntime` protocol.
+"""What a call needs from the process hosting it: the `CallHost` protocol.
 
-The app (``app.py``) implements it once per process and puts it on ``app.state.runtime``;
-telephony routes and call sessions only ever see this protocol. Everything a hook receives
-is secret-free except `ResolvedStage.secrets`, which stays masked (`Secret`).
+`voxroute.runtime.Runtime` (built once per process by `voxroute.bootstrap`) implements it and
+sits on ``app.state.runtime``; telephony routes and call sessions only ever see this
+protocol. Everything a hook receives is secret-free except `ResolvedStage.secrets`, which
+stays masked (`Secret`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voxroute.db.models import Call, PhoneNumber
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings
+from voxroute.usage import UsageEvent
 from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
     from voxroute.providers import ProviderResources
+    from voxroute.routing.failures import FailurePlan
 
-__all__ = ["CallInfo", "CallReport", "CallRuntime", "UsageEvent"]
+__all__ = ["CallInfo", "CallReport", "CallHost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +46,6 @@ class CallInfo:
     to_number: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
-    """One raw usage delta of one stage (never a price; billing prices it later).
-
-    `unit` is one of `stt_seconds`, `llm_input_tokens`, `llm_output_tokens`,
-    `llm_cached_tokens`, `tts_characters`.
-    """
-
-    call_id: str
-    org_id: str
-    stage: Stage
-    provider: str
-    model: str
-    source: str
-    credential_id: str | None
-    unit: str
-    quantity: float
-    at: datetime
-
-
 @dataclass(slots=True)
 class CallReport:
     """Everything known about a call when it ends; handed once to `on_call_ended`."""
@@ -74,12 +57,13 @@ class CallReport:
     duration_s: float
     resolution: list[dict[str, Any]] = field(default_factory=list)
     latency: dict[str, Any] = field(default_factory=dict)
-    usage: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)  # unit -> total (`voxroute.usage`)
 
 
 @runtime_checkable
-class CallRuntime(Protocol):
-    """Application services used by the Twilio routes and the per-call session.
+class CallHost(Protocol):
+    """The per-process services a call uses: key resolution, credential health, admission,
+    billing hooks, and the worker's shared resources.
 
     Hooks called during a call (`record_usage`) must not block; async hooks are awaited off
     the audio path (setup, failure handling, end of call).
@@ -148,10 +132,10 @@ class CallRuntime(Protocol):
         ...
 
     async def report_credential_failure(
-        self, call: CallInfo, stage: ResolvedStage, category: str, detail: str
+        self, call: CallInfo, stage: ResolvedStage, plan: FailurePlan, detail: str
     ) -> None:
-        """The provider rejected a credential (category `authentication`/`authorization`
-        marks it invalid; `rate_limit`/`quota` only informs). `detail` is sanitized."""
+        """The provider refused a stored credential: apply `plan.credential` (mark it invalid,
+        or cool it down), count it and audit an auth failure. `detail` is sanitized."""
         ...
 
     def record_usage(self, event: UsageEvent) -> None:
