@@ -50,6 +50,7 @@ class EndReason(StrEnum):
     HUNG_UP_BY_API = "hung_up_by_api"
     TELEPHONY_COMPLETED = "telephony_completed"
     NEVER_CONNECTED = "never_connected"
+    MEDIA_FLOOD = "media_flood"  # the caller's side sent media far faster than real time
     ERROR = "error"
 
     def for_stage(self, stage: str) -> str:

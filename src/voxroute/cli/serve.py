@@ -36,7 +36,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="worker processes (default: VOXROUTE_WORKERS, or one per core)",
     )
-    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers))
+    serve.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this already-bound listening socket (inherited file descriptor); "
+        "VOXROUTE_PUBLIC_URL should then name its address",
+    )
+    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers, a.fd))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
     emulators = sub.add_parser(
@@ -60,7 +67,9 @@ def worker_count(requested: int | None, configured: int) -> int:
     return count
 
 
-def run_server(host: str | None, port: int | None, workers: int | None = None) -> None:
+def run_server(
+    host: str | None, port: int | None, workers: int | None = None, fd: int | None = None
+) -> None:
     import uvicorn
 
     from voxroute.cli._workers import shared_state
@@ -82,6 +91,7 @@ def run_server(host: str | None, port: int | None, workers: int | None = None) -
             factory=True,
             host=settings.host,
             port=settings.port,
+            fd=fd,
             workers=count if count > 1 else None,
             log_level=settings.log_level.lower(),
             loop="uvloop",
