@@ -208,7 +208,7 @@ class VadBatcher:
     """
 
     def __init__(
-        self, *, sample_rate: int = 8000, max_delay_s: float = 0.01, max_pending_s: float = 2.0
+        self, *, sample_rate: int = 8000, max_delay_s: float = 0.01, max_pending_s: float = 10.0
     ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"Silero VAD needs 8000 or 16000 Hz, not {sample_rate}")

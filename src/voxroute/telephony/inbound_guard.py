@@ -116,7 +116,7 @@ class _Bucket:
         else:  # above capacity only while the opening allowance lasts
             self._tokens = max(self._tokens, min(self._capacity, refilled))
         self._excess = max(0.0, self._excess - elapsed * self._leak)
-        if amount <= self._tokens:
+        if amount <= self._tokens + 1e-9:  # sums of 20 ms frames are not exact
             self._tokens -= amount
             return True
         self._excess += amount
