@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     inbound_flood_dropped_s: float = Field(default=5.0, gt=0)
     inbound_flood_window_s: float = Field(default=10.0, gt=0)
     inbound_events_per_s: float = Field(default=20.0, gt=0)
+    # Slow HTTP clients (http_guard.py): a request's headers must arrive within the header
+    # timeout, its body within the body timeout; idle kept-alive connections close after
+    # the keep-alive timeout; beyond max_connections (per worker, websockets included) a
+    # new connection is answered 503 at once. The cap stays below the open-file limit.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    http_keep_alive_s: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
     validation_rate_per_minute: int = Field(default=10, ge=1)
 
     # Calls and capacity.

@@ -21,6 +21,8 @@ from voxroute.settings import check_environment
 # uvicorn's websockets-sansio protocol plus the media lane (telephony/media_lane.py); named,
 # not imported, so that the CLI does not import the server stack before it needs it.
 MEDIA_LANE_PROTOCOL = "voxroute.telephony.media_lane:MediaLaneProtocol"
+# uvicorn's httptools protocol with header/body timeouts and a connection cap (http_guard.py).
+GUARDED_HTTP_PROTOCOL = "voxroute.http_guard:GuardedHttpProtocol"
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -73,6 +75,7 @@ def run_server(
     import uvicorn
 
     from voxroute.cli._workers import shared_state
+    from voxroute.http_guard import raise_open_file_limit
     from voxroute.logs import configure_logging
 
     if host:
@@ -83,6 +86,14 @@ def run_server(
     check_environment()  # refuse before any worker starts: a clear message and exit code 2
     configure_logging(settings.log_level)
     count = worker_count(workers, settings.workers)
+    # Every connection is a file: the default soft limit (often 1024) is reached long before
+    # memory or CPU are. Workers inherit the raised limit.
+    open_files, _ = raise_open_file_limit()
+    logging.getLogger("voxroute").info(
+        "open-file limit %d per worker; at most %d connections each",
+        open_files,
+        settings.max_connections,
+    )
     # Workers read their settings from the environment the parent prepares here.
     with shared_state(settings):
         settings = settings_from_env()
@@ -95,6 +106,8 @@ def run_server(
             workers=count if count > 1 else None,
             log_level=settings.log_level.lower(),
             loop="uvloop",
+            http=GUARDED_HTTP_PROTOCOL,
+            timeout_keep_alive=settings.http_keep_alive_s,
             ws=MEDIA_LANE_PROTOCOL,
             ws_max_size=settings.max_ws_message_bytes,
             ws_ping_interval=settings.ws_ping_interval_s,
