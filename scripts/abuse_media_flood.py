@@ -7,7 +7,7 @@ call), every 100 ms during, and after the flood, and prints a JSON report: peak 
 post-call RSS, how the flooded call ended, what the well-behaved call heard, and the
 inbound-drop counters from `/metrics`.
 
-    PYTHONPATH=src .venv/bin/python scripts/abuse_media_flood.py [--seconds 15]
+    PYTHONPATH=src .venv/bin/python scripts/abuse_media_flood.py [--seconds 15] [--never-close]
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 12
     raise RuntimeError("server did not become healthy")
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, *, never_close: bool) -> tuple[subprocess.Popen[bytes], str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -80,6 +80,8 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         "VOXROUTE_PUBLIC_URL": base,
         "VOXROUTE_LOG_LEVEL": "WARNING",
     }
+    if never_close:  # the guard still drops, but never closes the stream
+        env["VOXROUTE_INBOUND_FLOOD_DROPPED_S"] = "1e12"
     argv = [sys.executable, "-m", "voxroute.cli.main", "serve", "--workers", "1"]
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
         [*argv, "--fd", str(sock.fileno())], env=env, pass_fds=(sock.fileno(),)
@@ -222,9 +224,14 @@ async def scenario(base: str, pid: int, demo: dict[str, str], seconds: float) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="longest flood")
+    parser.add_argument(
+        "--never-close",
+        action="store_true",
+        help="configure the server never to close a flooding stream (drops only)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="voxroute-flood-") as tmp:
-        proc, base = start_server(Path(tmp))
+        proc, base = start_server(Path(tmp), never_close=args.never_close)
         try:
             wait_healthy(base, proc)
             demo = json.loads((Path(tmp) / "demo.json").read_text())

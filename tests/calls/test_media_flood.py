@@ -66,7 +66,9 @@ async def test_a_media_flood_is_dropped_counted_and_closed_while_another_call_co
         await asyncio.wait_for(bad.closed.wait(), 10)
         close_code = bad.ws.close_code
     assert sent < FLOOD_LIMIT, "the server never closed the flooding stream"
-    assert close_code == 1008  # policy violation
+    # 1008 (policy violation), unless the reset of a close with the flood still unread
+    # reached the client before the close frame did (1006).
+    assert close_code in (1008, 1006)
 
     result = await asyncio.wait_for(good, 60)
     assert result.ok and len(result.reply_latency_ms) == 2, result  # both turns answered

@@ -116,10 +116,18 @@ def test_half_sent_requests_are_dropped_after_a_timeout_while_health_answers(
     slow = [_connect(served.port, HALF_HEADERS) for _ in range(12)]
     slow += [_connect(served.port) for _ in range(12)]  # not a byte
     slow += [_connect(served.port, HALF_BODY) for _ in range(6)]
-    assert served.health() == 200  # with thirty slow clients connected
+    # A kept-alive connection whose second request stalls half-way.
+    kept = _connect(served.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = kept.recv(4096)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    kept.sendall(HALF_HEADERS)
+    assert served.health() == 200  # with thirty-one slow clients connected
 
     answers = [_answer(conn) for conn in slow]  # returns once the server closed each
     assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), {a[:40] for a in answers}
+    # The first response (its body may come in a second segment), then the 408.
+    kept_answers = first + _answer(kept)
+    assert kept_answers.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 408 " in kept_answers
     assert served.health() == 200
     text = served.log.read_text()
     assert "dropped a slow client" in text

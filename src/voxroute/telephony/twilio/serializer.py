@@ -235,7 +235,14 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         if not message.payload:
             return False
         self.stats.media_frames += 1
-        return self.guard.admit_audio(len(message.payload) / ULAW_BYTES_PER_S)
+        if self.guard.admit_audio(len(message.payload) / ULAW_BYTES_PER_S):
+            return True
+        if self.guard.stats.audio_dropped_frames == 1:  # once; the end of the call has all
+            log.info(
+                "media stream %s: audio arrives faster than real time; dropping the excess",
+                self.stream_sid,
+            )
+        return False
 
     async def _media(self, message: Media) -> Frame | None:
         if not self._accept_media(message):
