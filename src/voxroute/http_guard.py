@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.requests import ClientDisconnect
+from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -143,14 +145,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a connection cap, header/body timeouts and a
     header size bound (see the module docstring)."""
 
-    limits: HttpLimits | None = None  # tests may set it; else `http_limits()`
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._limits = self.limits or http_limits()
+        self._limits = http_limits()
         self._deadline: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         self._in_headers = True
+        self._dropped = False
 
     # -- the connection -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -178,6 +179,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the websocket protocol takes the transport over
         super().handle_websocket_upgrade()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        super()._start_asgi_task(cycle, self._quiet_once_dropped(app))
+
+    def _quiet_once_dropped(self, app: ASGI3Application) -> ASGI3Application:
+        """A request whose client we dropped ends in the app's `ClientDisconnect`: already
+        logged (once a second) as the drop, not as a traceback per connection."""
+
+        async def guarded(
+            scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+        ) -> None:
+            try:
+                await app(scope, receive, send)
+            except ClientDisconnect:
+                if not self._dropped:
+                    raise
+
+        return guarded
 
     # -- parser callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -221,6 +240,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if transport.is_closing():
             return
         drops.note(what, self.client)
+        self._dropped = True
         if response is not None:
             transport.write(response)
         transport.close()  # stops reading; connection_lost tells a waiting app
