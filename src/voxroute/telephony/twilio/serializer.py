@@ -106,7 +106,7 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         self._max_message_bytes = max_message_bytes
         self._callbacks = callbacks or StreamCallbacks()
         self.stats = StreamStats()
-        # Every inbound message passes it before it is decoded or queued.
+        # Every inbound message passes it before it reaches the call.
         self.guard = InboundGuard(guard_limits, on_trip=self._flooded, opened_at=opened_at)
         self.stopped = False
         # Set by the pipeline: caller audio (PCM) goes here instead of into a pipecat frame.
@@ -213,13 +213,13 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         if message.stream_sid != self.stream_sid:
             self._reject("unknown streamSid")
             return None
-        if not self.guard.admit_event():
-            return None
-        if isinstance(message, Stop):
+        if isinstance(message, Stop):  # once per stream (anything after is refused): never dropped
             self.stopped = True
             self.suppress_hangup()
             if self._callbacks.on_stop is not None:
                 self._callbacks.on_stop()
+        elif not self.guard.admit_event():
+            return None
         elif isinstance(message, Mark):
             self.stats.marks_received += 1
             if self._callbacks.on_mark is not None:
