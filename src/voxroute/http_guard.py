@@ -38,10 +38,12 @@ from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 __all__ = [
-    "MAX_HEADER_BYTES",
     "FILES_PER_CALL",
+    "FILES_RESERVED",
+    "MAX_HEADER_BYTES",
     "GuardedHttpProtocol",
     "HttpLimits",
+    "connection_cap",
     "http_limits",
     "raise_open_file_limit",
 ]

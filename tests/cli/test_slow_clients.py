@@ -161,3 +161,12 @@ def test_an_oversized_header_is_refused(served: Served) -> None:
     assert answer.startswith(b"HTTP/1.1 431 ") or answer == b""
     assert served.health() == 200
     assert "request headers over 65536 bytes" in served.log.read_text()
+
+
+def test_the_connection_cap_stays_below_the_open_file_limit() -> None:
+    from voxroute.http_guard import FILES_PER_CALL, FILES_RESERVED, connection_cap
+
+    assert connection_cap(1000, 20, 20_000) == 1000
+    # A 1024 soft limit: room for the calls' own files and the process's first.
+    assert connection_cap(1000, 20, 1024) == 1024 - FILES_RESERVED - 20 * FILES_PER_CALL
+    assert connection_cap(1000, 200, 256) == 1
