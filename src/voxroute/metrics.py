@@ -67,6 +67,20 @@ class Metrics:
             buckets=TURN_BUCKETS_S,
             registry=self.registry,
         )
+        # The inbound guard (telephony/inbound_guard.py), counted when each call ends.
+        self.inbound_dropped = Counter(
+            "voxroute_inbound_dropped_total",
+            "Inbound media-stream messages dropped for arriving faster than allowed, by kind "
+            "(audio: media frames; event: every other message; after_flood: anything once "
+            "the stream was being closed for flooding).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.inbound_audio_dropped = Counter(
+            "voxroute_inbound_audio_dropped_seconds_total",
+            "Seconds of caller audio dropped for arriving faster than real time.",
+            registry=self.registry,
+        )
         # Every call's audio stops while the collector runs (gc_policy.py).
         self.gc_pauses = Histogram(
             "voxroute_gc_pause_seconds",
@@ -99,6 +113,12 @@ class Metrics:
         self.calls_ended.labels(report.end_reason).inc()
         for turn_ms in report.latency.get("turns_ms", []):
             self.turn_latency.observe(float(turn_ms) / 1000.0)
+        inbound = report.latency.get("inbound")
+        if isinstance(inbound, dict):
+            self.inbound_dropped.labels("audio").inc(inbound.get("audio_dropped_frames", 0))
+            self.inbound_dropped.labels("event").inc(inbound.get("events_dropped", 0))
+            self.inbound_dropped.labels("after_flood").inc(inbound.get("dropped_after_trip", 0))
+            self.inbound_audio_dropped.inc(inbound.get("audio_dropped_s", 0.0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

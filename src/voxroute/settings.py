@@ -82,6 +82,21 @@ class Settings(BaseSettings):
     # (a caller's side that stopped reading, or a half-open connection).
     ws_ping_interval_s: float = Field(default=20.0, gt=0)
     ws_ping_timeout_s: float = Field(default=20.0, gt=0)
+    # Inbound media (telephony/inbound_guard.py): audio beyond real time plus this burst is
+    # dropped; a stream whose dropped audio (forgiven at flood_dropped_s per flood_window_s)
+    # exceeds flood_dropped_s is closed as `media_flood`. Other messages: events_per_s.
+    inbound_audio_burst_s: float = Field(default=2.0, gt=0, le=60)
+    inbound_flood_dropped_s: float = Field(default=5.0, gt=0)
+    inbound_flood_window_s: float = Field(default=10.0, gt=0)
+    inbound_events_per_s: float = Field(default=20.0, gt=0)
+    # Slow HTTP clients (http_guard.py): a request's headers must arrive within the header
+    # timeout, its body within the body timeout; idle kept-alive connections close after
+    # the keep-alive timeout; beyond max_connections (per worker, websockets included) a
+    # new connection is answered 503 at once. The cap stays below the open-file limit.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    http_keep_alive_s: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
     validation_rate_per_minute: int = Field(default=10, ge=1)
 
     # Calls and capacity.

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voxroute._pipecat import install as install_pipecat_patches
 from voxroute.admission import CallAdmission
+from voxroute.api.rate_limit import TenantRateLimiter
 from voxroute.calls import warm_up
 from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.host import CallInfo, CallReport
@@ -121,6 +122,9 @@ class FakeRuntime:
     # The real gate; needs no credit unless a test says so (`admission_needs_micros`).
     admission_needs_micros: int = 0
     admission: CallAdmission = field(init=False)
+    api_rate: TenantRateLimiter = field(
+        default_factory=lambda: TenantRateLimiter(per_second=1e6, burst=10**6)
+    )
     auth_token: str = AUTH_TOKEN
     stages: list[ResolvedStage] = field(default_factory=list)
     pools: dict[Stage, list[ResolvedStage]] = field(default_factory=dict)

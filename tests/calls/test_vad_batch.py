@@ -427,3 +427,35 @@ async def test_a_failing_listener_does_not_stop_the_stream(
     assert one.events == sequential(speech, VADParams())[0]  # reported on after the error
     assert len(one.events) > 1
     assert [r.getMessage() for r in caplog.records] == ["VAD listener failed"]
+
+
+async def test_a_stream_fed_far_faster_than_real_time_holds_a_bounded_backlog() -> None:
+    """A flood of audio keeps at most `max_pending_s` per stream (the newest), counts what it
+    dropped, and the stream goes on scoring: memory stays flat however long it lasts."""
+    batcher = Recording(hold_run=1, max_delay_s=0.01)
+    batcher._max_pending = bound = 125  # 4 s of 32 ms windows (the default is 10 s)
+    await batcher.start()
+    try:
+        one = Watched(expected=1 + bound)
+        stream = one.attach(batcher.open(VADParams(), one))
+        stream.feed(noise(0.032, -20, 1).tobytes())  # one window: its run is held
+        await asyncio.to_thread(batcher.held.wait, 60)
+        flood = noise(1.0, -20, 2).tobytes()  # 31 windows and a bit
+        for _ in range(60):  # a minute of audio while the batcher cannot score
+            stream.feed(flood)
+            assert len(stream._pending) <= bound
+        fed = len(flood) * 60 // WINDOW_BYTES
+        assert len(stream._pending) == bound
+        assert stream.dropped_windows == fed - bound
+        batcher.release.set()
+        await scored(one)  # the held window, then the newest `bound` windows
+    finally:
+        batcher.release.set()
+        await batcher.aclose()
+    assert len(one.confidences) == 1 + bound
+    assert not stream._pending
+
+
+def test_the_default_bound_is_ten_seconds_of_windows() -> None:
+    assert VadBatcher()._max_pending == 313  # ceil(10 s * 8000 / 256)
+    assert VadBatcher(sample_rate=16000, max_pending_s=2.0)._max_pending == 63

@@ -31,6 +31,7 @@ from voxroute.db.base import utcnow
 from voxroute.db.models import Call
 from voxroute.errors import CallTokenInvalid, InsufficientCredit, KeyNotFound, VoxrouteError
 from voxroute.tasks import TaskGroup
+from voxroute.telephony.inbound_guard import GuardLimits
 from voxroute.telephony.media_lane import media_lane
 from voxroute.telephony.twilio.protocol import Start
 from voxroute.telephony.twilio.serializer import StreamCallbacks, VoxrouteTwilioSerializer
@@ -169,7 +170,7 @@ class CallSession:
             await self._finish(setup)
 
     def _build(self, setup: CallSetup) -> None:
-        callbacks = StreamCallbacks(on_stop=self._on_twilio_stop)
+        callbacks = StreamCallbacks(on_stop=self._on_twilio_stop, on_flood=self._on_media_flood)
         self._serializer = VoxrouteTwilioSerializer(
             stream_sid=self._start.stream_sid,
             call_sid=self._start.call_sid,
@@ -178,6 +179,8 @@ class CallSession:
             api_base_url=self._rt.settings.twilio_api_base_url or None,
             max_message_bytes=self._rt.settings.max_ws_message_bytes,
             callbacks=callbacks,
+            guard_limits=GuardLimits.from_settings(self._rt.settings),
+            opened_at=self._started_at,
         )
         services = build_services(
             setup.stages,
@@ -262,6 +265,13 @@ class CallSession:
     def _on_twilio_stop(self) -> None:
         self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
 
+    def _on_media_flood(self) -> None:
+        log.warning("call %s: ended, its media stream flooded the worker", self.info.call_id)
+        self.end(EndReason.MEDIA_FLOOD.value, graceful=False)
+        lane = media_lane(self._ws)
+        if lane is not None:  # else the pipeline's cancel closes the socket
+            lane.abort(WS_POLICY_VIOLATION, "media flood")
+
     async def _on_end_call_tool(self, message: str | None) -> None:
         self.end(EndReason.ASSISTANT_ENDED.value, say=message or GOODBYE)
 
@@ -341,6 +351,7 @@ class CallSession:
                 latency["rejected_messages"] = stats.rejected
                 latency["media_frames"] = stats.media_frames
                 latency["lane_messages"] = stats.lane_messages
+                latency["inbound"] = self._serializer.guard.stats.as_dict()
             latency["lane_sent"] = pipeline.transport.output().lane_sent
         resolution = self._failures.resolution() if self._failures else None
         try:

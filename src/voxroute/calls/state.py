@@ -55,6 +55,7 @@ class EndReason(StrEnum):
     REJECTED_CAPACITY = "rejected_capacity"
     # The media stream's call token or account did not match the call.
     REFUSED = "refused"
+    MEDIA_FLOOD = "media_flood"  # the caller's side sent media far faster than real time
     ERROR = "error"
 
     def for_stage(self, stage: str) -> str:

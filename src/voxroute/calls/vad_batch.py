@@ -14,6 +14,10 @@ with the same `VADParams` — same windows, Silero context and recurrent state p
 silence gate, pipecat's periodic model reset, loudness and smoothing, and pipecat's
 start/stop counting — only later by up to `max_delay_s` plus one run.
 
+A stream holds at most `max_pending_s` of unscored audio; beyond it the oldest windows are
+dropped (`VadStream.dropped_windows`). Without that bound, audio fed faster than one window
+per flush queued here without end (a media flood took a worker past 1 GB in 10 s).
+
 `vad.preload_vad()` loads the session used here (the process-wide shared one).
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -65,6 +70,7 @@ class VadStream:
         # Complete windows not yet scored, each with whether it ends its `feed()` call:
         # pipecat promotes STARTING/STOPPING only once per `analyze_audio` call.
         self._pending: deque[tuple[bytes, bool]] = deque()
+        self.dropped_windows = 0  # windows dropped at the bound (`max_pending_s`)
         self._queued = False  # waiting for a flush, or in the running one
         self._quota = 0  # windows the running flush still takes from this stream
         self._closed = False
@@ -105,8 +111,19 @@ class VadStream:
         if not count:
             return
         last = (count - 1) * size
-        for start in range(0, last + 1, size):
-            self._pending.append((bytes(buffer[start : start + size]), start == last))
+        pending = self._pending
+        limit = self._batcher._max_pending
+        # Beyond the bound the oldest windows go: a stream never holds more than
+        # `max_pending_s` of audio, however fast it is fed (the inbound guard keeps honest
+        # callers far below it; a flood would otherwise queue here without end).
+        first = max(0, count - limit) * size
+        for start in range(first, last + 1, size):
+            pending.append((bytes(buffer[start : start + size]), start == last))
+        excess = len(pending) - limit
+        if excess > 0:
+            for _ in range(excess):
+                pending.popleft()
+        self.dropped_windows += first // size + max(0, excess)
         del buffer[: count * size]
         if not self._queued:
             self._batcher._enqueue(self)
@@ -190,13 +207,16 @@ class VadBatcher:
     pipecat's analyzer does on an error) and is logged once until a run succeeds again.
     """
 
-    def __init__(self, *, sample_rate: int = 8000, max_delay_s: float = 0.01) -> None:
+    def __init__(
+        self, *, sample_rate: int = 8000, max_delay_s: float = 0.01, max_pending_s: float = 10.0
+    ) -> None:
         if sample_rate not in (8000, 16000):
             raise ValueError(f"Silero VAD needs 8000 or 16000 Hz, not {sample_rate}")
         self._sample_rate = sample_rate
         self._max_delay_s = max_delay_s
         self._window = 512 if sample_rate == 16000 else 256  # `num_frames_required()`
         self._window_bytes = self._window * 2
+        self._max_pending = max(1, math.ceil(max_pending_s * sample_rate / self._window))
         self._context_size = 64 if sample_rate == 16000 else 32  # `SileroOnnxModel.__call__`
         self._sr = np.array(sample_rate, dtype=np.int64)
         self._zero_state: Float32 = np.zeros((2, 128), np.float32)
@@ -303,7 +323,7 @@ class VadBatcher:
         windows: list[bytes] = []
         ends_feed: list[bool] = []
         for stream in list(batch):
-            if stream._closed or not stream._quota:
+            if stream._closed or not stream._quota or not stream._pending:
                 del batch[stream]
                 stream._queued = False
                 if stream._pending and not stream._closed:

@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from voxroute.settings import check_environment
 # uvicorn's websockets-sansio protocol plus the media lane (telephony/media_lane.py); named,
 # not imported, so that the CLI does not import the server stack before it needs it.
 MEDIA_LANE_PROTOCOL = "voxroute.telephony.media_lane:MediaLaneProtocol"
+# uvicorn's httptools protocol with header/body timeouts and a connection cap (http_guard.py).
+GUARDED_HTTP_PROTOCOL = "voxroute.http_guard:GuardedHttpProtocol"
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,7 +43,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--url-file", type=Path, default=None, help="write the bound URL here once listening"
     )
-    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers, a.url_file))
+    serve.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this already-bound listening socket (inherited file descriptor) "
+        "instead of binding --host/--port",
+    )
+    serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers, a.url_file, a.fd))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
     emulators = sub.add_parser(
@@ -64,12 +74,17 @@ def worker_count(requested: int | None, configured: int) -> int:
 
 
 def run_server(
-    host: str | None, port: int | None, workers: int | None = None, url_file: Path | None = None
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    url_file: Path | None = None,
+    fd: int | None = None,
 ) -> None:
     import uvicorn
 
     from voxroute.cli._listen import bind_listener, report_url
     from voxroute.cli._workers import shared_state
+    from voxroute.http_guard import raise_open_file_limit
     from voxroute.logs import configure_logging
 
     if host:
@@ -80,7 +95,17 @@ def run_server(
     check_environment()  # refuse before any worker starts: a clear message and exit code 2
     configure_logging(settings.log_level)
     count = worker_count(workers, settings.workers)
-    listener = bind_listener(settings.host, settings.port)
+    listener = (
+        socket.socket(fileno=fd) if fd is not None else bind_listener(settings.host, settings.port)
+    )
+    # Every connection is a file: the default soft limit (often 1024) is reached long before
+    # memory or CPU are. Workers inherit the raised limit.
+    open_files, _ = raise_open_file_limit()
+    logging.getLogger("voxroute").info(
+        "open-file limit %d per worker; at most %d connections each",
+        open_files,
+        settings.max_connections,
+    )
     # Workers read their settings from the environment the parent prepares here.
     os.environ["VOXROUTE_PORT"] = str(listener.getsockname()[1])
     with listener, shared_state(settings_from_env()):
@@ -93,6 +118,8 @@ def run_server(
             workers=count if count > 1 else None,
             log_level=settings.log_level.lower(),
             loop="uvloop",
+            http=GUARDED_HTTP_PROTOCOL,
+            timeout_keep_alive=settings.http_keep_alive_s,
             ws=MEDIA_LANE_PROTOCOL,
             ws_max_size=settings.max_ws_message_bytes,
             ws_ping_interval=settings.ws_ping_interval_s,

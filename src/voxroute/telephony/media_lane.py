@@ -15,6 +15,8 @@ serializer's sink takes everything but DTMF, which makes a pipeline frame). With
 protocol (another server, uvicorn's other implementations) no lane is offered and
 everything takes the ASGI queue: same behaviour, more work.
 
+`MediaLane.abort` closes the connection at once (the inbound guard's answer to a flood).
+
 The lane also sends: `MediaLane.send_text` writes a text message to the socket at once when
 the connection can take it without waiting (handshake done, not closing, the transport
 below its high-water mark); otherwise it returns False and the caller uses the ASGI send,
@@ -71,6 +73,24 @@ class MediaLane:
         protocol.transport.write(b"".join(protocol.conn.data_to_send()))
         self.sent += 1
         return True
+
+    def abort(self, code: int = 1008, reason: str = "") -> None:
+        """Close now: a close frame if the handshake is done, then the transport, without
+        waiting for the peer's close reply (a flooding peer may never read it, and reading
+        its flood until a close timeout costs the worker's CPU)."""
+        protocol = self._protocol
+        self.sink = None
+        if protocol.transport.is_closing():
+            return
+        if protocol.handshake_complete and not protocol.close_sent:
+            try:
+                protocol.conn.send_close(code, reason)
+            except InvalidState:
+                pass
+            else:
+                protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+            protocol.close_sent = True
+        protocol.transport.close()  # stops reading at once; connection_lost tells the app
 
     def attach(self, sink: TextSink) -> None:
         self.sink = sink

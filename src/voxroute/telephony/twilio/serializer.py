@@ -25,6 +25,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from voxroute.telephony.inbound_guard import GuardLimits, InboundGuard
 from voxroute.telephony.twilio.protocol import (
     Connected,
     Dtmf,
@@ -48,6 +49,7 @@ __all__ = [
 
 AudioSink = Callable[[bytes], None]  # caller audio, PCM at the pipeline rate; must not block
 TokenOpener = Callable[[], Awaitable[Secret]]  # the account's auth token, read and decrypted
+ULAW_BYTES_PER_S = 8000  # Twilio media: μ-law, 8 kHz, one byte a sample
 # Stands in for the auth token until the hang-up opens it (pipecat requires one up front).
 _UNOPENED = "unopened"
 
@@ -72,6 +74,8 @@ class StreamCallbacks:
     on_stop: Callable[[], None] | None = None
     on_mark: Callable[[str], None] | None = None
     on_rejected: Callable[[str], None] | None = None
+    # The inbound guard tripped (media far faster than real time): close the stream.
+    on_flood: Callable[[], None] | None = None
 
 
 class VoxrouteTwilioSerializer(TwilioFrameSerializer):
@@ -85,6 +89,8 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         api_base_url: str | None,
         max_message_bytes: int,
         callbacks: StreamCallbacks | None = None,
+        guard_limits: GuardLimits | None = None,
+        opened_at: float | None = None,
     ) -> None:
         params = TwilioFrameSerializer.InputParams(auto_hang_up=auth_token is not None)
         super().__init__(
@@ -100,6 +106,8 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         self._max_message_bytes = max_message_bytes
         self._callbacks = callbacks or StreamCallbacks()
         self.stats = StreamStats()
+        # Every inbound message passes it before it reaches the call.
+        self.guard = InboundGuard(guard_limits, on_trip=self._flooded, opened_at=opened_at)
         self.stopped = False
         # Set by the pipeline: caller audio (PCM) goes here instead of into a pipecat frame.
         self.audio_sink: AudioSink | None = None
@@ -127,7 +135,21 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         """The caller already hung up: don't call Twilio REST on the way out."""
         self._hangup_attempted = True
 
+    def _flooded(self, guard: InboundGuard) -> None:
+        stats = guard.stats
+        log.warning(
+            "media stream %s: closing, %s arrive far faster than real time "
+            "(%.1f s of audio and %d messages dropped)",
+            self.stream_sid,
+            "messages" if stats.tripped == "events" else "audio frames",
+            stats.audio_dropped_s,
+            stats.events_dropped,
+        )
+        if self._callbacks.on_flood is not None:
+            self._callbacks.on_flood()
+
     def _reject(self, reason: str) -> None:
+        self.guard.admit_event()  # junk counts towards a flood like any other message
         stats = self.stats
         stats.rejected += 1
         stats.last_rejection = reason
@@ -171,6 +193,9 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         return True
 
     def _parse(self, data: str | bytes) -> Message | None:
+        if self.guard.tripped:  # the stream is being closed: not even parsed
+            self.guard.drop_after_trip()
+            return None
         if self.stopped:
             self._reject("message after stop")
             return None
@@ -188,11 +213,13 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         if message.stream_sid != self.stream_sid:
             self._reject("unknown streamSid")
             return None
-        if isinstance(message, Stop):
+        if isinstance(message, Stop):  # once per stream (anything after is refused): never dropped
             self.stopped = True
             self.suppress_hangup()
             if self._callbacks.on_stop is not None:
                 self._callbacks.on_stop()
+        elif not self.guard.admit_event():
+            return None
         elif isinstance(message, Mark):
             self.stats.marks_received += 1
             if self._callbacks.on_mark is not None:
@@ -208,7 +235,14 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         if not message.payload:
             return False
         self.stats.media_frames += 1
-        return True
+        if self.guard.admit_audio(len(message.payload) / ULAW_BYTES_PER_S):
+            return True
+        if self.guard.stats.audio_dropped_frames == 1:  # once; the end of the call has all
+            log.info(
+                "media stream %s: audio arrives faster than real time; dropping the excess",
+                self.stream_sid,
+            )
+        return False
 
     async def _media(self, message: Media) -> Frame | None:
         if not self._accept_media(message):
