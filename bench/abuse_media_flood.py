@@ -39,6 +39,8 @@ from voxroute.telephony.twilio.protocol import MAX_MEDIA_PAYLOAD_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "tests" / "data" / "audio" / "utterance-02.ulaw8k.wav"
+# The server's /metrics scrape token for this run (never a real credential).
+METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 def rss_mb(pid: int) -> float:
@@ -79,6 +81,7 @@ def start_server(data_dir: Path, *, never_close: bool) -> tuple[subprocess.Popen
         "VOXROUTE_DATA_DIR": str(data_dir),
         "VOXROUTE_PUBLIC_URL": base,
         "VOXROUTE_LOG_LEVEL": "WARNING",
+        "VOXROUTE_METRICS_TOKEN": METRICS_TOKEN,
     }
     if never_close:  # the guard still drops, but never closes the stream
         env["VOXROUTE_INBOUND_FLOOD_DROPPED_S"] = "1e12"
@@ -164,7 +167,7 @@ async def sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> Non
 
 
 def inbound_metrics(base: str) -> dict[str, float]:
-    text = http_get(base + "/metrics").decode()
+    text = http_get(base + "/metrics", METRICS_TOKEN).decode()
     found = {}
     for line in text.splitlines():
         if line.startswith(("voxroute_inbound_", "voxroute_calls_ended_total{")):
