@@ -50,6 +50,35 @@ def test_admin_create_org_prints_an_owner_token_that_works(tmp_path: Path) -> No
     assert missing.returncode == 2 and "not found" in missing.stderr
 
 
+def test_admin_tokens_are_listed_without_values_and_revoked_by_id(tmp_path: Path) -> None:
+    created = json.loads(run(tmp_path, "admin", "create-org", "Acme").stdout)
+    org_id = created["org_id"]
+    member = json.loads(
+        run(tmp_path, "admin", "create-token", "--org", org_id, "--expires-in-days", "3").stdout
+    )
+    assert member["expires_at"] is not None
+    listed = run(tmp_path, "admin", "list-tokens", "--org", org_id)
+    assert member["token"] not in listed.stdout and created["token"] not in listed.stdout
+    rows = {t["id"]: t for t in json.loads(listed.stdout)}
+    assert rows[member["id"]]["prefix"] == member["token"][:12]
+    assert rows[member["id"]]["revoked_at"] is None
+
+    revoked = json.loads(run(tmp_path, "admin", "revoke-token", member["id"]).stdout)
+
+    assert revoked["revoked_at"] is not None
+    again = {
+        t["id"]: t
+        for t in json.loads(run(tmp_path, "admin", "list-tokens", "--org", org_id).stdout)
+    }
+    assert again[member["id"]]["revoked_at"] == revoked["revoked_at"]
+    unknown = run(tmp_path, "admin", "revoke-token", "tok_nope", check=False)
+    assert unknown.returncode == 2 and "not found" in unknown.stderr
+    bad = run(
+        tmp_path, "admin", "create-token", "--platform", "--expires-in-days", "0", check=False
+    )
+    assert bad.returncode == 2 and "at least 1" in bad.stderr
+
+
 def test_keys_rotate_rewrap_and_retire_keep_secrets_readable(tmp_path: Path) -> None:
     import asyncio
 
