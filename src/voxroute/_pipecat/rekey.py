@@ -17,8 +17,10 @@ KEY_BEARING_ATTRS = ("_client", "_api_key")
 
 
 def move_key(fresh: Any, service: Any) -> list[str]:
-    """Move the key-bearing attributes of `fresh` (same class) onto `service`; the names
-    moved (none: the service holds no key we know how to replace)."""
+    """Move the key-bearing attributes of `fresh` (same class) onto `service`.
+
+    Returns the names moved; none means the service holds no key we know how to replace.
+    """
     moved = [name for name in KEY_BEARING_ATTRS if hasattr(fresh, name)]
     for name in moved:
         setattr(service, name, getattr(fresh, name))

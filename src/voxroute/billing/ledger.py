@@ -198,10 +198,11 @@ async def move_hold(
     min_available_micros: int = 0,
     now: datetime | None = None,
 ) -> bool:
-    """reserved += delta in one conditional UPDATE; False if the floor (or minimum) would break.
+    """Add `delta_micros` (negative: release) to the reserved credit in one conditional UPDATE.
 
-    `min_available_micros` is checked against available credit *before* the hold, which is how
-    a call start demands the policy's minimum balance on top of covering its hold.
+    False, with nothing changed, if available credit would fall below the floor or reserved
+    below zero. `min_available_micros` is checked against available credit *before* the hold,
+    which is how a call start demands the policy's minimum balance on top of covering its hold.
     """
     params = {
         "account": org_id,

@@ -87,9 +87,11 @@ class Metering:
             log.error("%d usage events could not be written at shutdown", len(unwritten))
 
     async def hold_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> None:
-        """Hold a starting call's credit in the caller's write transaction (the one that marks
-        the call connected); `InsufficientCredit` refuses the call. The hold is renewed from
-        the moment that transaction commits; if it rolls back, there is nothing to renew."""
+        """Hold a starting call's credit inside the write transaction that marks it connected.
+
+        `InsufficientCredit` refuses the call. The hold is renewed from the moment that
+        transaction commits; if it rolls back, there is nothing to renew.
+        """
         await hold_credit(
             session,
             org_id=org_id,
@@ -157,8 +159,10 @@ class Metering:
             )
 
     async def extend_all(self) -> None:
-        """Renew every live call's hold, `EXTEND_BATCH` calls per write transaction. A call
-        whose org's credit runs short, or whose hold is gone, is ended politely."""
+        """Renew every live call's hold, `EXTEND_BATCH` calls per write transaction.
+
+        A call whose org's credit runs short, or whose hold is gone, is ended politely.
+        """
         held = list(self._held.items())
         for start in range(0, len(held), EXTEND_BATCH):
             batch = dict(held[start : start + EXTEND_BATCH])

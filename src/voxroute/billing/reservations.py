@@ -231,8 +231,11 @@ async def extend(
 
 @dataclass(frozen=True, slots=True)
 class HoldRenewal:
-    """What `extend_many` did with each call: renewed, short of credit (the call must wind
-    down), or without an open hold (settled, swept, expired or never taken)."""
+    """What `extend_many` did with each call, one set of call ids per outcome.
+
+    `extended`: renewed; `short`: short of credit, so the call must wind down; `closed`:
+    without an open hold (settled, swept, expired or never taken).
+    """
 
     extended: frozenset[str]
     short: frozenset[str]

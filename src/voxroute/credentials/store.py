@@ -195,8 +195,11 @@ class CredentialStore:
 
     @staticmethod
     def record_check(credential: Credential, outcome: str, message: str | None) -> None:
-        """Store a key check's outcome (`ok` | `invalid` | `error`): a rejected key becomes
-        invalid, an invalid key that passes again becomes active; a disabled key stays off."""
+        """Store a key check's outcome (`ok` | `invalid` | `error`) and move the key's status.
+
+        A rejected key becomes invalid, an invalid key that passes again becomes active; a
+        disabled key stays off.
+        """
         credential.last_validated_at = utcnow()
         credential.validation_status = outcome
         credential.last_error = None if outcome == "ok" else message
@@ -258,8 +261,7 @@ class CredentialStore:
     async def candidates(
         self, session: AsyncSession, *, org_id: str, assistant_id: str
     ) -> list[Credential]:
-        """Every key a call of this assistant could use: the assistant's own and the org's,
-        in `_LISTING_ORDER`."""
+        """Every key this assistant's calls could use (its own, the org's), in `_LISTING_ORDER`."""
         params = {"org_id": org_id, "assistant_id": assistant_id}
         return list((await session.scalars(_CANDIDATES, params)).all())
 

@@ -70,8 +70,11 @@ async def _begin(session: AsyncSession) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def write_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session in one write transaction (commit on success), queued behind this process's
-    other writers on SQLite. Read what you can before entering: the queue waits for it."""
+    """A session in one write transaction that commits on success.
+
+    On SQLite it is queued behind this process's other writers, so read what you can before
+    entering: the queue waits for it.
+    """
     async with factory() as session, _begin(session):
         yield session
 

@@ -58,8 +58,11 @@ def exchange_of(request: web.Request) -> Exchange:
 
 
 def websocket_response(protocols: Sequence[str] = ()) -> web.WebSocketResponse:
-    """A server websocket that never negotiates permessage-deflate: on loopback, deflating
-    every audio message only costs CPU (the real providers' compression is not emulated)."""
+    """A server websocket that never negotiates permessage-deflate.
+
+    On loopback, deflating every audio message only costs CPU (the real providers'
+    compression is not emulated).
+    """
     return web.WebSocketResponse(protocols=tuple(protocols), compress=False)
 
 

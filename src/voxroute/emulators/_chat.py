@@ -1,7 +1,7 @@
-"""Deterministic chat completions shared by the OpenAI and xAI emulators.
+r"""Deterministic chat completions shared by the OpenAI and xAI emulators.
 
 Tokenizer (used for ``usage``): a token is a run of word characters or a single other
-non-space character (``re.findall(r"\\w+|[^\\w\\s]", text)``). Prompt tokens are the tokens of
+non-space character (``re.findall(r"\w+|[^\w\s]", text)``). Prompt tokens are the tokens of
 every message's text (string content, text parts, tool-call names and arguments) plus one
 per message for its role; completion tokens are the tokens of the reply text, or of the
 tool name plus its arguments for a tool call.

@@ -151,8 +151,11 @@ class CartesiaEmulator(Emulator):
 
 @functools.lru_cache(maxsize=64)
 def _encoded_chunks(text: str, rate: int, encoding: str) -> tuple[tuple[str, int], ...]:
-    """(base64 audio, sample count) of each websocket chunk of ``text``. A voice bot says
-    the same few sentences on every call, so each is synthesised and encoded only once."""
+    """(base64 audio, sample count) of each websocket chunk of ``text``, cached.
+
+    A voice bot says the same few sentences on every call, so each is synthesised and
+    encoded only once.
+    """
     return tuple(
         (base64.b64encode(encode(samples, encoding)).decode(), len(samples))
         for _chars, _start, samples in text_chunks(text, rate, chars_per_chunk=10)

@@ -25,7 +25,7 @@ _FAULTS = {
 
 
 def xai_error(status: int, code: str, message: str) -> web.Response:
-    """xAI's flat ``{"code", "error"}`` error body."""
+    """The flat ``{"code", "error"}`` error body xAI sends."""
     headers = {"x-should-retry": "false"} if status >= 500 else {}
     return web.json_response({"code": code, "error": message}, status=status, headers=headers)
 

@@ -27,8 +27,10 @@ class LoadConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class LoadConfig:
-    """One run: `calls` calls started over `ramp_s`, then all of them up together for
-    `duration_s` (every call hangs up at ramp + duration, so an early one lasts longer)."""
+    """One load run: `calls` calls started over `ramp_s`, then all up together for `duration_s`.
+
+    Every call hangs up at ramp + duration, so an early one lasts longer.
+    """
 
     url: str
     number: str

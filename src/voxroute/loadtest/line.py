@@ -316,8 +316,11 @@ class _Line:
             self._set_closed()
 
     async def _receive_loop(self, ws: _WS) -> None:
-        """Every server message to `_on_message` until the socket closes; then who hung up
-        and the close code, with the softphone's meaning (1006: no close frame)."""
+        """Feed every server message to `_on_message` until the socket closes.
+
+        Then record who hung up and the close code, with the softphone's meaning (1006: no
+        close frame).
+        """
         result = self.result
         try:
             while True:

@@ -16,8 +16,10 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def concurrency(spans: Sequence[tuple[float, float]]) -> dict[str, float | int]:
-    """How many calls were up at once (`peak`), and for how long all of them were
-    (`all_live_s`), from each call's (start, end) on one clock."""
+    """How many calls were up at once (`peak`) and for how long all of them were (`all_live_s`).
+
+    Computed from each call's (start, end) on one clock.
+    """
     edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     live = peak = 0
     for _, step in edges:  # at a tie an end (-1) sorts first: touching spans don't overlap

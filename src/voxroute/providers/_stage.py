@@ -1,5 +1,4 @@
-"""`ServiceKey`: what an adapter needs to build one call's service, and reading it the same
-way in every adapter.
+"""`ServiceKey`, what an adapter needs to build one call's service, and the one way to read it.
 
 The providers package owns this value, so adapters depend on nothing in `routing`: the
 factory turns whatever resolution hands over (`routing.types.ResolvedStage` matches
@@ -36,8 +35,11 @@ Modality = Literal["stt", "llm", "tts"]
 
 @dataclass(frozen=True, slots=True)
 class ServiceKey:
-    """The provider, modality and model of one call's service, the key's fields (secret and
-    public), the endpoint override (emulators, tests) and the assistant's stage options."""
+    """Everything an adapter needs to build one call's service.
+
+    The provider, modality and model, the key's fields (secret and public), the endpoint
+    override (emulators, tests) and the assistant's stage options.
+    """
 
     provider: str
     modality: Modality

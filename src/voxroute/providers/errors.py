@@ -119,8 +119,10 @@ def _body_code(exc: BaseException) -> str | None:
 
 
 def classify_exception(exc: BaseException) -> ErrorCategory:
-    """Category of an exception raised by a provider client (SDK, httpx, aiohttp, websockets),
-    or of one of our own `ProviderError`s (an adapter already classified it)."""
+    """Category of an exception raised by a provider client (SDK, httpx, aiohttp, websockets).
+
+    Our own `ProviderError`s keep the category their adapter already gave them.
+    """
     for error_type, category in _CATEGORY_OF_ERROR:
         if isinstance(exc, error_type):
             return category

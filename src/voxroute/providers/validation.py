@@ -1,4 +1,4 @@
-""" "Check status" for a stored credential: run the provider's cheap probe, say what it means.
+"""The "Check status" of a stored credential: run the provider's cheap probe, say what it means.
 
 Four outcomes must stay distinguishable for an organization owner: the key works
 (``ok``), the provider refuses it (``invalid``: revoked, mistyped, or an Azure key used in

@@ -50,8 +50,11 @@ class CredentialEffect(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FailurePlan:
-    """Try `actions` in order; the first that works wins. `credential` says what to record
-    about the failed key (only for a stored key: a managed key has no row)."""
+    """Try `actions` in order; the first that works wins.
+
+    `credential` says what to record about the failed key (only for a stored key: a managed
+    key has no row).
+    """
 
     category: ErrorCategory
     actions: tuple[FailureAction, ...]

@@ -19,8 +19,11 @@ from voxroute.routing.types import FAILURE_POLICIES, FailurePolicy, KeySource, S
 
 
 def effective_policy(assistant_policy: str | None, org_policy: str | None) -> FailurePolicy:
-    """The assistant's override, else the org's policy, else `strict`; raise on a value
-    that is not a policy (the API only stores known ones, so this means a corrupt row)."""
+    """The assistant's override, else the org's policy, else `strict`.
+
+    Raises `InvalidInput` on a value that is not a policy: the API only stores known ones,
+    so this means a corrupt row.
+    """
     policy = assistant_policy or org_policy or "strict"
     for known in FAILURE_POLICIES:
         if policy == known:

@@ -128,8 +128,11 @@ class KeyResolver:
         now: datetime | None = None,
         keys: Sequence[Credential] | None = None,
     ) -> ResolvedStage:
-        """`keys`: the call's candidate keys (`CredentialStore.candidates`), or None to read
-        them here."""
+        """Pick the key (assistant's, org's or managed) and model for one stage of a call.
+
+        `keys`: the call's candidate keys (`CredentialStore.candidates`), or None to read them
+        here; keys in `exclude` (ones that already failed this call) are skipped.
+        """
         config = stage_config(assistant, stage)
         provider = config.get("provider")
         if not isinstance(provider, str) or not provider:

@@ -85,8 +85,11 @@ async def receive_until_closed(
     result: CallResult,
     closed: asyncio.Event,
 ) -> None:
-    """Feed every server message to `on_message` until the socket closes, then record who
-    hung up and the close code (shared by the softphone and the load generator)."""
+    """Feed every server message to `on_message` until the socket closes.
+
+    Then record who hung up and the close code (shared by the softphone and the load
+    generator).
+    """
     try:
         async for raw in ws:
             on_message(raw)
@@ -102,8 +105,10 @@ async def receive_until_closed(
 async def send_voice_webhook(
     plan: CallPlan, result: CallResult
 ) -> tuple[str, dict[str, str]] | None:
-    """POST the signed voice webhook as Twilio does; the stream URL and its parameters, or
-    None (with the reason on `result`) when voxroute did not connect the call."""
+    """POST the signed voice webhook as Twilio does; the stream URL and its parameters.
+
+    None (with the reason on `result`) when voxroute did not connect the call.
+    """
     path = "/telephony/twilio/voice"
     signed = (plan.signed_base_url or plan.base_url).rstrip("/") + path
     params = {

@@ -1,4 +1,6 @@
-"""Envelope encryption: a fresh data key per seal, the value under AES-256-GCM, the data key
+"""Envelope encryption: the value under a fresh data key, the data key under the master key.
+
+Each seal draws a new data key; the value is sealed under AES-256-GCM and the data key
 wrapped by the master-key provider. Both layers are bound to the same `SecretContext`.
 
 Why envelope encryption: rotating the master key only re-wraps 60-200 byte data keys

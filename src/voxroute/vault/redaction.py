@@ -135,7 +135,7 @@ def _install_stdlib(filter_: logging.Filter) -> None:
 
 
 def loguru_patcher(record: Record) -> None:
-    """loguru patcher: mask the message and extras; render the exception here, redacted.
+    """A loguru patcher: mask the message and extras; render the exception here, redacted.
 
     loguru renders tracebacks in the sink, after patchers run, and with `diagnose=True` it
     prints local variable values. So the exception is formatted here (without locals),

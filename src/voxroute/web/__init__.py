@@ -1,5 +1,8 @@
-"""Browser pages: the organization dashboard (`/`, `/dashboard`) and the softphone
-(`/softphone`), with their scripts under `/web/static/`."""
+"""Browser pages: the organization dashboard and the softphone.
+
+The dashboard is served at `/` and `/dashboard`, the softphone at `/softphone`, their
+scripts under `/web/static/`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""initial schema
+"""Initial schema: organizations, API tokens, assistants, credentials, numbers, calls, audit.
 
 Revision ID: 0001
 Revises:

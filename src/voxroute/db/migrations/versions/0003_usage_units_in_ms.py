@@ -1,4 +1,4 @@
-"""usage units named for what they hold: stt_seconds -> stt_ms, transport_seconds -> transport_ms
+"""Usage units named for what they hold: stt_seconds -> stt_ms, transport_seconds -> transport_ms.
 
 The quantities were always milliseconds; only the unit names change, so every existing row
 keeps its meaning (and its idempotency key stays unique: the rename is one-to-one).

@@ -1,6 +1,6 @@
-"""reservations.alive_at (when the serving worker last saw the call alive) and
-api_tokens.expires_at (optional token expiry)
+"""Add reservations.alive_at (call liveness) and api_tokens.expires_at (token expiry).
 
+`alive_at` is when the serving worker last saw the call alive; `expires_at` is optional.
 A call whose worker dies is charged its connected time up to `alive_at` by the sweeper
 (before, only a normal end recorded connected time, so such a call paid no platform fee).
 
