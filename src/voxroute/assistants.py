@@ -27,6 +27,8 @@ SCALAR_FIELDS = (
 
 
 class AssistantService:
+    """Assistant CRUD: stage configs checked by the catalog, inline BYO keys moved to the vault."""
+
     def __init__(self, store: CredentialStore, catalog: Catalog) -> None:
         self._store = store
         self._catalog = catalog

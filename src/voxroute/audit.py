@@ -18,6 +18,8 @@ from voxroute.vault.redaction import redact
 
 
 class AuditAction(StrEnum):
+    """The closed list of audited actions; the value is what `audit_events.action` stores."""
+
     CREDENTIAL_CREATED = "credential.created"
     CREDENTIAL_REPLACED = "credential.replaced"
     CREDENTIAL_DELETED = "credential.deleted"

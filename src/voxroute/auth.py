@@ -19,6 +19,8 @@ TOKEN_PREFIX = "vxr_"  # noqa: S105  (a visible prefix, not a secret)
 
 
 class Role(StrEnum):
+    """A token's role: platform admin (all orgs), or owner (writes) or member (reads) of one org."""
+
     PLATFORM_ADMIN = "platform_admin"
     OWNER = "owner"
     MEMBER = "member"
@@ -52,6 +54,7 @@ def expires_in(days: int | None) -> datetime | None:
 
 
 def hash_token(token: str) -> str:
+    """SHA-256 hex of a token: the only form stored, so a database leak yields no usable token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

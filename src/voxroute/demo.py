@@ -46,6 +46,8 @@ DEMO_ASSISTANT = {
 
 @dataclass(frozen=True)
 class DemoInfo:
+    """What `voxroute call` needs to call the demo number, as saved in `demo.json`."""
+
     org_id: str
     token: str
     assistant_id: str
@@ -56,6 +58,7 @@ class DemoInfo:
 
 
 def demo_file(data_dir: Path) -> Path:
+    """Where the demo's details, owner token included, are kept (mode 0600)."""
     return data_dir / "demo.json"
 
 
@@ -67,6 +70,7 @@ def _write_private(path: Path, data: dict[str, str]) -> None:
 
 
 def load_demo(data_dir: Path) -> DemoInfo | None:
+    """The saved demo, or None if this data directory has none yet."""
     path = demo_file(data_dir)
     if not path.exists():
         return None

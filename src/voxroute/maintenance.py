@@ -16,6 +16,8 @@ log = logging.getLogger("voxroute.maintenance")
 
 
 class Maintenance:
+    """Ends calls that rang but never connected, every `interval_s`, from a task it owns."""
+
     def __init__(
         self,
         factory: async_sessionmaker[AsyncSession],

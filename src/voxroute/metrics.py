@@ -22,6 +22,8 @@ GC_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 class Metrics:
+    """One worker's Prometheus figures, on a registry per app so apps in one process don't mix."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.active_calls = Gauge(

@@ -61,6 +61,7 @@ def _record_change(
 
 
 async def get_org(session: AsyncSession, org_id: str) -> Organization:
+    """The org with this id; `NotFound` if there is none."""
     org = await session.get(Organization, org_id)
     if org is None:
         raise NotFound("organization not found")
@@ -87,6 +88,7 @@ async def set_byok_enabled(
 async def set_use_own_keys(
     session: AsyncSession, org: Organization, use: bool, *, actor: str
 ) -> Organization:
+    """The owner's 'use my keys' switch; `Forbidden` unless the platform enabled BYOK."""
     if use and not org.byok_enabled:
         raise Forbidden("BYOK is not enabled for this organization by the platform")
     if org.use_own_keys != use:
@@ -130,6 +132,7 @@ async def set_call_limit(
 
 
 async def list_orgs(session: AsyncSession) -> list[Organization]:
+    """Every org, oldest first."""
     return list(
         (await session.scalars(select(Organization).order_by(Organization.created_at))).all()
     )

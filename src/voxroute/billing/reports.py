@@ -63,6 +63,8 @@ class UsageSummaryRow:
 
 @dataclass(frozen=True, slots=True)
 class CostLine:
+    """One stage of a call: units used, list cost, and the part billed (platform keys only)."""
+
     units: dict[str, int]
     cost_micros: int
     billed_micros: int

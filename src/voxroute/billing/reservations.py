@@ -59,6 +59,8 @@ _CALL_RESERVATION = select(Reservation).where(Reservation.call_id == bindparam("
 
 @dataclass(frozen=True, slots=True)
 class ReservationView:
+    """A call's hold as plain values, safe to keep after its session is gone."""
+
     id: str
     org_id: str
     call_id: str
@@ -88,6 +90,8 @@ class Settlement:
 
 @dataclass(frozen=True, slots=True)
 class SweepReport:
+    """Totals of one `sweep`: holds charged from usage (`settled`) or released, and the amounts."""
+
     settled: int = 0
     released: int = 0
     charged_micros: int = 0

@@ -39,6 +39,8 @@ _KEY = ["org_id", "call_id", "stage", "unit", "seq"]
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
+    """What `record_usage` did: rows inserted, rows already stored, rows stored unpriced at 0."""
+
     inserted: int
     duplicates: int
     unpriced: int
@@ -90,6 +92,8 @@ async def record_usage(
 
 @dataclass(slots=True)
 class RecorderStats:
+    """Running counts of a `UsageRecorder`: events queued, written, refused and given up on."""
+
     enqueued: int = 0
     written: int = 0
     duplicates: int = 0

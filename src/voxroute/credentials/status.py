@@ -12,6 +12,8 @@ __all__ = ["CredentialStatus"]
 
 
 class CredentialStatus(StrEnum):
+    """Whether key resolution may use a credential: only `active` ones serve calls."""
+
     ACTIVE = "active"
     # The provider answered 401/403 (at a call or a key check): never used until replaced
     # or a later check succeeds.

@@ -33,6 +33,8 @@ LAST_ERROR_MAX_CHARS = 500
 
 
 class CredentialScope(StrEnum):
+    """Whose key it is: the org's, one assistant's, or telephony (a number's Twilio auth token)."""
+
     ORGANIZATION = "organization"
     ASSISTANT = "assistant"
     TELEPHONY = "telephony"

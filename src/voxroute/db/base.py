@@ -21,6 +21,8 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    """Declarative base; its naming convention gives every constraint a stable migration name."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
@@ -45,6 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC: the only kind `UTCDateTime` columns accept."""
     return datetime.now(UTC)
 
 

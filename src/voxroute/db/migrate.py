@@ -12,6 +12,7 @@ MIGRATIONS = package_path("voxroute.db", "migrations")
 
 
 def alembic_config(url: str = "") -> Config:
+    """An Alembic config for the packaged migrations, with no alembic.ini to find on disk."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url:

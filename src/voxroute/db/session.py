@@ -58,6 +58,7 @@ def create_engine(
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions with `expire_on_commit=False`, so rows stay readable after their commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

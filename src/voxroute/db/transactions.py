@@ -143,4 +143,5 @@ async def insert_ignore(
 
 
 def is_postgres(session: AsyncSession) -> bool:
+    """Whether the session runs on PostgreSQL, which needs row locks (SQLite serialises writers)."""
     return session.get_bind().dialect.name == "postgresql"

@@ -17,6 +17,8 @@ CATEGORIES: tuple[Category, ...] = ("stt", "llm", "tts", "realtime", "email")
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
+    """One credential field of a provider: secret (vaulted) or public, and its required format."""
+
     name: str
     kind: Literal["secret", "public"]
     pattern: str
@@ -31,6 +33,8 @@ class FieldSpec:
 
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
+    """One provider as the catalog has it: categories, credential fields, models, voices, probe."""
+
     id: str
     name: str
     categories: tuple[Category, ...]
@@ -124,6 +128,7 @@ class Catalog:
 
 
 def parse_catalog(data: dict[str, Any]) -> Catalog:
+    """Build a `Catalog` from the parsed TOML; a malformed entry is a `ConfigError` at start-up."""
     providers: dict[str, ProviderSpec] = {}
     try:
         for pid, raw in data["providers"].items():

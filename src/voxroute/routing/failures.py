@@ -34,6 +34,8 @@ _FALLBACK_REASONS = {
 
 
 class FailureAction(StrEnum):
+    """One step of a `FailurePlan`: ride it out, the pool's next key, the managed key, or end."""
+
     IGNORE = "ignore"  # transient: the service keeps going
     NEXT_POOL_KEY = "next_pool_key"
     MANAGED_FALLBACK = "managed_fallback"

@@ -54,6 +54,8 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """The key chosen for a stage, the scope it came from, and why a fallback happened (if so)."""
+
     candidate: Candidate
     source: KeySource
     fallback_reason: str | None = None

@@ -53,6 +53,7 @@ def _plain(value: Any) -> str:
 
 
 def stage_config(assistant: Assistant, stage: Stage) -> dict[str, Any]:
+    """The assistant's config of one stage (provider, model, options); `{}` if unset."""
     config: dict[str, Any] = {
         "stt": assistant.stt_config,
         "llm": assistant.llm_config,

@@ -38,6 +38,7 @@ async def _many(args: argparse.Namespace, token: str) -> list[CallResult]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m voxroute.softphone`; exit code 0 only if every call went well."""
     parser = argparse.ArgumentParser(prog="python -m voxroute.softphone")
     parser.add_argument("--url", required=True)
     parser.add_argument("--number", required=True)

@@ -38,10 +38,12 @@ _DECODE = _decode_table()
 
 
 def ulaw_to_pcm16(data: bytes) -> np.ndarray:
+    """Decode G.711 μ-law bytes to 16-bit PCM samples, by table lookup."""
     return _DECODE[np.frombuffer(data, dtype=np.uint8)]
 
 
 def pcm16_to_ulaw(samples: np.ndarray) -> bytes:
+    """Encode 16-bit PCM samples as G.711 μ-law, as a phone line carries them."""
     pcm = samples.astype(np.int32)
     sign = np.where(pcm < 0, 0x80, 0)
     magnitude = np.minimum(np.abs(pcm), _CLIP) + _BIAS

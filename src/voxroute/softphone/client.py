@@ -40,6 +40,8 @@ BURST_GAP_S = 0.5
 
 @dataclass(slots=True)
 class CallPlan:
+    """One softphone call: whom to call, as which Twilio account, and the script to play."""
+
     base_url: str  # where voxroute listens, e.g. http://127.0.0.1:8000
     number: str  # the called number (To)
     from_number: str
@@ -145,6 +147,7 @@ async def send_voice_webhook(
 
 
 async def run_call_plan(plan: CallPlan) -> CallResult:
+    """Place the call `plan` describes and play its script; failures land on the result."""
     result = CallResult()
     result.call_sid = plan.call_sid
     t0 = time.monotonic()

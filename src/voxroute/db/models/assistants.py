@@ -12,6 +12,8 @@ from voxroute.db.base import Base, UTCDateTime, utcnow
 
 
 class Assistant(Base):
+    """A voice bot of an org: its prompts, limits and one provider config per stage."""
+
     __tablename__ = "assistants"
     __table_args__ = (UniqueConstraint("org_id", "id"),)
 

@@ -12,6 +12,8 @@ from voxroute.db.base import Base, UTCDateTime, utcnow
 
 
 class AuditEvent(Base):
+    """One row of the audit trail; `data` holds ids and statuses, never secret values."""
+
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_org_time", "org_id", "created_at"),)
 

@@ -12,6 +12,8 @@ from voxroute.db.base import Base, UTCDateTime, utcnow
 
 
 class Call(Base):
+    """One phone call from ringing to its end, with the keys it resolved and its latencies."""
+
     __tablename__ = "calls"
     __table_args__ = (
         UniqueConstraint("org_id", "id"),

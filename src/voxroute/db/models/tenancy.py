@@ -11,6 +11,8 @@ from voxroute.db.base import Base, UTCDateTime, utcnow
 
 
 class Organization(Base):
+    """A tenant: its BYOK switches, failure policy and concurrent-call cap."""
+
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

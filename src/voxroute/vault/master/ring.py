@@ -37,6 +37,8 @@ class RingStateError(MasterKeyError, ValueError):
 
 @dataclass(slots=True)
 class RingEntry:
+    """One master-key version; `ref` is None once the version is destroyed."""
+
     version: int
     state: KeyState
     created_at: str
@@ -45,6 +47,8 @@ class RingEntry:
 
 @dataclass(slots=True)
 class Ring:
+    """A master key's versions; `add`, `promote` and `retire` enforce the phase rules."""
+
     kind: str
     ring_id: str
     entries: dict[int, RingEntry]
