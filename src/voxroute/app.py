@@ -26,6 +26,7 @@ log = logging.getLogger("voxroute")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app: telephony routes, the REST API, the dashboard; the runtime at start-up."""
     settings = settings or load_settings()
 
     @asynccontextmanager

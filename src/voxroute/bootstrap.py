@@ -58,8 +58,11 @@ KEY_CHECK_TIMEOUT_S = 10
 
 
 def managed_key_values(settings: Settings, catalog: Catalog) -> dict[str, dict[str, str]]:
-    """The configured managed keys as plain values, or random demo keys valid only at the
-    emulators (the offline default); none when neither applies."""
+    """The managed keys as plain values for this process.
+
+    The configured ones, or random demo keys valid only at the emulators (the offline
+    default); none when neither applies.
+    """
     if settings.managed_keys:
         return {
             p: {k: v.get_secret_value() for k, v in fields.items()}

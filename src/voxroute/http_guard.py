@@ -59,14 +59,18 @@ FILES_RESERVED = 64
 
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
+    """How long a client may take over a request's headers and body, and how many may connect."""
+
     header_timeout_s: float
     body_timeout_s: float
     max_connections: int
 
 
 def raise_open_file_limit() -> tuple[int, int]:
-    """Lift the soft RLIMIT_NOFILE to the hard limit (inherited by worker processes);
-    returns the (soft, hard) limits now in force."""
+    """Lift the soft RLIMIT_NOFILE to the hard limit; the (soft, hard) limits now in force.
+
+    Worker processes inherit the raised limit: every connection is a file.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         try:
@@ -144,8 +148,10 @@ _TOO_LARGE = (
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a connection cap, header/body timeouts and a
-    header size bound (see the module docstring)."""
+    """uvicorn's httptools protocol with a connection cap, header/body timeouts and a size bound.
+
+    See the module docstring for why each bound exists.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -186,8 +192,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, self._quiet_once_dropped(app))
 
     def _quiet_once_dropped(self, app: ASGI3Application) -> ASGI3Application:
-        """A request whose client we dropped ends in the app's `ClientDisconnect`: already
-        logged (once a second) as the drop, not as a traceback per connection."""
+        """Keep a dropped client's `ClientDisconnect` out of the error log.
+
+        The drop itself is already logged (once a second); a traceback per connection
+        would flood the log during an attack.
+        """
 
         async def guarded(
             scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
