@@ -101,7 +101,7 @@ async def test_a_call_reads_its_candidate_keys_once_and_never_another_assistants
         name="Other",
         tts_config={
             "provider": "cartesia",
-            "byo_api_keys": {"cartesia": {"api_key": "other-assistants-cartesia-key"}},
+            "byo_api_keys": {"cartesia": {"api_key": "other-assistants-cartesia-key-01"}},
         },
     )
     assert (await org.owner.post("/assistants", json=other)).status_code == 201

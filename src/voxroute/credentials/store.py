@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voxroute.audit import AuditAction, record
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Credential, CredentialSecret
-from voxroute.errors import InvalidInput, NotFound
+from voxroute.errors import NotFound
 from voxroute.providers.catalog import Catalog
 from voxroute.vault import SecretContext, Vault
 from voxroute.vault.secret import Secret
 
 TELEPHONY_FIELDS = ("auth_token",)
+TELEPHONY_PROVIDERS = ("twilio",)
 
 
 class CredentialScope(StrEnum):
@@ -78,11 +79,8 @@ class CredentialStore:
         self, provider: str, values: dict[str, Any]
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Format-check submitted fields against the catalog; returns (secret, public)."""
-        if provider == "twilio":
-            token = values.get("auth_token")
-            if not isinstance(token, str) or not 8 <= len(token) <= 256:
-                raise InvalidInput("twilio auth_token must be a string of 8 to 256 characters")
-            return {"auth_token": token}, {}
+        if provider in TELEPHONY_PROVIDERS:
+            return self._catalog.carrier(provider).split_fields(values)
         return self._catalog.get(provider).split_fields(values)
 
     async def create(
@@ -123,6 +121,7 @@ class CredentialStore:
             target_type="credential",
             target_id=credential.id,
             data=self._audit_data(credential),
+            secrets=secret.values(),
         )
         return credential
 
@@ -155,6 +154,7 @@ class CredentialStore:
             target_type="credential",
             target_id=credential.id,
             data=self._audit_data(credential),
+            secrets=secret.values(),
         )
         return credential
 

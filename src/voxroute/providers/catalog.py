@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from voxroute.errors import ConfigError, InvalidInput
+from voxroute.vault.redaction import MIN_KEY_LENGTH, looks_like_key
 
 Category = Literal["stt", "llm", "tts", "realtime", "email"]
 CATEGORIES: tuple[Category, ...] = ("stt", "llm", "tts", "realtime", "email")
@@ -23,10 +24,63 @@ class FieldSpec:
     help: str = ""
 
     def check(self, provider: str, value: str) -> None:
-        """Format check on save; the message never repeats the value."""
+        """Format check on save; the message never repeats the value.
+
+        A secret must also look like a key: the log-masking registry is shared by every
+        tenant of the process, so a word saved as a "key" must never get that far.
+        """
         if not re.fullmatch(self.pattern, value):
             extra = f" ({self.help})" if self.help else ""
             raise InvalidInput(f"{provider} {self.name} has an invalid format{extra}")
+        if self.kind == "secret" and not looks_like_key(value):
+            raise InvalidInput(
+                f"{provider} {self.name} does not look like a key: at least {MIN_KEY_LENGTH} "
+                "characters without spaces, with letters and digits (or mixed case)"
+            )
+
+
+def split_fields(
+    owner: str, specs: tuple[FieldSpec, ...], values: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Validate submitted credential fields; return (secret, public) values.
+
+    Every required field must be present and a string of the right format; unknown
+    fields are refused so a typo never silently drops a value.
+    """
+    unknown = sorted(set(values) - {f.name for f in specs})
+    if unknown:
+        raise InvalidInput(f"unknown field(s) for {owner}: {', '.join(unknown)}")
+    secret: dict[str, str] = {}
+    public: dict[str, str] = {}
+    for spec in specs:
+        value = values.get(spec.name)
+        if value is None or value == "":
+            raise InvalidInput(f"{owner} requires field '{spec.name}'")
+        if not isinstance(value, str):
+            raise InvalidInput(f"{owner} field '{spec.name}' must be a string")
+        spec.check(owner, value)
+        (secret if spec.kind == "secret" else public)[spec.name] = value
+    return secret, public
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierSpec:
+    """A telephony carrier's account credential (e.g. Twilio's AccountSid + auth token)."""
+
+    id: str
+    name: str
+    fields: tuple[FieldSpec, ...]
+    number_pattern: str
+    account_pattern: str
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def split_fields(self, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        return split_fields(self.id, self.fields, values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,25 +110,8 @@ class ProviderSpec:
         raise KeyError(name)
 
     def split_fields(self, values: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-        """Validate submitted credential fields; return (secret, public) values.
-
-        Every required field must be present and a string of the right format; unknown
-        fields are refused so a typo never silently drops a value.
-        """
-        unknown = sorted(set(values) - {f.name for f in self.fields})
-        if unknown:
-            raise InvalidInput(f"unknown field(s) for {self.id}: {', '.join(unknown)}")
-        secret: dict[str, str] = {}
-        public: dict[str, str] = {}
-        for spec in self.fields:
-            value = values.get(spec.name)
-            if value is None or value == "":
-                raise InvalidInput(f"{self.id} requires field '{spec.name}'")
-            if not isinstance(value, str):
-                raise InvalidInput(f"{self.id} field '{spec.name}' must be a string")
-            spec.check(self.id, value)
-            (secret if spec.kind == "secret" else public)[spec.name] = value
-        return secret, public
+        """Validate submitted credential fields; return (secret, public) values."""
+        return split_fields(self.id, self.fields, values)
 
     def default_model(self, category: str) -> str:
         try:
@@ -100,8 +137,11 @@ class ProviderSpec:
 class Catalog:
     """Read-only view of every known provider, in file order."""
 
-    def __init__(self, providers: dict[str, ProviderSpec]) -> None:
+    def __init__(
+        self, providers: dict[str, ProviderSpec], carriers: dict[str, CarrierSpec] | None = None
+    ) -> None:
         self._providers = providers
+        self._carriers = carriers or {}
 
     def __iter__(self) -> Any:
         return iter(self._providers.values())
@@ -118,6 +158,12 @@ class Catalog:
             return self._providers[provider_id]
         except KeyError:
             raise InvalidInput(f"unknown provider '{provider_id}'") from None
+
+    def carrier(self, carrier_id: str) -> CarrierSpec:
+        try:
+            return self._carriers[carrier_id]
+        except KeyError:
+            raise InvalidInput(f"unknown telephony provider '{carrier_id}'") from None
 
     def for_category(self, category: str) -> list[ProviderSpec]:
         return [p for p in self._providers.values() if category in p.categories]
@@ -145,9 +191,27 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             re_errors = [f.name for f in providers[pid].fields if not _compiles(f.pattern)]
             if re_errors:
                 raise ValueError(f"{pid}: bad pattern for {re_errors}")
+        carriers = {
+            cid: CarrierSpec(
+                id=cid,
+                name=raw["name"],
+                fields=tuple(FieldSpec(**f) for f in raw["fields"]),
+                number_pattern=raw["number_pattern"],
+                account_pattern=raw["account_pattern"],
+            )
+            for cid, raw in data.get("carriers", {}).items()
+        }
+        for carrier in carriers.values():
+            patterns = [
+                carrier.number_pattern,
+                carrier.account_pattern,
+                *(f.pattern for f in carrier.fields),
+            ]
+            if not all(_compiles(p) for p in patterns):
+                raise ValueError(f"{carrier.id}: bad pattern")
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"invalid provider catalog: {exc}") from None
-    return Catalog(providers)
+    return Catalog(providers, carriers)
 
 
 def _compiles(pattern: str) -> bool:

@@ -101,6 +101,7 @@ async def create_number(
         target_type="phone_number",
         target_id=number.id,
         data={"number": number.number},
+        secrets=[body.telephony.auth_token],
     )
     return await _view(session, number)
 
