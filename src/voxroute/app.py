@@ -13,6 +13,7 @@ import aiohttp
 from fastapi import FastAPI, Request, Response
 
 from voxroute import __version__
+from voxroute.api.edge import InputEdge
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="voxroute", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(InputEdge)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Telephony first: routes match in order, and a call's webhook and media stream should
     # not be tried against every API route first (0.6 ms a webhook; BENCHMARKS.md §5).

@@ -20,7 +20,7 @@ ASSISTANT = {
     "name": "Front desk",
     "stt_config": {"provider": "deepgram"},
     "llm_config": {"provider": "openai"},
-    "tts_config": {"provider": "cartesia", "voice_id": "v1"},
+    "tts_config": {"provider": "cartesia", "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091"},
 }
 
 

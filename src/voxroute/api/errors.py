@@ -1,9 +1,12 @@
 """Map the voxroute error tree and request validation errors to JSON responses.
 
 Validation errors never echo the submitted input: a wrongly typed field may hold a key.
+Anything unhandled answers 500 `internal_error` in the same JSON shape, never plain text.
 """
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxroute.errors import RateLimited, VoxrouteError
 from voxroute.vault.redaction import redact
+
+log = logging.getLogger("voxroute.api")
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
@@ -42,7 +47,15 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # Logged here with its traceback (redacted by the log filter; SQL statements are logged
+    # without their bound parameters, see db/session.py); the client learns nothing of it.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal_error", "internal server error"), 500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(VoxrouteError, _voxroute_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -19,8 +19,12 @@ from voxroute.db._aiosqlite import dbapi as aiosqlite_dbapi
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
-    kwargs: dict[str, Any] = {"echo": echo}
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    `hide_parameters`: a statement error's text (and so any traceback or log line) never
+    carries bound values; they include token hashes and whatever a client sent.
+    """
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

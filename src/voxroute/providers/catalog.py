@@ -94,6 +94,7 @@ class ProviderSpec:
     models: dict[str, tuple[str, ...]]
     default_models: dict[str, str]
     voices: tuple[str, ...] = field(default_factory=tuple)
+    voice_pattern: str | None = None
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
@@ -134,14 +135,41 @@ class ProviderSpec:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Formats:
+    """Shapes of stage options shared by every provider (`[formats]`)."""
+
+    language: str = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$"
+    voice: str = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,99}$"
+
+
 class Catalog:
     """Read-only view of every known provider, in file order."""
 
     def __init__(
-        self, providers: dict[str, ProviderSpec], carriers: dict[str, CarrierSpec] | None = None
+        self,
+        providers: dict[str, ProviderSpec],
+        carriers: dict[str, CarrierSpec] | None = None,
+        formats: Formats | None = None,
     ) -> None:
         self._providers = providers
         self._carriers = carriers or {}
+        self.formats = formats or Formats()
+
+    def check_voice(self, provider: str, voice: str) -> None:
+        """A voice id must have the provider's documented shape (it goes into its URLs)."""
+        pattern = self.get(provider).voice_pattern or self.formats.voice
+        if not re.fullmatch(pattern, voice):
+            raise InvalidInput(f"{provider} voice_id has an invalid format (expected {pattern})")
+
+    def check_language(self, language: str) -> None:
+        if not re.fullmatch(self.formats.language, language):
+            raise InvalidInput("language must be a language tag such as en or en-US")
+
+    def check_model(self, provider: str, category: str, model: str) -> None:
+        known = self.get(provider).models.get(category)
+        if known and model not in known:
+            raise InvalidInput(f"unknown {provider} {category} model '{model}'")
 
     def __iter__(self) -> Any:
         return iter(self._providers.values())
@@ -187,8 +215,11 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
                 models={cat: tuple(m) for cat, m in raw.get("models", {}).items()},
                 default_models=dict(raw.get("default_models", {})),
                 voices=tuple(raw.get("voices", ())),
+                voice_pattern=raw.get("voice_pattern"),
             )
-            re_errors = [f.name for f in providers[pid].fields if not _compiles(f.pattern)]
+            patterns = [(f.name, f.pattern) for f in providers[pid].fields]
+            patterns.append(("voice_pattern", providers[pid].voice_pattern or ""))
+            re_errors = [name for name, pattern in patterns if not _compiles(pattern)]
             if re_errors:
                 raise ValueError(f"{pid}: bad pattern for {re_errors}")
         carriers = {
@@ -202,16 +233,19 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             for cid, raw in data.get("carriers", {}).items()
         }
         for carrier in carriers.values():
-            patterns = [
+            carrier_patterns = [
                 carrier.number_pattern,
                 carrier.account_pattern,
                 *(f.pattern for f in carrier.fields),
             ]
-            if not all(_compiles(p) for p in patterns):
+            if not all(_compiles(p) for p in carrier_patterns):
                 raise ValueError(f"{carrier.id}: bad pattern")
+        formats = Formats(**data.get("formats", {}))
+        if not (_compiles(formats.language) and _compiles(formats.voice)):
+            raise ValueError("bad pattern in [formats]")
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"invalid provider catalog: {exc}") from None
-    return Catalog(providers, carriers)
+    return Catalog(providers, carriers, formats)
 
 
 def _compiles(pattern: str) -> bool:

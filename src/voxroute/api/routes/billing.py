@@ -11,6 +11,13 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.params import (
+    DEFAULT_PAGE_SIZE,
+    MAX_INT64,
+    MAX_PAGE_SIZE,
+    QueryInt,
+    Timestamp,
+)
 from voxroute.api.schemas.common import StrictModel
 from voxroute.billing import balance, entries, topup, usage_csv, usage_summary
 from voxroute.orgs import get_org
@@ -65,8 +72,8 @@ async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, An
 async def get_ledger(
     principal: ReaderDep,
     runtime: RuntimeDep,
-    limit: int = Query(default=50, ge=1, le=500),
-    before_seq: int | None = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    before_seq: Annotated[QueryInt | None, Query(ge=1, le=MAX_INT64)] = None,
 ) -> dict[str, Any]:
     """Append-only ledger entries, newest first."""
     page = await entries(
@@ -86,8 +93,8 @@ async def get_usage(
     principal: ReaderDep,
     runtime: RuntimeDep,
     group_by: Literal["provider", "assistant", "key_source", "day"] = "provider",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
 ) -> dict[str, Any]:
     """Usage and cost grouped by provider, assistant, key source or day."""
     start, end = _period(start, end)
@@ -110,8 +117,8 @@ async def get_usage(
 async def get_usage_csv(
     principal: ReaderDep,
     runtime: RuntimeDep,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
 ) -> PlainTextResponse:
     """Every usage row of the period as CSV (no secrets, only ids and key sources)."""
     start, end = _period(start, end)

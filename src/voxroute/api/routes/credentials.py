@@ -14,7 +14,7 @@ from voxroute.api.schemas.credentials import (
     CredentialUpdate,
 )
 from voxroute.credentials import CredentialScope
-from voxroute.errors import Forbidden
+from voxroute.errors import Forbidden, NotFound
 from voxroute.orgs import get_org
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
@@ -50,14 +50,21 @@ async def create_credential(
     )
 
 
+async def _key(runtime: RuntimeDep, session: SessionDep, org_id: str, credential_id: str) -> Any:
+    """A provider key of the org. A number's telephony token is no key here: it is managed
+    (and deleted) with its number under /phone-numbers, so this API answers 404 for it."""
+    cred = await runtime.store.get(session, org_id=org_id, credential_id=credential_id)
+    if cred.scope == CredentialScope.TELEPHONY.value:
+        raise NotFound("credential not found")
+    return cred
+
+
 @router.get("/{credential_id}", response_model=CredentialPublic)
 async def get_credential(
     principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, credential_id: str
 ) -> Any:
     """One key's metadata."""
-    return await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    return await _key(runtime, session, principal.require_org(), credential_id)
 
 
 @router.put("/{credential_id}", response_model=CredentialPublic)
@@ -69,9 +76,7 @@ async def replace_credential(
     body: CredentialReplace,
 ) -> Any:
     """Rotate the key's secret: new version, old ciphertext destroyed."""
-    cred = await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    cred = await _key(runtime, session, principal.require_org(), credential_id)
     return await runtime.store.replace(session, cred, body.fields, actor=principal.actor)
 
 
@@ -84,9 +89,7 @@ async def update_credential(
     body: CredentialUpdate,
 ) -> Any:
     """Change label, priority or enable/disable the key."""
-    cred = await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    cred = await _key(runtime, session, principal.require_org(), credential_id)
     if body.label is not None:
         cred.label = body.label
     if body.priority is not None:
@@ -101,7 +104,5 @@ async def delete_credential(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, credential_id: str
 ) -> None:
     """Destroy the key permanently."""
-    cred = await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    cred = await _key(runtime, session, principal.require_org(), credential_id)
     await runtime.store.delete(session, cred, actor=principal.actor)

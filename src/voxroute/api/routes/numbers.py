@@ -64,7 +64,7 @@ async def create_number(
 ) -> dict[str, Any]:
     """Attach a number; its Twilio auth token is vaulted and never returned."""
     org_id = principal.require_org()
-    if body.assistant_id:
+    if body.assistant_id is not None:
         await AssistantService(runtime.store, runtime.catalog).get(
             session, org_id=org_id, assistant_id=body.assistant_id
         )
@@ -124,7 +124,7 @@ async def update_number(
     org_id = principal.require_org()
     number = await _get(session, org_id, number_id)
     if "assistant_id" in body.model_fields_set:
-        if body.assistant_id:
+        if body.assistant_id is not None:
             await AssistantService(runtime.store, runtime.catalog).get(
                 session, org_id=org_id, assistant_id=body.assistant_id
             )

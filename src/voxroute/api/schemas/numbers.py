@@ -13,6 +13,7 @@ from voxroute.providers.catalog import load_catalog
 # The carrier's documented shapes, from the catalog (config/providers.toml).
 _TWILIO = load_catalog().carrier("twilio")
 E164 = _TWILIO.number_pattern
+ASSISTANT_ID = r"^asst_[0-9a-f]{24}$"
 
 
 class TelephonyIn(StrictModel):
@@ -25,12 +26,12 @@ class TelephonyIn(StrictModel):
 
 class PhoneNumberCreate(StrictModel):
     number: str = Field(pattern=E164)
-    assistant_id: str | None = Field(default=None, max_length=40)
+    assistant_id: str | None = Field(default=None, pattern=ASSISTANT_ID)
     telephony: TelephonyIn
 
 
 class PhoneNumberUpdate(StrictModel):
-    assistant_id: str | None = Field(default=None, max_length=40)
+    assistant_id: str | None = Field(default=None, pattern=ASSISTANT_ID)
     telephony: TelephonyIn | None = None
 
 
