@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.azure.stt import AzureSTTService
 
-from voxroute.providers._stage import option, public_field, require_secret
+from voxroute.providers._stage import language_for, public_field, require_secret
 from voxroute.providers.azure._endpoints import check_region, stt_private_endpoint
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class AzureSTT:
     ) -> AzureSTTService:
         api_key = require_secret(stage)
         region = check_region(public_field(stage, "region"))
-        settings = AzureSTTService.Settings(language=option(stage, "language") or "en-US")
+        settings = AzureSTTService.Settings(language=language_for(stage, "en-US"))
         if stage.base_url:
             return AzureSTTService(
                 api_key=api_key,

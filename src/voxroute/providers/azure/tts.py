@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.azure.tts import AzureTTSService
 
-from voxroute.providers._stage import option, public_field, require_secret, voice_for
+from voxroute.providers._stage import language_for, public_field, require_secret, voice_for
 from voxroute.providers.azure._endpoints import check_region, tts_private_endpoint
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class AzureTTS:
         api_key = require_secret(stage)
         region = check_region(public_field(stage, "region"))
         settings = AzureTTSService.Settings(
-            voice=voice_for(stage), language=option(stage, "language") or "en-US"
+            voice=voice_for(stage), language=language_for(stage, "en-US")
         )
         if stage.base_url:
             return AzureTTSService(

@@ -24,7 +24,7 @@ from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from pipecat.services.deepgram import stt as _pipecat_dg_stt
 from pipecat.services.deepgram.stt import DeepgramSTTService
 
-from voxroute.providers._stage import option, require_secret
+from voxroute.providers._stage import language_for, model_for, require_secret
 from voxroute.providers.deepgram._constants import DEFAULT_BASE_URL
 from voxroute.providers.urls import resolve_base, to_ws
 
@@ -83,8 +83,8 @@ class DeepgramSTT:
         api_key = require_secret(stage)
         environment = deepgram_environment(stage.base_url)
         settings = DeepgramSTTService.Settings(
-            model=stage.model,
-            language=option(stage, "language") or "en",
+            model=model_for(stage),
+            language=language_for(stage, "en"),
             interim_results=True,
             punctuate=True,
             smart_format=True,

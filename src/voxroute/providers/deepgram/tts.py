@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.deepgram.tts import DeepgramTTSService
 
-from voxroute.providers._stage import option, require_secret
+from voxroute.providers._stage import require_secret, voice_for
 from voxroute.providers.deepgram._constants import DEFAULT_BASE_URL
 from voxroute.providers.urls import resolve_base, to_ws
 
@@ -30,7 +30,7 @@ class DeepgramTTS:
     def build(
         cls, stage: ResolvedStage, *, sample_rate: int, resources: ProviderResources
     ) -> DeepgramTTSService:
-        voice = option(stage, "voice_id", "voice") or stage.model
+        voice = voice_for(stage, default=stage.model)
         return DeepgramTTSService(
             api_key=require_secret(stage),
             base_url=to_ws(resolve_base(stage.base_url, DEFAULT_BASE_URL)),
