@@ -39,8 +39,16 @@ class AssistantService:
             raise NotFound("assistant not found")
         return assistant
 
-    async def list(self, session: AsyncSession, *, org_id: str) -> list[Assistant]:
-        query = select(Assistant).where(Assistant.org_id == org_id).order_by(Assistant.created_at)
+    async def list(
+        self, session: AsyncSession, *, org_id: str, limit: int | None = None, offset: int = 0
+    ) -> list[Assistant]:
+        query = (
+            select(Assistant)
+            .where(Assistant.org_id == org_id)
+            .order_by(Assistant.created_at, Assistant.id)
+            .limit(limit)
+            .offset(offset)
+        )
         return list((await session.scalars(query)).all())
 
     async def create(

@@ -203,15 +203,20 @@ class CredentialStore:
         scope: CredentialScope | None = None,
         provider: str | None = None,
         assistant_id: str | None = None,
+        exclude_scope: CredentialScope | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Credential]:
         query = select(Credential).where(Credential.org_id == org_id)
         if scope is not None:
             query = query.where(Credential.scope == scope.value)
+        if exclude_scope is not None:
+            query = query.where(Credential.scope != exclude_scope.value)
         if provider is not None:
             query = query.where(Credential.provider == provider)
         if assistant_id is not None:
             query = query.where(Credential.assistant_id == assistant_id)
-        query = query.order_by(*_LISTING_ORDER)
+        query = query.order_by(*_LISTING_ORDER, Credential.id).limit(limit).offset(offset)
         return list((await session.scalars(query)).all())
 
     async def open(self, session: AsyncSession, credential: Credential) -> dict[str, Secret]:

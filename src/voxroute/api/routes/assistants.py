@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, status
 from pydantic import ValidationError
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.api.schemas.assistants import AssistantCreate, AssistantExport, AssistantUpdate
 from voxroute.assistants import AssistantService
 from voxroute.errors import InvalidInput
@@ -22,15 +23,15 @@ def get_service(runtime: RuntimeDep) -> AssistantService:
 ServiceDep = Annotated[AssistantService, Depends(get_service)]
 
 
-@router.get("")
+@router.get("", responses={200: {"headers": LINK_HEADER}})
 async def list_assistants(
-    principal: ReaderDep, session: SessionDep, service: ServiceDep
+    principal: ReaderDep, session: SessionDep, service: ServiceDep, page: PageDep
 ) -> list[dict[str, Any]]:
-    """All assistants of the org (keys shown as hints)."""
-    return [
-        await service.public_view(session, a)
-        for a in await service.list(session, org_id=principal.require_org())
-    ]
+    """The org's assistants, oldest first, a page at a time (keys shown as hints)."""
+    rows = await service.list(
+        session, org_id=principal.require_org(), limit=page.fetch, offset=page.offset
+    )
+    return [await service.public_view(session, a) for a in page.rows(rows)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.db.models import Call
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -33,18 +34,15 @@ class CallPublic(BaseModel):
     latency: dict[str, Any]
 
 
-@router.get("", response_model=list[CallPublic])
-async def list_calls(
-    principal: ReaderDep, session: SessionDep, limit: int = Query(default=100, ge=1, le=1000)
-) -> Any:
+@router.get("", response_model=list[CallPublic], responses={200: {"headers": LINK_HEADER}})
+async def list_calls(principal: ReaderDep, session: SessionDep, page: PageDep) -> Any:
     """Newest first; each with its id and the telephony provider's call id (Twilio CallSid)."""
     query = (
         select(Call)
         .where(Call.org_id == principal.require_org())
         .order_by(Call.started_at.desc(), Call.id)
-        .limit(limit)
     )
-    return list((await session.scalars(query)).all())
+    return page.rows((await session.scalars(page.apply(query))).all())
 
 
 @router.get("/{call_id}")

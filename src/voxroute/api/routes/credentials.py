@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.api.schemas.credentials import (
     CredentialCreate,
     CredentialPublic,
@@ -16,17 +17,32 @@ from voxroute.api.schemas.credentials import (
 from voxroute.credentials import CredentialScope
 from voxroute.errors import Forbidden, NotFound
 from voxroute.orgs import get_org
+from voxroute.providers.catalog import load_catalog
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
+CATALOG = load_catalog()
 
 
-@router.get("", response_model=list[CredentialPublic])
+@router.get("", response_model=list[CredentialPublic], responses={200: {"headers": LINK_HEADER}})
 async def list_credentials(
-    principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, provider: str | None = None
+    principal: ReaderDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    page: PageDep,
+    provider: Annotated[
+        str | None, Query(max_length=32, json_schema_extra={"enum": list(CATALOG.ids)})
+    ] = None,
 ) -> Any:
     """Every key of the org (organization and assistant scope): hints and status, no secrets."""
-    creds = await runtime.store.list(session, org_id=principal.require_org(), provider=provider)
-    return [c for c in creds if c.scope != CredentialScope.TELEPHONY.value]
+    creds = await runtime.store.list(
+        session,
+        org_id=principal.require_org(),
+        provider=provider,
+        exclude_scope=CredentialScope.TELEPHONY,
+        limit=page.fetch,
+        offset=page.offset,
+    )
+    return page.rows(creds)
 
 
 @router.post("", response_model=CredentialPublic, status_code=status.HTTP_201_CREATED)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.api.schemas.numbers import PhoneNumberCreate, PhoneNumberPublic, PhoneNumberUpdate
 from voxroute.assistants import AssistantService
 from voxroute.audit import AuditAction, record
@@ -47,15 +48,19 @@ async def _view(session: SessionDep, number: PhoneNumber) -> dict[str, Any]:
     ).model_dump()
 
 
-@router.get("")
-async def list_numbers(principal: ReaderDep, session: SessionDep) -> list[dict[str, Any]]:
-    """The org's numbers."""
+@router.get("", responses={200: {"headers": LINK_HEADER}})
+async def list_numbers(
+    principal: ReaderDep, session: SessionDep, page: PageDep
+) -> list[dict[str, Any]]:
+    """The org's numbers, oldest first, a page at a time."""
     rows = await session.scalars(
-        select(PhoneNumber)
-        .where(PhoneNumber.org_id == principal.require_org())
-        .order_by(PhoneNumber.created_at)
+        page.apply(
+            select(PhoneNumber)
+            .where(PhoneNumber.org_id == principal.require_org())
+            .order_by(PhoneNumber.created_at, PhoneNumber.id)
+        )
     )
-    return [await _view(session, n) for n in rows.all()]
+    return [await _view(session, n) for n in page.rows(rows.all())]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
