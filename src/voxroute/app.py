@@ -16,6 +16,7 @@ from voxroute import __version__
 from voxroute.api.edge import InputEdge
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
+from voxroute.api.openapi import install_openapi, operation_id
 from voxroute.api.router import api_router
 from voxroute.billing import BillingPolicy, topup
 from voxroute.calls import warm_up
@@ -212,7 +213,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title="voxroute", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="voxroute",
+        version=__version__,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
     install_error_handlers(app)
     app.add_middleware(InputEdge)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -221,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(twilio_router)
     app.include_router(api_router, prefix="/api/v1")
     mount_web(app)
+    install_openapi(app)
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics(request: Request) -> Response:

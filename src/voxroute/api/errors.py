@@ -7,6 +7,7 @@ Anything unhandled answers 500 `internal_error` in the same JSON shape, never pl
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,14 +30,22 @@ async def _voxroute_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), exc.status_code, headers=headers)
 
 
+def _where(loc: list[str]) -> str:
+    """A field path without its `body`/`query` prefix: `["body", "name"]` → `name`."""
+    return ".".join(loc[1:]) or ".".join(loc) or "request"
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = [
+    details: list[dict[str, Any]] = [
         {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "invalid"))}
         for err in exc.errors()
     ]
+    # Field paths and pydantic's messages name the problem; neither repeats the input.
+    summary = "; ".join(f"{_where(d['loc'])}: {d['msg']}" for d in details[:5])
     return JSONResponse(
-        error_body("invalid_input", "request validation failed", details=details), 422
+        error_body("invalid_input", f"request validation failed ({summary})", details=details),
+        422,
     )
 
 

@@ -19,7 +19,9 @@ from voxroute.api.params import (
     Timestamp,
 )
 from voxroute.api.schemas.common import StrictModel
+from voxroute.api.schemas.responses import BalanceOut, TopupResult, UsageReport
 from voxroute.billing import balance, entries, topup, usage_csv, usage_summary
+from voxroute.billing.ledger import EntryPage
 from voxroute.orgs import get_org
 
 router = APIRouter(tags=["billing"])
@@ -40,7 +42,7 @@ def _balance_view(b: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/billing/credits", status_code=status.HTTP_201_CREATED)
+@router.post("/billing/credits", response_model=TopupResult, status_code=status.HTTP_201_CREATED)
 async def add_credits(
     principal: AdminDep,
     runtime: RuntimeDep,
@@ -62,13 +64,13 @@ async def add_credits(
     return {"entry": dataclasses.asdict(entry), **_balance_view(current)}
 
 
-@router.get("/billing/balance")
+@router.get("/billing/balance", response_model=BalanceOut)
 async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Balance, reserved and available credit, in integer micro-USD."""
     return _balance_view(await balance(runtime.session_factory, org_id=principal.require_org()))
 
 
-@router.get("/billing/ledger")
+@router.get("/billing/ledger", response_model=EntryPage)
 async def get_ledger(
     principal: ReaderDep,
     runtime: RuntimeDep,
@@ -88,7 +90,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
-@router.get("/usage")
+@router.get("/usage", response_model=UsageReport)
 async def get_usage(
     principal: ReaderDep,
     runtime: RuntimeDep,
@@ -113,16 +115,20 @@ async def get_usage(
     }
 
 
-@router.get("/usage.csv", response_class=PlainTextResponse)
+class CSVResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
+@router.get("/usage.csv", response_class=CSVResponse)
 async def get_usage_csv(
     principal: ReaderDep,
     runtime: RuntimeDep,
     start: Timestamp | None = None,
     end: Timestamp | None = None,
-) -> PlainTextResponse:
+) -> CSVResponse:
     """Every usage row of the period as CSV (no secrets, only ids and key sources)."""
     start, end = _period(start, end)
     text = await usage_csv(
         runtime.session_factory, org_id=principal.require_org(), start=start, end=end
     )
-    return PlainTextResponse(text, media_type="text/csv")
+    return CSVResponse(text)

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
 from voxroute.api.pagination import LINK_HEADER, PageDep
+from voxroute.api.schemas.responses import HangupResult
+from voxroute.billing.reports import CallCostBreakdown
 from voxroute.db.models import Call
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -45,7 +47,11 @@ async def list_calls(principal: ReaderDep, session: SessionDep, page: PageDep) -
     return page.rows((await session.scalars(page.apply(query))).all())
 
 
-@router.get("/{call_id}")
+class CallDetail(CallPublic):
+    cost: CallCostBreakdown | None = None
+
+
+@router.get("/{call_id}", response_model=CallDetail)
 async def get_call(
     principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, call_id: str
 ) -> dict[str, Any]:
@@ -58,7 +64,7 @@ async def get_call(
     return view
 
 
-@router.post("/{call_id}/hangup")
+@router.post("/{call_id}/hangup", response_model=HangupResult)
 async def hangup_call(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, call_id: str
 ) -> dict[str, Any]:

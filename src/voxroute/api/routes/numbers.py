@@ -48,7 +48,7 @@ async def _view(session: SessionDep, number: PhoneNumber) -> dict[str, Any]:
     ).model_dump()
 
 
-@router.get("", responses={200: {"headers": LINK_HEADER}})
+@router.get("", response_model=list[PhoneNumberPublic], responses={200: {"headers": LINK_HEADER}})
 async def list_numbers(
     principal: ReaderDep, session: SessionDep, page: PageDep
 ) -> list[dict[str, Any]]:
@@ -63,7 +63,7 @@ async def list_numbers(
     return [await _view(session, n) for n in page.rows(rows.all())]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=PhoneNumberPublic, status_code=status.HTTP_201_CREATED)
 async def create_number(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, body: PhoneNumberCreate
 ) -> dict[str, Any]:
@@ -111,13 +111,13 @@ async def create_number(
     return await _view(session, number)
 
 
-@router.get("/{number_id}")
+@router.get("/{number_id}", response_model=PhoneNumberPublic)
 async def get_number(principal: ReaderDep, session: SessionDep, number_id: str) -> dict[str, Any]:
     """One number."""
     return await _view(session, await _get(session, principal.require_org(), number_id))
 
 
-@router.patch("/{number_id}")
+@router.patch("/{number_id}", response_model=PhoneNumberPublic)
 async def update_number(
     principal: OwnerDep,
     runtime: RuntimeDep,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, JsonValue, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from voxroute.api.schemas.common import OutModel, StrictModel
+from voxroute.api.schemas.responses import StageConfigPublic
 from voxroute.providers.catalog import load_catalog
 
 _CATALOG = load_catalog()
@@ -80,9 +81,9 @@ class AssistantPublic(OutModel):
     failure_policy: str | None
     max_duration_s: int
     idle_timeout_s: int
-    stt_config: dict[str, Any]
-    llm_config: dict[str, Any]
-    tts_config: dict[str, Any]
+    stt_config: StageConfigPublic
+    llm_config: StageConfigPublic
+    tts_config: StageConfigPublic
     created_at: datetime
     updated_at: datetime
 

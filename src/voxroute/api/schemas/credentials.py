@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from voxroute.api.schemas.common import OutModel, StrictModel
+from voxroute.providers.catalog import load_catalog
+
+PROVIDER_IDS: list[JsonValue] = list(load_catalog().ids)
+
+
+def provider_field(**kwargs: Any) -> Any:
+    """A provider id: one of the catalog's (an enum in the spec, checked by the route)."""
+    return Field(min_length=1, max_length=32, json_schema_extra={"enum": PROVIDER_IDS}, **kwargs)
+
+
+class ByokKeyIn(BaseModel):
+    """`provider` plus its credential fields (`api_key`; Azure adds `region`; Inworld takes
+    `bearer_token` or `api_key`, and `workspace_id`). The fields are checked against the
+    catalog's formats: unknown ones are refused by name, and no value is ever echoed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    provider: str = provider_field()
+
+
+class ByokDelete(StrictModel):
+    provider: str = provider_field()
 
 
 class CredentialCreate(StrictModel):
-    provider: str = Field(min_length=1, max_length=32)
+    provider: str = provider_field()
     fields: dict[str, JsonValue] = Field(description="e.g. {'api_key': '...'}; Azure adds 'region'")
     label: str = Field(default="default", min_length=1, max_length=100)
     priority: int = Field(default=0, ge=-1000, le=1000)
@@ -24,7 +46,7 @@ class CredentialReplace(StrictModel):
 class CredentialUpdate(StrictModel):
     label: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1000, le=1000)
-    status: str | None = Field(default=None, pattern="^(active|disabled)$")
+    status: Literal["active", "disabled"] | None = None
 
 
 class CredentialPublic(OutModel):
@@ -48,7 +70,7 @@ class CredentialPublic(OutModel):
 
 
 class CheckRequest(StrictModel):
-    provider: str | None = None
+    provider: str | None = provider_field(default=None)
 
 
 class CheckResultOut(OutModel):
