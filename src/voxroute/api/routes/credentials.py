@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
 from voxroute.api.pagination import LINK_HEADER, PageDep
+from voxroute.api.schemas.common import ProviderId
 from voxroute.api.schemas.credentials import (
     CredentialCreate,
     CredentialPublic,
@@ -17,10 +18,8 @@ from voxroute.api.schemas.credentials import (
 from voxroute.credentials import CredentialScope
 from voxroute.errors import Forbidden, NotFound
 from voxroute.orgs import get_org
-from voxroute.providers.catalog import load_catalog
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
-CATALOG = load_catalog()
 
 
 @router.get("", response_model=list[CredentialPublic], responses={200: {"headers": LINK_HEADER}})
@@ -29,9 +28,7 @@ async def list_credentials(
     runtime: RuntimeDep,
     session: SessionDep,
     page: PageDep,
-    provider: Annotated[
-        str | None, Query(max_length=32, json_schema_extra={"enum": list(CATALOG.ids)})
-    ] = None,
+    provider: Annotated[ProviderId | None, Query()] = None,
 ) -> Any:
     """Every key of the org (organization and assistant scope): hints and status, no secrets."""
     creds = await runtime.store.list(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, JsonValue, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from voxroute.api.schemas.common import OutModel, StrictModel
+from voxroute.api.schemas.common import OutModel, ProviderId, StrictModel
 from voxroute.api.schemas.responses import StageConfigPublic
 from voxroute.providers.catalog import load_catalog
 
@@ -24,9 +24,7 @@ class StageConfigIn(StrictModel):
     plaintext and shown to every member. Formats come from the catalog (checked on save).
     """
 
-    provider: str = Field(
-        min_length=1, max_length=32, json_schema_extra={"enum": list(_CATALOG.ids)}
-    )
+    provider: ProviderId
     model: str | None = Field(default=None, min_length=1, max_length=100)
     voice_id: str | None = Field(default=None, min_length=1, max_length=100)
     language: str | None = Field(default=None, pattern=_CATALOG.formats.language)

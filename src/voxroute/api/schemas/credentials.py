@@ -7,15 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from voxroute.api.schemas.common import OutModel, StrictModel
-from voxroute.providers.catalog import load_catalog
-
-PROVIDER_IDS: list[JsonValue] = list(load_catalog().ids)
-
-
-def provider_field(**kwargs: Any) -> Any:
-    """A provider id: one of the catalog's (an enum in the spec, checked by the route)."""
-    return Field(min_length=1, max_length=32, json_schema_extra={"enum": PROVIDER_IDS}, **kwargs)
+from voxroute.api.schemas.common import OutModel, ProviderId, StrictModel
 
 
 class ByokKeyIn(BaseModel):
@@ -25,15 +17,15 @@ class ByokKeyIn(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True)
 
-    provider: str = provider_field()
+    provider: ProviderId
 
 
 class ByokDelete(StrictModel):
-    provider: str = provider_field()
+    provider: ProviderId
 
 
 class CredentialCreate(StrictModel):
-    provider: str = provider_field()
+    provider: ProviderId
     fields: dict[str, JsonValue] = Field(description="e.g. {'api_key': '...'}; Azure adds 'region'")
     label: str = Field(default="default", min_length=1, max_length=100)
     priority: int = Field(default=0, ge=-1000, le=1000)
@@ -70,7 +62,7 @@ class CredentialPublic(OutModel):
 
 
 class CheckRequest(StrictModel):
-    provider: str | None = provider_field(default=None)
+    provider: ProviderId | None = None
 
 
 class CheckResultOut(OutModel):
