@@ -34,6 +34,23 @@ from voxroute.orgs import create_org
 # A few minutes in all on two shared cores; raise locally with VOXROUTE_FUZZ_SECONDS.
 BUDGET_S = int(os.environ.get("VOXROUTE_FUZZ_SECONDS", "100"))
 MAX_EXAMPLES = int(os.environ.get("VOXROUTE_FUZZ_EXAMPLES", "40"))
+HOSTILE = ("\x00", "a\x00b", "x\x07y", "../../v1/x?y=1", "+1555\x00")
+HOSTILE_FIELDS = (
+    "query.action",
+    "query.provider",
+    "body.name",
+    "body.system_prompt",
+    "body.first_message",
+    "body.label",
+    "body.description",
+    "body.assistant_id",
+    "body.number",
+    "body.org_id",
+    "body.provider",
+    "body.llm_config.model",
+    "body.tts_config.voice_id",
+    "body.stt_config.language",
+)
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -131,11 +148,22 @@ def _config(seeded: Seeded) -> schemathesis.Config:
             "checks": {
                 "enabled": False,
                 **{name: {"enabled": True} for name in CHECKS},
+                # 413: a negative body too large for the server's limit is rejected too.
+                "negative_data_rejection": {
+                    "enabled": True,
+                    "expected-statuses": [400, 401, 403, 404, 405, 409, 413, 415, 422, 429],
+                },
             },
             "phases": {"stateful": {"max-steps": 12}},
-            "dictionaries": {name: {"values": [value]} for name, value in seeded.ids.items()},
+            # Real ids (and the same ids with a NUL) in path parameters; control characters
+            # and traversal in the text fields that reach queries and provider URLs.
+            "dictionaries": {
+                "hostile": {"values": list(HOSTILE)},
+                **{name: {"values": [value, value + "\x00"]} for name, value in seeded.ids.items()},
+            },
             "parameters": {
-                f"path.{name}": {"dictionary": name, "probability": 0.6} for name in seeded.ids
+                **{f"path.{name}": {"dictionary": name, "probability": 0.6} for name in seeded.ids},
+                **{key: {"dictionary": "hostile", "probability": 0.3} for key in HOSTILE_FIELDS},
             },
         }
     )
@@ -146,14 +174,19 @@ class Summary:
     operations: set[str] = field(default_factory=set)
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    phases: Counter[str] = field(default_factory=Counter)
+    errors: int = 0  # exceptions raised through the app (each a server error)
+    with_nul: int = 0  # requests carrying a NUL in the URL or a JSON string
     failures: list[str] = field(default_factory=list)
 
     def line(self, database: str) -> str:
-        server_errors = sum(n for status, n in self.statuses.items() if status >= 500)
+        server_errors = self.errors + sum(n for s, n in self.statuses.items() if s >= 500)
         return (
             f"schemathesis on {database}: {len(self.operations)} operations, "
-            f"{self.requests} requests, {len(self.failures)} failures, "
-            f"{server_errors} server errors, statuses {dict(sorted(self.statuses.items()))}"
+            f"{self.requests} requests ({self.with_nul} with a NUL), "
+            f"{len(self.failures)} failures, "
+            f"{server_errors} server errors; requests by phase {dict(self.phases)}; "
+            f"statuses {dict(sorted(self.statuses.items()))}"
         )
 
 
@@ -162,9 +195,14 @@ def _run(app: Any) -> Summary:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_CONFIG[id(app)])
     for event in from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
-            summary.operations.add(event.recorder.label)
+            if event.phase.value != "stateful":
+                summary.operations.add(event.recorder.label)
             for interaction in event.recorder.interactions.values():
                 summary.requests += 1
+                summary.phases[event.phase.value] += 1
+                request = interaction.request
+                if "%00" in request.uri or b"\\u0000" in (request.body or b""):
+                    summary.with_nul += 1
                 if interaction.response is not None:
                     summary.statuses[interaction.response.status_code] += 1
             for checks in event.recorder.checks.values():
@@ -176,6 +214,8 @@ def _run(app: Any) -> Summary:
                             f"{failure.message}\n{check.failure_info.code_sample}"
                         )
         elif isinstance(event, (NonFatalError, FatalError)):
+            # An exception out of the app (the response was a 500 already) lands here.
+            summary.errors += 1
             summary.failures.append(f"{getattr(event, 'label', 'engine')}: {event.info.format()}")
     return summary
 
