@@ -80,6 +80,7 @@ async def check_org_credentials(
             target_type="credential",
             target_id=cred.id,
             data={"provider": cred.provider, "status": outcome.status},
+            secrets=[value.reveal() for value in secrets.values()],
         )
         results.append(
             {

@@ -14,7 +14,6 @@ from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep, SessionDep
 from voxroute.api.params import (
     DEFAULT_PAGE_SIZE,
     MAX_INT64,
-    MAX_PAGE_SIZE,
     QueryInt,
     Timestamp,
 )
@@ -25,6 +24,8 @@ from voxroute.billing.ledger import EntryPage
 from voxroute.orgs import get_org
 
 router = APIRouter(tags=["billing"])
+# The ledger's page bound predates the API-wide 200; clients already page it by 500.
+MAX_LEDGER_PAGE = 500
 
 
 class CreditTopup(StrictModel):
@@ -74,7 +75,7 @@ async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, An
 async def get_ledger(
     principal: ReaderDep,
     runtime: RuntimeDep,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_LEDGER_PAGE)] = DEFAULT_PAGE_SIZE,
     before_seq: Annotated[QueryInt | None, Query(ge=1, le=MAX_INT64)] = None,
 ) -> dict[str, Any]:
     """Append-only ledger entries, newest first."""
