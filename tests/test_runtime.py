@@ -15,7 +15,7 @@ ASSISTANT = {
     "name": "P",
     "stt_config": {"provider": "deepgram"},
     "llm_config": {"provider": "openai"},
-    "tts_config": {"provider": "cartesia", "voice_id": "v-7"},
+    "tts_config": {"provider": "cartesia", "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091"},
 }
 
 
@@ -84,7 +84,9 @@ async def test_managed_fallback_keeps_the_stage_options_and_says_why(api: Api) -
         and stage.source == "managed_fallback"
         and stage.fallback_reason == "rate_limited"
     )
-    assert stage.provider == "cartesia" and stage.options == {"voice_id": "v-7"}
+    assert stage.provider == "cartesia" and stage.options == {
+        "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091"
+    }
     assert await api.runtime.managed_key(info, "llm", "quota") is not None
 
 

@@ -11,8 +11,10 @@ from fastapi import FastAPI, Response
 from voxroute import __version__
 from voxroute.api.deps import RuntimeDep, ScraperDep
 from voxroute.api.docs import install_docs
+from voxroute.api.edge import InputEdge
 from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
+from voxroute.api.openapi import install_openapi, operation_id
 from voxroute.api.router import api_router
 from voxroute.bootstrap import build_runtime
 from voxroute.metrics import CONTENT_TYPE_LATEST
@@ -41,15 +43,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served from local assets by install_docs
         redoc_url=None,  # its page loads scripts and fonts from CDNs
+        generate_unique_id_function=operation_id,
     )
     install_docs(app)
     install_error_handlers(app)
+    app.add_middleware(InputEdge)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Telephony first: routes match in order, and a call's webhook and media stream should
     # not be tried against every API route first (0.6 ms a webhook).
     app.include_router(twilio_router)
     app.include_router(api_router, prefix="/api/v1")
     mount_web(app)
+    install_openapi(app)
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics(_: ScraperDep, runtime: RuntimeDep) -> Response:

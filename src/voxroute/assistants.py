@@ -41,8 +41,16 @@ class AssistantService:
             raise NotFound("assistant not found")
         return assistant
 
-    async def list(self, session: AsyncSession, *, org_id: str) -> list[Assistant]:
-        query = select(Assistant).where(Assistant.org_id == org_id).order_by(Assistant.created_at)
+    async def list(
+        self, session: AsyncSession, *, org_id: str, limit: int | None = None, offset: int = 0
+    ) -> list[Assistant]:
+        query = (
+            select(Assistant)
+            .where(Assistant.org_id == org_id)
+            .order_by(Assistant.created_at, Assistant.id)
+            .limit(limit)
+            .offset(offset)
+        )
         return list((await session.scalars(query)).all())
 
     async def create(
@@ -156,14 +164,24 @@ class AssistantService:
         }
 
     def _check_stage(self, field: str, config: dict[str, Any]) -> dict[str, Any]:
-        provider = config.get("provider")
+        """Check provider, model, voice and language against the catalog.
+
+        Each may end up in a provider's URL, so each must have its documented shape.
+        """
+        provider = str(config.get("provider"))
         stage = STAGE_OF_FIELD[field]
-        spec = self._catalog.get(str(provider))
+        spec = self._catalog.get(provider)
         if stage not in spec.categories:
             raise InvalidInput(f"{field}: {provider} does not offer {stage}")
-        model = config.get("model")
-        if model is not None and spec.models.get(stage) and model not in spec.models[stage]:
-            raise InvalidInput(f"{field}: unknown {provider} model '{model}'")
+        try:
+            if config.get("model") is not None:
+                self._catalog.check_model(provider, stage, str(config["model"]))
+            if config.get("voice_id") is not None:
+                self._catalog.check_voice(provider, str(config["voice_id"]))
+            if config.get("language") is not None:
+                self._catalog.check_language(str(config["language"]))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{field}: {exc.message}") from None
         keys = config.get("byo_api_keys")
         if keys:
             for key_provider in keys:

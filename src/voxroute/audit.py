@@ -1,12 +1,16 @@
 """The audit trail: one helper that every key, BYOK and vault event goes through.
 
 `data` carries ids, providers, stages and statuses only; callers never put secret values
-in it, and `record` refuses values that look like a registered live secret.
+in it. A caller that holds secrets in the same operation passes them as `secrets`, and
+`record` refuses a payload that contains any of them (in any common encoding). The check is
+against the operation's own secrets, never a process-wide set: what one tenant saved must
+not change whether another tenant's audit rows can be written.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -14,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.db.base import new_id
 from voxroute.db.models import AuditEvent
-from voxroute.vault.redaction import redact
+from voxroute.vault.redaction import forms_of
 
 
 class AuditAction(StrEnum):
@@ -55,12 +59,14 @@ def record(
     target_type: str = "",
     target_id: str = "",
     data: dict[str, Any] | None = None,
+    secrets: Iterable[str] = (),
 ) -> AuditEvent:
     """Add an audit row to the caller's transaction (it commits or rolls back with it)."""
     payload = data or {}
     serialized = json.dumps(payload, default=str, sort_keys=True)
-    if redact(serialized) != serialized:
-        raise ValueError("refusing to write secret material into the audit trail")
+    for secret in secrets:
+        if secret and any(form in serialized for form in forms_of(secret)):
+            raise ValueError("refusing to write secret material into the audit trail")
     event = AuditEvent(
         id=new_id("evt"),
         org_id=org_id,

@@ -24,7 +24,7 @@ async def test_every_id_endpoint_answers_404_to_another_org(api: Api) -> None:
             json={
                 "number": "+15551239999",
                 "assistant_id": aid,
-                "telephony": {"account_sid": "AC0123456789", "auth_token": "tok-a-000000000"},
+                "telephony": {"account_sid": "AC" + "a1" * 16, "auth_token": "a0" * 15 + "aa"},
             },
         )
     ).json()["id"]
@@ -50,7 +50,7 @@ async def test_every_id_endpoint_answers_404_to_another_org(api: Api) -> None:
         json={
             "number": "+15551238888",
             "assistant_id": aid,
-            "telephony": {"account_sid": "AC0123456789", "auth_token": "tok-b-000000000"},
+            "telephony": {"account_sid": "AC" + "b1" * 16, "auth_token": "b0" * 15 + "bb"},
         },
     )
     assert cross.status_code == 404

@@ -15,7 +15,7 @@ ASSISTANT = {
 async def test_number_lifecycle_keeps_the_auth_token_write_only(api: Api) -> None:
     org = await api.new_org()
     aid = (await org.owner.post("/assistants", json=ASSISTANT)).json()["id"]
-    token = "twilio-auth-token-secret-4242"
+    token = "0f1e2d3c4b5a69788796a5b4c3d24242"
     created = await org.owner.post(
         "/phone-numbers",
         json={
@@ -23,7 +23,7 @@ async def test_number_lifecycle_keeps_the_auth_token_write_only(api: Api) -> Non
             "assistant_id": aid,
             "telephony": {
                 "provider": "twilio",
-                "account_sid": "AC0123456789abcdef",
+                "account_sid": "AC0123456789abcdef0123456789abcdef",
                 "auth_token": token,
             },
         },
@@ -37,7 +37,7 @@ async def test_number_lifecycle_keeps_the_auth_token_write_only(api: Api) -> Non
         "/phone-numbers",
         json={
             "number": "+15551230001",
-            "telephony": {"account_sid": "AC0123456789abcdef", "auth_token": token},
+            "telephony": {"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": token},
         },
     )
     assert dup.status_code == 409
@@ -47,20 +47,25 @@ async def test_number_lifecycle_keeps_the_auth_token_write_only(api: Api) -> Non
     assert (await org.owner.get("/phone-numbers")).json() == []
 
 
-async def test_number_input_is_validated(api: Api) -> None:
+GOOD_TWILIO = {"account_sid": "AC" + "0a" * 16, "auth_token": "5e" * 16}
+
+
+async def test_number_input_is_validated_against_the_carriers_shapes(api: Api) -> None:
     org = await api.new_org()
     for body in (
-        {
-            "number": "555-1234",
-            "telephony": {"account_sid": "AC0123456789", "auth_token": "x" * 16},
-        },
-        {"number": "+15551230002", "telephony": {"account_sid": "nope", "auth_token": "x" * 16}},
-        {
-            "number": "+15551230002",
-            "assistant_id": "asst_missing",
-            "telephony": {"account_sid": "AC0123456789", "auth_token": "x" * 16},
-        },
+        {"number": "555-1234", "telephony": GOOD_TWILIO},
+        {"number": "+9999999", "telephony": GOOD_TWILIO},  # too short for E.164
+        {"number": "+15551230002", "telephony": {**GOOD_TWILIO, "account_sid": "AC123456"}},
+        {"number": "+15551230002", "telephony": {**GOOD_TWILIO, "account_sid": "nope"}},
+        {"number": "+15551230002", "telephony": {**GOOD_TWILIO, "auth_token": "\x01" * 32}},
+        {"number": "+15551230002", "telephony": {**GOOD_TWILIO, "auth_token": "x" * 32}},
+        {"number": "+15551230002", "assistant_id": "asst_missing", "telephony": GOOD_TWILIO},
     ):
         response = await org.owner.post("/phone-numbers", json=body)
-        assert response.status_code in (404, 422), response.text
+        assert response.status_code in (404, 422), (body, response.text)
+        assert "hint" not in response.text
     assert (await org.owner.get("/phone-numbers")).json() == []
+    ok = await org.owner.post(
+        "/phone-numbers", json={"number": "+15551230002", "telephony": GOOD_TWILIO}
+    )
+    assert ok.status_code == 201, ok.text

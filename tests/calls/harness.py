@@ -42,6 +42,7 @@ from voxroute.vault.secret import Secret
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-test-auth-token-0001"
+CARTESIA_VOICE = "a0e99841-438c-4a64-b679-ae501e7d6091"  # the catalog's voice id shape (a UUID)
 NUMBER = "+15550001000"
 CALLER = "+15557770000"
 AUDIO = Path(__file__).parents[1] / "data" / "audio"
@@ -105,7 +106,7 @@ def stage(
         credential_id=kw.pop("credential_id", f"cred_{stage_name}_{key[-4:]}"),
         credential_version=1,
         base_url=base_url,
-        options=kw.pop("options", {"voice_id": "voice-1"} if stage_name == "tts" else {}),
+        options=kw.pop("options", {"voice_id": CARTESIA_VOICE} if stage_name == "tts" else {}),
         **kw,
     )
 

@@ -14,13 +14,13 @@ from voxroute.db.base import new_id
 from voxroute.db.models import Call, PhoneNumber
 from voxroute.telephony.twilio.tokens import consume_call_token, issue_call_token
 
-ACCOUNT_SID = "AC0123456789abcdef"
-AUTH_TOKEN = "twilio-auth-token-canary-4242"
+ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
+AUTH_TOKEN = "c4a7a2f0e1d2c3b4a5f6e7d8c9b04242"
 ASSISTANT = {
     "name": "Front desk",
     "stt_config": {"provider": "deepgram"},
     "llm_config": {"provider": "openai"},
-    "tts_config": {"provider": "cartesia", "voice_id": "v1"},
+    "tts_config": {"provider": "cartesia", "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091"},
 }
 
 

@@ -22,7 +22,7 @@ from voxroute.softphone import place_call
 
 BYO_STT = "dg-assistant-byo-key-000001"
 ORG_TTS = "sk_car_org-byok-key-0000002"
-TWILIO_TOKEN = "twilio-mixed-auth-token-0003"
+TWILIO_TOKEN = "7a1c0f3e9b2d4c6a8e0f1a2b3c4d0003"  # Twilio's shape: 32 hex digits
 ACCOUNT = "AC" + "7" * 32
 
 

@@ -17,7 +17,7 @@ ASSISTANT = {
         "byo_api_keys": {"deepgram": {"api_key": "dg-assistant-key-0001"}},
     },
     "llm_config": {"provider": "openai"},
-    "tts_config": {"provider": "cartesia", "voice_id": "v1"},
+    "tts_config": {"provider": "cartesia", "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091"},
 }
 
 
@@ -42,7 +42,10 @@ async def test_each_stage_resolves_independently_to_assistant_org_and_managed_ke
     assert stt.api_key.reveal() == "dg-assistant-key-0001"
     assert llm.api_key.reveal() == "sk-org-openai-key-0001"
     assert tts.api_key.reveal() == "managed-cartesia-0000000"
-    assert llm.model == "gpt-4o-mini" and tts.options["voice_id"] == "v1"
+    assert (
+        llm.model == "gpt-4o-mini"
+        and tts.options["voice_id"] == "a0e99841-438c-4a64-b679-ae501e7d6091"
+    )
     trace = [s.trace() for s in (stt, llm, tts)]
     assert (
         trace[0]["credential_id"]
@@ -101,7 +104,7 @@ async def test_a_call_reads_its_candidate_keys_once_and_never_another_assistants
         name="Other",
         tts_config={
             "provider": "cartesia",
-            "byo_api_keys": {"cartesia": {"api_key": "other-assistants-cartesia-key"}},
+            "byo_api_keys": {"cartesia": {"api_key": "other-assistants-cartesia-key-01"}},
         },
     )
     assert (await org.owner.post("/assistants", json=other)).status_code == 201

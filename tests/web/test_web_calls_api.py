@@ -33,7 +33,11 @@ ASSISTANT = {
     "first_message": "Hello from the browser.",
     "stt_config": {"provider": "deepgram", "model": "nova-3-general", "language": "en"},
     "llm_config": {"provider": "openai", "model": "gpt-4o-mini"},
-    "tts_config": {"provider": "cartesia", "model": "sonic-3", "voice_id": "voice-1"},
+    "tts_config": {
+        "provider": "cartesia",
+        "model": "sonic-3",
+        "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091",
+    },
 }
 
 

@@ -20,11 +20,13 @@ def settings_from_env() -> Settings:
 
 
 @asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(
+    settings: Settings, *, scrub_plaintext_keys: bool = False
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A migrated database for one command."""
     engine = create_engine(settings.resolved_database_url)
     try:
-        await upgrade(engine)
+        await upgrade(engine, scrub_plaintext_keys=scrub_plaintext_keys)
         yield create_session_factory(engine)
     finally:
         await engine.dispose()

@@ -52,7 +52,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     serve.set_defaults(func=lambda a: run_server(a.host, a.port, a.workers, a.url_file, a.fd))
     migrate = sub.add_parser("migrate", help="apply database migrations")
-    migrate.set_defaults(func=lambda a: asyncio.run(_migrate()))
+    migrate.add_argument(
+        "--scrub-plaintext-keys",
+        action="store_true",
+        help="delete key-shaped values stored in assistant stage configs (revoke them first)",
+    )
+    migrate.set_defaults(func=lambda a: asyncio.run(_migrate(a.scrub_plaintext_keys)))
     emulators = sub.add_parser(
         "emulators", help="serve the provider emulators; prints provider → base URL"
     )
@@ -160,8 +165,8 @@ def worker_app() -> FastAPI:
     return app
 
 
-async def _migrate() -> None:
-    async with database(settings_from_env()):
+async def _migrate(scrub_plaintext_keys: bool = False) -> None:
+    async with database(settings_from_env(), scrub_plaintext_keys=scrub_plaintext_keys):
         logging.getLogger("voxroute").info("database is at the latest migration")
 
 

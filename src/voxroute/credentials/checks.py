@@ -91,6 +91,7 @@ class KeyChecker:
                 target_type="credential",
                 target_id=cred.id,
                 data={"provider": cred.provider, "status": outcome.status},
+                secrets=[value.reveal() for value in secrets.values()],
             )
             results.append(
                 {

@@ -20,12 +20,13 @@ from voxroute.audit import AuditAction, record
 from voxroute.credentials.status import CredentialStatus
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Credential, CredentialSecret
-from voxroute.errors import InvalidInput, NotFound
+from voxroute.errors import NotFound
 from voxroute.providers.catalog import Catalog
 from voxroute.vault import SecretContext, Vault
 from voxroute.vault.secret import Secret
 
 TELEPHONY_FIELDS = ("auth_token",)
+TELEPHONY_PROVIDERS = ("twilio",)
 # How long a key the provider rate-limited is skipped by key resolution.
 RATE_LIMIT_COOL_DOWN = timedelta(seconds=60)
 # `last_error` is shown to the owner; a provider's text beyond this says nothing more.
@@ -87,11 +88,8 @@ class CredentialStore:
         self, provider: str, values: dict[str, Any]
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Format-check submitted fields against the catalog; returns (secret, public)."""
-        if provider == "twilio":
-            token = values.get("auth_token")
-            if not isinstance(token, str) or not 8 <= len(token) <= 256:
-                raise InvalidInput("twilio auth_token must be a string of 8 to 256 characters")
-            return {"auth_token": token}, {}
+        if provider in TELEPHONY_PROVIDERS:
+            return self._catalog.carrier(provider).split_fields(values)
         return self._catalog.get(provider).split_fields(values)
 
     async def create(
@@ -132,6 +130,7 @@ class CredentialStore:
             target_type="credential",
             target_id=credential.id,
             data=self._audit_data(credential),
+            secrets=secret.values(),
         )
         return credential
 
@@ -164,6 +163,7 @@ class CredentialStore:
             target_type="credential",
             target_id=credential.id,
             data=self._audit_data(credential),
+            secrets=secret.values(),
         )
         return credential
 
@@ -275,15 +275,20 @@ class CredentialStore:
         scope: CredentialScope | None = None,
         provider: str | None = None,
         assistant_id: str | None = None,
+        exclude_scope: CredentialScope | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Credential]:
         query = select(Credential).where(Credential.org_id == org_id)
         if scope is not None:
             query = query.where(Credential.scope == scope.value)
+        if exclude_scope is not None:
+            query = query.where(Credential.scope != exclude_scope.value)
         if provider is not None:
             query = query.where(Credential.provider == provider)
         if assistant_id is not None:
             query = query.where(Credential.assistant_id == assistant_id)
-        query = query.order_by(*_LISTING_ORDER)
+        query = query.order_by(*_LISTING_ORDER, Credential.id).limit(limit).offset(offset)
         return list((await session.scalars(query)).all())
 
     async def open(self, session: AsyncSession, credential: Credential) -> dict[str, Secret]:

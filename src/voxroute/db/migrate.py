@@ -20,12 +20,19 @@ def alembic_config(url: str = "") -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to `revision` on an existing engine."""
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, scrub_plaintext_keys: bool = False
+) -> None:
+    """Bring the schema to `revision` on an existing engine.
+
+    `scrub_plaintext_keys`: let migration 0005 delete key-shaped values found in stage
+    configs (see `voxroute.db.stage_config_scan`); without it that migration refuses.
+    """
 
     def _upgrade(connection: object) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
+        config.attributes["scrub_plaintext_keys"] = scrub_plaintext_keys
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:

@@ -29,9 +29,11 @@ def create_engine(
     """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout.
 
     `pool_timeout_s` bounds how long a checkout waits for a free connection before
-    `sqlalchemy.exc.TimeoutError`.
+    `sqlalchemy.exc.TimeoutError`. `hide_parameters`: a statement error's text (and so any
+    traceback or log line) never carries bound values; they include token hashes and
+    whatever a client sent.
     """
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     pooled = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

@@ -8,13 +8,20 @@ Secrets are revealed only here, at the last moment before a pipecat constructor,
 missing or empty one raises `KeyNotFound` *before* anything is constructed: pipecat and
 the provider SDKs treat ``api_key=None`` as "read OPENAI_API_KEY / DEEPGRAM_API_KEY from
 the environment", which under BYOK would silently bill the platform.
+
+Every value from an assistant config that a provider puts in a URL (voice, model, language)
+is read through `voice_for`, `model_for` or `language_for`: checked against the catalog's
+format again at the point of use (a stored row may predate the check on save) and
+percent-encoded, so `../` or `?` never leave the path segment or parameter they belong in.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 from voxroute.errors import InvalidInput, KeyNotFound
 from voxroute.providers.catalog import load_catalog
@@ -24,13 +31,26 @@ __all__ = [
     "KeyedStage",
     "Modality",
     "ServiceKey",
+    "language_for",
+    "model_for",
     "option",
     "public_field",
     "require_secret",
+    "url_component",
     "voice_for",
 ]
 
 Modality = Literal["stt", "llm", "tts"]
+# A model id no catalog lists (e.g. a fine-tune): letters, digits and `._:-` only.
+_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+def url_component(value: str) -> str:
+    """`value` percent-encoded for one path segment or query value.
+
+    A no-op on the shapes the catalog allows; a guard should a pattern ever be loosened.
+    """
+    return quote(value, safe="-_.~:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +128,36 @@ def option(key: ServiceKey, *names: str) -> str | None:
     return None
 
 
-def voice_for(key: ServiceKey) -> str:
-    """``options["voice_id"|"voice"]``, else the catalog's first voice for the provider."""
+def voice_for(key: ServiceKey, default: str | None = None) -> str:
+    """``options["voice_id"|"voice"]``, else `default`, else the catalog's first voice.
+
+    Checked against the provider's voice format and percent-encoded.
+    """
     chosen = option(key, "voice_id", "voice")
     if chosen:
-        return chosen
+        load_catalog().check_voice(key.provider, chosen)
+        return url_component(chosen)
+    if default:
+        return model_for(key, default)
     voices = load_catalog().get(key.provider).voices
     if not voices:
         raise InvalidInput(f"{key.provider} has no default voice; set options.voice_id")
     return voices[0]
+
+
+def model_for(key: ServiceKey, model: str | None = None) -> str:
+    """The stage's model: one the catalog lists for the stage, or a plain model id."""
+    model = key.model if model is None else model
+    known = load_catalog().get(key.provider).models.get(key.modality, ())
+    if model not in known and not _MODEL.fullmatch(model):
+        raise InvalidInput(f"{key.provider} model has an invalid format")
+    return url_component(model)
+
+
+def language_for(key: ServiceKey, default: str) -> str:
+    """``options["language"]`` (a language tag) or `default`."""
+    language = option(key, "language")
+    if language is None:
+        return default
+    load_catalog().check_language(language)
+    return url_component(language)

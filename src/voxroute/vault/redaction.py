@@ -3,8 +3,9 @@
 Every `Secret` registers its value here when created, together with its base64 and
 URL-encoded forms, so a value that escapes into a log line by accident is still masked.
 Registered values stay for the life of the process: a log line may mention a key long after
-the call that used it ended. Values shorter than 6 characters are not registered; masking
-them would shred ordinary text.
+the call that used it ended. Only key-shaped values are registered (`looks_like_key`): the
+registry is shared by every tenant of the process, so a tenant that saved an ordinary word
+as a "key" would otherwise mask that word in every other tenant's messages.
 
 Install once at start-up, after logging is configured: `install_log_redaction()`.
 """
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _values: set[str] = set()
 _pattern: re.Pattern[str] | None = None
-_MIN_LEN = 6
+MIN_KEY_LENGTH = 16
 MASK = "[REDACTED]"
 
 # Shapes of credentials that `sanitize` masks even when the value was never registered.
@@ -53,12 +54,35 @@ def _forms(value: str) -> set[str]:
     }
 
 
+def looks_like_key(value: str) -> bool:
+    """Whether `value` could be a real credential rather than a word or a phrase.
+
+    At least `MIN_KEY_LENGTH` printable ASCII characters without spaces, with a letter and
+    either a digit or both cases. Every provider's real keys pass (random base62/hex/base64);
+    words, identifiers and enum values of this codebase (`fallback_to_managed`) do not.
+    """
+    if len(value) < MIN_KEY_LENGTH or not all("\x21" <= c <= "\x7e" for c in value):
+        return False
+    has_lower = any(c.islower() for c in value)
+    has_upper = any(c.isupper() for c in value)
+    has_digit = any(c.isdigit() for c in value)
+    return (has_lower or has_upper) and (has_digit or (has_lower and has_upper))
+
+
+def forms_of(value: str) -> set[str]:
+    """`value` and the encodings in which it may escape (base64, URL-encoded)."""
+    return _forms(value)
+
+
 def register(value: str) -> None:
-    """Remember a secret value (and its common encodings) so log lines mask it."""
+    """Remember a secret value (and its common encodings) so log lines mask it.
+
+    Values that do not look like a key are ignored (see the module docstring).
+    """
     global _pattern
-    if len(value) < _MIN_LEN:
+    if not looks_like_key(value):
         return
-    forms = {f for f in _forms(value) if len(f) >= _MIN_LEN}
+    forms = {f for f in _forms(value) if len(f) >= MIN_KEY_LENGTH}
     with _lock:
         if not forms <= _values:
             _values.update(forms)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
+from sqlalchemy import select
 
 from voxroute.api.deps import AdminDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.api.schemas.orgs import (
     ByokToggle,
     OrgCreate,
@@ -18,7 +20,8 @@ from voxroute.api.schemas.orgs import (
 )
 from voxroute.audit import AuditAction, record
 from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
-from voxroute.orgs import create_org, get_org, list_orgs, set_byok_enabled
+from voxroute.db.models import Organization
+from voxroute.orgs import create_org, get_org, set_byok_enabled
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -32,10 +35,11 @@ async def admin_create_org(principal: AdminDep, session: SessionDep, body: OrgCr
     return {"org_id": org.id, "org": OrgPublic.model_validate(org), "token": token}
 
 
-@router.get("/orgs", response_model=list[OrgPublic])
-async def admin_list_orgs(_: AdminDep, session: SessionDep) -> Any:
-    """All organizations."""
-    return await list_orgs(session)
+@router.get("/orgs", response_model=list[OrgPublic], responses={200: {"headers": LINK_HEADER}})
+async def admin_list_orgs(_: AdminDep, session: SessionDep, page: PageDep) -> Any:
+    """Organizations, oldest first, a page at a time."""
+    query = select(Organization).order_by(Organization.created_at, Organization.id)
+    return page.rows((await session.scalars(page.apply(query))).all())
 
 
 @router.put("/orgs/{org_id}/byok", response_model=OrgPublic)

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Body, Depends, status
 from pydantic import ValidationError
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
-from voxroute.api.schemas.assistants import AssistantCreate, AssistantExport, AssistantUpdate
+from voxroute.api.pagination import LINK_HEADER, PageDep
+from voxroute.api.schemas.assistants import (
+    AssistantCreate,
+    AssistantExport,
+    AssistantPublic,
+    AssistantUpdate,
+)
 from voxroute.assistants import AssistantService
 from voxroute.errors import InvalidInput
 
@@ -22,18 +28,18 @@ def get_service(runtime: RuntimeDep) -> AssistantService:
 ServiceDep = Annotated[AssistantService, Depends(get_service)]
 
 
-@router.get("")
+@router.get("", response_model=list[AssistantPublic], responses={200: {"headers": LINK_HEADER}})
 async def list_assistants(
-    principal: ReaderDep, session: SessionDep, service: ServiceDep
+    principal: ReaderDep, session: SessionDep, service: ServiceDep, page: PageDep
 ) -> list[dict[str, Any]]:
-    """All assistants of the org (keys shown as hints)."""
-    return [
-        await service.public_view(session, a)
-        for a in await service.list(session, org_id=principal.require_org())
-    ]
+    """The org's assistants, oldest first, a page at a time (keys shown as hints)."""
+    rows = await service.list(
+        session, org_id=principal.require_org(), limit=page.fetch, offset=page.offset
+    )
+    return [await service.public_view(session, a) for a in page.rows(rows)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=AssistantPublic, status_code=status.HTTP_201_CREATED)
 async def create_assistant(
     principal: OwnerDep, session: SessionDep, service: ServiceDep, body: AssistantCreate
 ) -> dict[str, Any]:
@@ -47,7 +53,7 @@ async def create_assistant(
     return await service.public_view(session, assistant)
 
 
-@router.get("/{assistant_id}")
+@router.get("/{assistant_id}", response_model=AssistantPublic)
 async def get_assistant(
     principal: ReaderDep, session: SessionDep, service: ServiceDep, assistant_id: str
 ) -> dict[str, Any]:
@@ -58,7 +64,7 @@ async def get_assistant(
     return await service.public_view(session, assistant)
 
 
-@router.patch("/{assistant_id}")
+@router.patch("/{assistant_id}", response_model=AssistantPublic)
 async def update_assistant(
     principal: OwnerDep,
     session: SessionDep,
@@ -101,7 +107,7 @@ async def export_assistant(
     return service.export(assistant)
 
 
-@router.post("/import", status_code=status.HTTP_201_CREATED)
+@router.post("/import", response_model=AssistantPublic, status_code=status.HTTP_201_CREATED)
 async def import_assistant(
     principal: OwnerDep,
     session: SessionDep,

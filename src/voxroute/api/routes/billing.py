@@ -11,12 +11,21 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from voxroute.api.deps import AdminDep, ReaderDep, RuntimeDep
+from voxroute.api.params import (
+    DEFAULT_PAGE_SIZE,
+    MAX_INT64,
+    QueryInt,
+    Timestamp,
+)
 from voxroute.api.schemas.common import StrictModel
+from voxroute.api.schemas.responses import BalanceOut, TopupResult, UsageReport
 from voxroute.billing import balance, entries, topup, usage_csv, usage_summary
-from voxroute.billing.ledger import operator_key
+from voxroute.billing.ledger import EntryPage, operator_key
 from voxroute.orgs import get_org
 
 router = APIRouter(tags=["billing"])
+# The ledger's page bound predates the API-wide 200; clients already page it by 500.
+MAX_LEDGER_PAGE = 500
 
 
 class CreditTopup(StrictModel):
@@ -34,7 +43,7 @@ def _balance_view(b: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/billing/credits", status_code=status.HTTP_201_CREATED)
+@router.post("/billing/credits", response_model=TopupResult, status_code=status.HTTP_201_CREATED)
 async def add_credits(
     principal: AdminDep,
     runtime: RuntimeDep,
@@ -57,18 +66,18 @@ async def add_credits(
     return {"entry": dataclasses.asdict(entry), **_balance_view(current)}
 
 
-@router.get("/billing/balance")
+@router.get("/billing/balance", response_model=BalanceOut)
 async def get_balance(principal: ReaderDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Balance, reserved and available credit, in integer micro-USD."""
     return _balance_view(await balance(runtime.api_sessions, org_id=principal.require_org()))
 
 
-@router.get("/billing/ledger")
+@router.get("/billing/ledger", response_model=EntryPage)
 async def get_ledger(
     principal: ReaderDep,
     runtime: RuntimeDep,
-    limit: int = Query(default=50, ge=1, le=500),
-    before_seq: int | None = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_LEDGER_PAGE)] = DEFAULT_PAGE_SIZE,
+    before_seq: Annotated[QueryInt | None, Query(ge=1, le=MAX_INT64)] = None,
 ) -> dict[str, Any]:
     """Append-only ledger entries, newest first."""
     page = await entries(
@@ -83,13 +92,13 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
-@router.get("/usage")
+@router.get("/usage", response_model=UsageReport)
 async def get_usage(
     principal: ReaderDep,
     runtime: RuntimeDep,
     group_by: Literal["provider", "assistant", "key_source", "day"] = "provider",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
 ) -> dict[str, Any]:
     """Usage and cost grouped by provider, assistant, key source or day."""
     start, end = _period(start, end)
@@ -108,16 +117,20 @@ async def get_usage(
     }
 
 
-@router.get("/usage.csv", response_class=PlainTextResponse)
+class CSVResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
+@router.get("/usage.csv", response_class=CSVResponse)
 async def get_usage_csv(
     principal: ReaderDep,
     runtime: RuntimeDep,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> PlainTextResponse:
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
+) -> CSVResponse:
     """Every usage row of the period as CSV (no secrets, only ids and key sources)."""
     start, end = _period(start, end)
     text = await usage_csv(
         runtime.api_sessions, org_id=principal.require_org(), start=start, end=end
     )
-    return PlainTextResponse(text, media_type="text/csv")
+    return CSVResponse(text)

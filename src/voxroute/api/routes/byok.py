@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body
-from pydantic import JsonValue
+from fastapi import APIRouter
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
-from voxroute.api.schemas.credentials import CheckRequest, CheckResultOut
+from voxroute.api.schemas.credentials import ByokDelete, ByokKeyIn, CheckRequest, CheckResultOut
 from voxroute.api.schemas.orgs import OrgPublic, OrgSettingsUpdate
+from voxroute.api.schemas.responses import ByokConfig, ByokState, ByokWriteResult
 from voxroute.credentials import CredentialScope
-from voxroute.errors import Forbidden, InvalidInput, NotFound
+from voxroute.errors import Forbidden, NotFound
 from voxroute.orgs import get_org, set_failure_policy, set_use_own_keys
 
 router = APIRouter(prefix="/byok", tags=["byok"])
@@ -28,7 +28,7 @@ async def _byok_keys(runtime: RuntimeDep, session: SessionDep, org_id: str) -> d
     return {f"{pid}_secret_id": chosen.get(pid) for pid in runtime.catalog.ids}
 
 
-@router.get("")
+@router.get("", response_model=ByokState)
 async def get_byok(
     principal: ReaderDep, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -41,22 +41,17 @@ async def get_byok(
     }
 
 
-@router.post("")
+@router.post("", response_model=ByokWriteResult)
 async def put_byok(
-    principal: OwnerDep,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    body: Annotated[dict[str, JsonValue], Body()],
+    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, body: ByokKeyIn
 ) -> dict[str, Any]:
     """Add or replace the org's key for a provider; the old ciphertext is destroyed."""
     org = await get_org(session, principal.require_org())
     if not org.byok_enabled:
         raise Forbidden("BYOK is not enabled for this organization by the platform")
-    provider = body.get("provider")
-    if not isinstance(provider, str):
-        raise InvalidInput("'provider' is required and must be a string")
+    provider = body.provider
     runtime.catalog.get(provider)
-    fields = {k: v for k, v in body.items() if k != "provider"}
+    fields: dict[str, Any] = dict(body.model_extra or {})
     alias = PRIMARY_ALIASES.get(provider)
     if alias and "api_key" in fields and alias not in fields:
         fields[alias] = fields.pop("api_key")
@@ -77,18 +72,13 @@ async def put_byok(
     return {"success": True, "byok_keys": await _byok_keys(runtime, session, org.id)}
 
 
-@router.delete("")
+@router.delete("", response_model=ByokWriteResult)
 async def delete_byok(
-    principal: OwnerDep,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    body: Annotated[dict[str, JsonValue], Body()],
+    principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, body: ByokDelete
 ) -> dict[str, Any]:
     """Permanently remove the org's key(s) for a provider."""
     org_id = principal.require_org()
-    provider = body.get("provider")
-    if not isinstance(provider, str):
-        raise InvalidInput("'provider' is required and must be a string")
+    provider = body.provider
     runtime.catalog.get(provider)
     creds = await runtime.store.list(
         session, org_id=org_id, scope=CredentialScope.ORGANIZATION, provider=provider
@@ -100,7 +90,7 @@ async def delete_byok(
     return {"success": True, "byok_keys": await _byok_keys(runtime, session, org_id)}
 
 
-@router.get("/config")
+@router.get("/config", response_model=ByokConfig)
 async def byok_config(_: ReaderDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Every provider in the catalog: id, name, category, docs, models, voices, fields."""
     return {"providers": [spec.public_view() for spec in runtime.catalog]}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
-from voxroute.billing.reports import call_cost_breakdown
+from voxroute.api.pagination import LINK_HEADER, PageDep
+from voxroute.api.schemas.responses import HangupResult
+from voxroute.billing.reports import CallCostBreakdown, call_cost_breakdown
 from voxroute.db.models import Call
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -34,21 +36,22 @@ class CallPublic(BaseModel):
     latency: dict[str, Any]
 
 
-@router.get("", response_model=list[CallPublic])
-async def list_calls(
-    principal: ReaderDep, session: SessionDep, limit: int = Query(default=100, ge=1, le=1000)
-) -> Any:
+@router.get("", response_model=list[CallPublic], responses={200: {"headers": LINK_HEADER}})
+async def list_calls(principal: ReaderDep, session: SessionDep, page: PageDep) -> Any:
     """Newest first; each with its id and the telephony provider's call id (Twilio CallSid)."""
     query = (
         select(Call)
         .where(Call.org_id == principal.require_org())
         .order_by(Call.started_at.desc(), Call.id)
-        .limit(limit)
     )
-    return list((await session.scalars(query)).all())
+    return page.rows((await session.scalars(page.apply(query))).all())
 
 
-@router.get("/{call_id}")
+class CallDetail(CallPublic):
+    cost: CallCostBreakdown | None = None
+
+
+@router.get("/{call_id}", response_model=CallDetail)
 async def get_call(principal: ReaderDep, runtime: RuntimeDep, call_id: str) -> dict[str, Any]:
     """One call with its key-resolution trace, latency figures and (when billed) cost breakdown."""
     org_id = principal.require_org()
@@ -62,7 +65,7 @@ async def get_call(principal: ReaderDep, runtime: RuntimeDep, call_id: str) -> d
     return view
 
 
-@router.post("/{call_id}/hangup")
+@router.post("/{call_id}/hangup", response_model=HangupResult)
 async def hangup_call(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, call_id: str
 ) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
+from voxroute.api.schemas.common import ProviderId
 from voxroute.api.schemas.credentials import (
     CredentialCreate,
     CredentialPublic,
@@ -14,19 +16,30 @@ from voxroute.api.schemas.credentials import (
     CredentialUpdate,
 )
 from voxroute.credentials import CredentialScope, CredentialStatus
-from voxroute.errors import Forbidden
+from voxroute.errors import Forbidden, NotFound
 from voxroute.orgs import get_org
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
 
 
-@router.get("", response_model=list[CredentialPublic])
+@router.get("", response_model=list[CredentialPublic], responses={200: {"headers": LINK_HEADER}})
 async def list_credentials(
-    principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, provider: str | None = None
+    principal: ReaderDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    page: PageDep,
+    provider: Annotated[ProviderId | None, Query()] = None,
 ) -> Any:
     """Every key of the org (organization and assistant scope): hints and status, no secrets."""
-    creds = await runtime.store.list(session, org_id=principal.require_org(), provider=provider)
-    return [c for c in creds if c.scope != CredentialScope.TELEPHONY.value]
+    creds = await runtime.store.list(
+        session,
+        org_id=principal.require_org(),
+        provider=provider,
+        exclude_scope=CredentialScope.TELEPHONY,
+        limit=page.fetch,
+        offset=page.offset,
+    )
+    return page.rows(creds)
 
 
 @router.post("", response_model=CredentialPublic, status_code=status.HTTP_201_CREATED)
@@ -50,14 +63,21 @@ async def create_credential(
     )
 
 
+async def _key(runtime: RuntimeDep, session: SessionDep, org_id: str, credential_id: str) -> Any:
+    """A provider key of the org. A number's telephony token is no key here: it is managed
+    (and deleted) with its number under /phone-numbers, so this API answers 404 for it."""
+    cred = await runtime.store.get(session, org_id=org_id, credential_id=credential_id)
+    if cred.scope == CredentialScope.TELEPHONY.value:
+        raise NotFound("credential not found")
+    return cred
+
+
 @router.get("/{credential_id}", response_model=CredentialPublic)
 async def get_credential(
     principal: ReaderDep, runtime: RuntimeDep, session: SessionDep, credential_id: str
 ) -> Any:
     """One key's metadata."""
-    return await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    return await _key(runtime, session, principal.require_org(), credential_id)
 
 
 @router.put("/{credential_id}", response_model=CredentialPublic)
@@ -69,9 +89,7 @@ async def replace_credential(
     body: CredentialReplace,
 ) -> Any:
     """Rotate the key's secret: new version, old ciphertext destroyed."""
-    cred = await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    cred = await _key(runtime, session, principal.require_org(), credential_id)
     return await runtime.store.replace(session, cred, body.fields, actor=principal.actor)
 
 
@@ -84,9 +102,7 @@ async def update_credential(
     body: CredentialUpdate,
 ) -> Any:
     """Change label, priority or enable/disable the key."""
-    cred = await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    cred = await _key(runtime, session, principal.require_org(), credential_id)
     if body.label is not None:
         cred.label = body.label
     if body.priority is not None:
@@ -101,7 +117,5 @@ async def delete_credential(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, credential_id: str
 ) -> None:
     """Destroy the key permanently."""
-    cred = await runtime.store.get(
-        session, org_id=principal.require_org(), credential_id=credential_id
-    )
+    cred = await _key(runtime, session, principal.require_org(), credential_id)
     await runtime.store.delete(session, cred, actor=principal.actor)

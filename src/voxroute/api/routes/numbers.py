@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from voxroute.api.deps import OwnerDep, ReaderDep, RuntimeDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.api.schemas.numbers import (
     PhoneNumberCreate,
     PhoneNumberPublic,
@@ -67,18 +68,22 @@ async def _verify_on_account(runtime: RuntimeDep, number: str, telephony: Teleph
     )
 
 
-@router.get("")
-async def list_numbers(principal: ReaderDep, session: SessionDep) -> list[dict[str, Any]]:
-    """The org's numbers."""
+@router.get("", response_model=list[PhoneNumberPublic], responses={200: {"headers": LINK_HEADER}})
+async def list_numbers(
+    principal: ReaderDep, session: SessionDep, page: PageDep
+) -> list[dict[str, Any]]:
+    """The org's numbers, oldest first, a page at a time."""
     rows = await session.scalars(
-        select(PhoneNumber)
-        .where(PhoneNumber.org_id == principal.require_org())
-        .order_by(PhoneNumber.created_at)
+        page.apply(
+            select(PhoneNumber)
+            .where(PhoneNumber.org_id == principal.require_org())
+            .order_by(PhoneNumber.created_at, PhoneNumber.id)
+        )
     )
-    return [await _view(session, n) for n in rows.all()]
+    return [await _view(session, n) for n in page.rows(rows.all())]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=PhoneNumberPublic, status_code=status.HTTP_201_CREATED)
 async def create_number(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, body: PhoneNumberCreate
 ) -> dict[str, Any]:
@@ -86,7 +91,7 @@ async def create_number(
     org_id = principal.require_org()
     # Asked of Twilio before the database is touched: no connection is held meanwhile.
     await _verify_on_account(runtime, body.number, body.telephony)
-    if body.assistant_id:
+    if body.assistant_id is not None:
         await AssistantService(runtime.store, runtime.catalog).get(
             session, org_id=org_id, assistant_id=body.assistant_id
         )
@@ -123,17 +128,18 @@ async def create_number(
         target_type="phone_number",
         target_id=number.id,
         data={"number": number.number},
+        secrets=[body.telephony.auth_token],
     )
     return await _view(session, number)
 
 
-@router.get("/{number_id}")
+@router.get("/{number_id}", response_model=PhoneNumberPublic)
 async def get_number(principal: ReaderDep, session: SessionDep, number_id: str) -> dict[str, Any]:
     """One number."""
     return await _view(session, await _get(session, principal.require_org(), number_id))
 
 
-@router.patch("/{number_id}")
+@router.patch("/{number_id}", response_model=PhoneNumberPublic)
 async def update_number(
     principal: OwnerDep,
     runtime: RuntimeDep,
@@ -145,7 +151,7 @@ async def update_number(
     org_id = principal.require_org()
     number = await _get(session, org_id, number_id)
     if "assistant_id" in body.model_fields_set:
-        if body.assistant_id:
+        if body.assistant_id is not None:
             await AssistantService(runtime.store, runtime.catalog).get(
                 session, org_id=org_id, assistant_id=body.assistant_id
             )

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from voxroute.api.schemas.common import OutModel, StrictModel
+from voxroute.api.schemas.common import OutModel, ProviderId, StrictModel
+
+
+class ByokKeyIn(BaseModel):
+    """`provider` plus its credential fields (`api_key`; Azure adds `region`; Inworld takes
+    `bearer_token` or `api_key`, and `workspace_id`). The fields are checked against the
+    catalog's formats: unknown ones are refused by name, and no value is ever echoed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    provider: ProviderId
+
+
+class ByokDelete(StrictModel):
+    provider: ProviderId
 
 
 class CredentialCreate(StrictModel):
-    provider: str = Field(min_length=1, max_length=32)
+    provider: ProviderId
     fields: dict[str, JsonValue] = Field(description="e.g. {'api_key': '...'}; Azure adds 'region'")
     label: str = Field(default="default", min_length=1, max_length=100)
     priority: int = Field(default=0, ge=-1000, le=1000)
@@ -24,7 +38,7 @@ class CredentialReplace(StrictModel):
 class CredentialUpdate(StrictModel):
     label: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1000, le=1000)
-    status: str | None = Field(default=None, pattern="^(active|disabled)$")
+    status: Literal["active", "disabled"] | None = None
 
 
 class CredentialPublic(OutModel):
@@ -48,7 +62,7 @@ class CredentialPublic(OutModel):
 
 
 class CheckRequest(StrictModel):
-    provider: str | None = None
+    provider: ProviderId | None = None
 
 
 class CheckResultOut(OutModel):

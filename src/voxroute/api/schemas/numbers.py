@@ -8,24 +8,30 @@ from typing import Literal
 from pydantic import Field
 
 from voxroute.api.schemas.common import OutModel, StrictModel
+from voxroute.providers.catalog import load_catalog
 
-E164 = r"^\+[1-9][0-9]{6,14}$"
+# The carrier's documented shapes, from the catalog (config/providers.toml).
+_TWILIO = load_catalog().carrier("twilio")
+E164 = _TWILIO.number_pattern
+ASSISTANT_ID = r"^asst_[0-9a-f]{24}$"
 
 
 class TelephonyIn(StrictModel):
     provider: Literal["twilio"] = "twilio"
-    account_sid: str = Field(pattern=r"^AC[0-9A-Za-z]{6,64}$")
-    auth_token: str = Field(min_length=8, max_length=256)
+    account_sid: str = Field(pattern=_TWILIO.account_pattern, description="AC + 32 hex digits")
+    auth_token: str = Field(
+        pattern=_TWILIO.field("auth_token").pattern, description="32 hex digits; write-only"
+    )
 
 
 class PhoneNumberCreate(StrictModel):
     number: str = Field(pattern=E164)
-    assistant_id: str | None = Field(default=None, max_length=40)
+    assistant_id: str | None = Field(default=None, pattern=ASSISTANT_ID)
     telephony: TelephonyIn
 
 
 class PhoneNumberUpdate(StrictModel):
-    assistant_id: str | None = Field(default=None, max_length=40)
+    assistant_id: str | None = Field(default=None, pattern=ASSISTANT_ID)
     telephony: TelephonyIn | None = None
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.azure.stt import AzureSTTService
 
-from voxroute.providers._stage import option, public_field, require_secret
+from voxroute.providers._stage import language_for, public_field, require_secret
 from voxroute.providers.azure._endpoints import check_region, stt_private_endpoint
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class AzureSTT:
     ) -> AzureSTTService:
         api_key = require_secret(key)
         region = check_region(public_field(key, "region"))
-        settings = AzureSTTService.Settings(language=option(key, "language") or "en-US")
+        settings = AzureSTTService.Settings(language=language_for(key, "en-US"))
         if key.base_url:
             return AzureSTTService(
                 api_key=api_key,

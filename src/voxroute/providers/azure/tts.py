@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.azure.tts import AzureTTSService
 
-from voxroute.providers._stage import option, public_field, require_secret, voice_for
+from voxroute.providers._stage import language_for, public_field, require_secret, voice_for
 from voxroute.providers.azure._endpoints import check_region, tts_private_endpoint
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class AzureTTS:
         api_key = require_secret(key)
         region = check_region(public_field(key, "region"))
         settings = AzureTTSService.Settings(
-            voice=voice_for(key), language=option(key, "language") or "en-US"
+            voice=voice_for(key), language=language_for(key, "en-US")
         )
         if key.base_url:
             return AzureTTSService(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.cartesia.tts import CartesiaTTSService
 
-from voxroute.providers._stage import option, require_secret, voice_for
+from voxroute.providers._stage import language_for, model_for, require_secret, voice_for
 from voxroute.providers.urls import join_url, resolve_base, to_ws
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ class CartesiaTTS:
             encoding="pcm_s16le",
             container="raw",
             settings=CartesiaTTSService.Settings(
-                model=key.model,
+                model=model_for(key),
                 voice=voice_for(key),
-                language=option(key, "language") or "en",
+                language=language_for(key, "en"),
             ),
         )

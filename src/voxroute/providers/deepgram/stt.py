@@ -19,7 +19,7 @@ from deepgram import DeepgramClientEnvironment
 from pipecat.services.deepgram.stt import DeepgramSTTService
 
 from voxroute._pipecat.deepgram import deepgram_client_factory
-from voxroute.providers._stage import option, require_secret
+from voxroute.providers._stage import language_for, model_for, require_secret
 from voxroute.providers.deepgram._constants import DEFAULT_BASE_URL
 from voxroute.providers.urls import resolve_base, to_ws
 
@@ -55,8 +55,8 @@ class DeepgramSTT:
         api_key = require_secret(key)
         environment = deepgram_environment(key.base_url)
         settings = DeepgramSTTService.Settings(
-            model=key.model,
-            language=option(key, "language") or "en",
+            model=model_for(key),
+            language=language_for(key, "en"),
             interim_results=True,
             punctuate=True,
             smart_format=True,

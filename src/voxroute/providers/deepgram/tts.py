@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.deepgram.tts import DeepgramTTSService
 
-from voxroute.providers._stage import option, require_secret
+from voxroute.providers._stage import require_secret, voice_for
 from voxroute.providers.deepgram._constants import DEFAULT_BASE_URL
 from voxroute.providers.urls import resolve_base, to_ws
 
@@ -30,7 +30,7 @@ class DeepgramTTS:
     def build(
         cls, key: ServiceKey, *, sample_rate: int, resources: ProviderResources
     ) -> DeepgramTTSService:
-        voice = option(key, "voice_id", "voice") or key.model
+        voice = voice_for(key, default=key.model)
         return DeepgramTTSService(
             api_key=require_secret(key),
             base_url=to_ws(resolve_base(key.base_url, DEFAULT_BASE_URL)),

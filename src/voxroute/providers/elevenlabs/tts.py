@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
 
-from voxroute.providers._stage import require_secret, voice_for
+from voxroute.providers._stage import model_for, require_secret, voice_for
 from voxroute.providers.urls import resolve_base, to_ws
 
 if TYPE_CHECKING:
@@ -34,5 +34,5 @@ class ElevenLabsTTS:
             api_key=require_secret(key),
             url=to_ws(resolve_base(key.base_url, DEFAULT_BASE_URL)),
             sample_rate=sample_rate,
-            settings=ElevenLabsTTSService.Settings(model=key.model, voice=voice_for(key)),
+            settings=ElevenLabsTTSService.Settings(model=model_for(key), voice=voice_for(key)),
         )

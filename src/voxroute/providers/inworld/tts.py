@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.inworld.tts import InworldTTSService
 
-from voxroute.providers._stage import require_secret, voice_for
+from voxroute.providers._stage import model_for, require_secret, voice_for
 from voxroute.providers.urls import join_url, resolve_base, to_ws
 
 if TYPE_CHECKING:
@@ -40,5 +40,5 @@ class InworldTTS:
             url=join_url(base, WS_PATH),
             sample_rate=sample_rate,
             encoding="PCM",
-            settings=InworldTTSService.Settings(model=key.model, voice=voice_for(key)),
+            settings=InworldTTSService.Settings(model=model_for(key), voice=voice_for(key)),
         )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.openai.llm import OpenAILLMService
 
-from voxroute.providers._stage import require_secret
+from voxroute.providers._stage import model_for, require_secret
 from voxroute.providers.openai._client import OPENAI_DEFAULT_BASE_URL, SharedClientMixin
 from voxroute.providers.urls import join_url, resolve_base
 
@@ -32,5 +32,5 @@ class OpenAILLM:
             http_client=resources.openai_http_client,
             api_key=require_secret(key),
             base_url=join_url(resolve_base(key.base_url, OPENAI_DEFAULT_BASE_URL), "/v1"),
-            settings=OpenAILLMService.Settings(model=key.model),
+            settings=OpenAILLMService.Settings(model=model_for(key)),
         )

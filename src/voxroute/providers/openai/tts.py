@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.openai.tts import OpenAITTSService
 
-from voxroute.providers._stage import require_secret, voice_for
+from voxroute.providers._stage import model_for, require_secret, voice_for
 from voxroute.providers.openai._client import OPENAI_DEFAULT_BASE_URL, make_async_openai
 from voxroute.providers.urls import join_url, resolve_base
 
@@ -36,7 +36,7 @@ class OpenAITTS:
             base_url=base_url,
             http_client=resources.openai_http_client,
             sample_rate=OPENAI_TTS_SAMPLE_RATE,
-            settings=OpenAITTSService.Settings(model=key.model, voice=voice_for(key)),
+            settings=OpenAITTSService.Settings(model=model_for(key), voice=voice_for(key)),
         )
         # Rebuild through the one helper that clears environment-derived org/project.
         service._client = make_async_openai(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pipecat.services.xai.llm import GrokLLMService
 
-from voxroute.providers._stage import require_secret
+from voxroute.providers._stage import model_for, require_secret
 from voxroute.providers.openai._client import SharedClientMixin
 from voxroute.providers.urls import join_url, resolve_base
 
@@ -34,5 +34,5 @@ class XAILLM:
             http_client=resources.openai_http_client,
             api_key=require_secret(key),
             base_url=join_url(resolve_base(key.base_url, DEFAULT_BASE_URL), "/v1"),
-            settings=GrokLLMService.Settings(model=key.model),
+            settings=GrokLLMService.Settings(model=model_for(key)),
         )

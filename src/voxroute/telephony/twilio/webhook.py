@@ -17,6 +17,7 @@ from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Call, Organization, PhoneNumber
 from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import SignatureInvalid
+from voxroute.input_text import bad_text
 from voxroute.telephony.twilio.signature import validate_signature
 from voxroute.telephony.twilio.tokens import issue_call_token
 from voxroute.telephony.twilio.twiml import (
@@ -45,9 +46,13 @@ class TwilioRequest:
     signature: str | None
 
     def get(self, name: str) -> str:
+        """The field's value; one with control characters reads as empty. No carrier id,
+        number or status holds one, and a NUL must never reach a query (PostgreSQL refuses
+        it): an unknown number or call then answers exactly as any other unknown one."""
         for key, value in self.params:
             if key == name:
-                return value[:_MAX_FIELD] if len(value) > _MAX_FIELD else value
+                value = value[:_MAX_FIELD] if len(value) > _MAX_FIELD else value
+                return "" if bad_text(value) else value
         return ""
 
 
