@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voxroute.db.base import new_id, utcnow
@@ -108,11 +108,18 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Prin
     return Principal(token_id=row.id, role=Role(row.role), org_id=row.org_id)
 
 
+def tokens_query(*, org_id: str | None) -> Select[ApiToken]:
+    """The org's tokens (platform-admin tokens for `None`), newest first."""
+    return (
+        select(ApiToken)
+        .where(ApiToken.org_id.is_(None) if org_id is None else ApiToken.org_id == org_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)
+    )
+
+
 async def list_tokens(session: AsyncSession, *, org_id: str | None) -> list[ApiToken]:
-    """The org's tokens (platform-admin tokens for `None`), newest first; never a value."""
-    query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id)
-    query = query.where(ApiToken.org_id.is_(None) if org_id is None else ApiToken.org_id == org_id)
-    return list((await session.scalars(query)).all())
+    """Every token of the org (platform-admin tokens for `None`), newest first."""
+    return list((await session.scalars(tokens_query(org_id=org_id))).all())
 
 
 async def revoke_token(session: AsyncSession, *, token_id: str, org_id: str | None) -> ApiToken:

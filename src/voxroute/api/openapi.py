@@ -22,6 +22,7 @@ _WRITES = {"post", "put", "patch", "delete"}
 _DESCRIPTIONS = {
     400: "malformed request",
     401: "missing or unknown token",
+    402: "the organization's credit cannot cover this",
     403: "the token's role may not do this",
     404: "no such resource in the caller's organization",
     409: "conflicts with the current state",
@@ -52,8 +53,12 @@ _LINKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+# Operations that answer more than their path and method say.
+_EXTRA_CODES: dict[str, set[int]] = {"create_web_call": {402}}
+
+
 def _error_codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
-    codes = {401, 403, 422, 429, 503}
+    codes = {401, 403, 422, 429, 503} | _EXTRA_CODES.get(operation.get("operationId", ""), set())
     if "{" in path or method in _WRITES:
         codes.add(404)
     if method in _WRITES:

@@ -19,7 +19,7 @@ from voxroute.api.schemas.orgs import (
     TokenPublic,
 )
 from voxroute.audit import AuditAction, record
-from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
+from voxroute.auth import Role, expires_in, issue_token, revoke_token, tokens_query
 from voxroute.db.models import Organization
 from voxroute.orgs import create_org, get_org, set_byok_enabled
 
@@ -69,10 +69,15 @@ async def admin_create_token(
     return TokenCreated.of(row, token)
 
 
-@router.get("/orgs/{org_id}/tokens", response_model=list[TokenPublic])
-async def admin_list_tokens(_: AdminDep, session: SessionDep, org_id: str) -> Any:
-    """An organization's tokens (never a value)."""
-    return await list_tokens(session, org_id=(await get_org(session, org_id)).id)
+@router.get(
+    "/orgs/{org_id}/tokens",
+    response_model=list[TokenPublic],
+    responses={200: {"headers": LINK_HEADER}},
+)
+async def admin_list_tokens(_: AdminDep, session: SessionDep, org_id: str, page: PageDep) -> Any:
+    """An organization's tokens (never a value), newest first, a page at a time."""
+    query = tokens_query(org_id=(await get_org(session, org_id)).id)
+    return page.rows((await session.scalars(page.apply(query))).all())
 
 
 @router.delete("/orgs/{org_id}/tokens/{token_id}", response_model=TokenPublic)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from voxroute.api.deps import OwnerDep, ReaderDep, SessionDep
+from voxroute.api.pagination import LINK_HEADER, PageDep
 from voxroute.api.schemas.orgs import (
     OrgPublic,
     TokenCreate,
@@ -14,7 +15,7 @@ from voxroute.api.schemas.orgs import (
     TokenPublic,
 )
 from voxroute.audit import AuditAction, record
-from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
+from voxroute.auth import Role, expires_in, issue_token, revoke_token, tokens_query
 from voxroute.orgs import get_org
 
 router = APIRouter(prefix="/org", tags=["org"])
@@ -49,10 +50,11 @@ async def create_token(principal: OwnerDep, session: SessionDep, body: TokenCrea
     return TokenCreated.of(row, token)
 
 
-@router.get("/tokens", response_model=list[TokenPublic])
-async def list_org_tokens(principal: OwnerDep, session: SessionDep) -> Any:
+@router.get("/tokens", response_model=list[TokenPublic], responses={200: {"headers": LINK_HEADER}})
+async def list_org_tokens(principal: OwnerDep, session: SessionDep, page: PageDep) -> Any:
     """The org's tokens with prefix, role, last use, expiry and revocation; never a value."""
-    return await list_tokens(session, org_id=principal.require_org())
+    query = tokens_query(org_id=principal.require_org())
+    return page.rows((await session.scalars(page.apply(query))).all())
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic)
