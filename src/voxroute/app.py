@@ -15,8 +15,11 @@ from voxroute.api.errors import install_error_handlers
 from voxroute.api.limits import BodySizeLimit
 from voxroute.api.router import api_router
 from voxroute.bootstrap import build_runtime
+from voxroute.calls.session import run_call
+from voxroute.db.models import Call
 from voxroute.metrics import CONTENT_TYPE_LATEST
 from voxroute.settings import Settings, load_settings
+from voxroute.telephony.media import MediaSession
 from voxroute.telephony.twilio.routes import router as twilio_router
 from voxroute.web import mount_web
 
@@ -42,6 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,  # its page loads scripts and fonts from CDNs
     )
     install_docs(app)
+
+    async def call_core(call: Call, media: MediaSession) -> None:
+        """Where a carrier's entry path hands a claimed call (`telephony.media.CallCore`)."""
+        await run_call(app.state.runtime, call, media)
+
+    app.state.call_core = call_core
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Telephony first: routes match in order, and a call's webhook and media stream should
