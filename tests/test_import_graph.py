@@ -105,9 +105,7 @@ def _imports_of(package: str) -> dict[str, set[str]]:
 def _carriers() -> set[str]:
     """The carrier packages: every subpackage of `voxroute.telephony`."""
     telephony = ROOT / "telephony"
-    return {
-        f"voxroute.telephony.{path.parent.name}" for path in telephony.glob("*/__init__.py")
-    }
+    return {f"voxroute.telephony.{path.parent.name}" for path in telephony.glob("*/__init__.py")}
 
 
 def test_the_call_core_imports_no_carrier() -> None:

@@ -13,7 +13,9 @@ imports a carrier. The session carries:
   (`telephony/inbound_guard.py`) before it reaches the call; a tripped guard reports
   `MediaEvents.flooded`.
 * **Outbound**: `MediaPorts.output()` takes the pipeline's `OutputAudioRawFrame`s, paced
-  by the worker's `AudioClock` (`telephony/audio_clock.py`); after each utterance
+  by the worker's `AudioClock` (`telephony/audio_clock.py`), and announces the bot's
+  speech (`BotStartedSpeakingFrame` / `BotStoppedSpeakingFrame`, from which the call
+  measures its turns and detects barge-in); after each utterance
   (`TTSStoppedFrame`) it sends a played-out mark; on `InterruptionFrame` (barge-in) it
   drops interruptible audio and clears what the far end still holds. On `EndFrame` it
   plays out what is queued, then hangs up through the carrier (with `hang_up_secret`,
