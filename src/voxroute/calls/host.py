@@ -104,7 +104,8 @@ class CallHost(Protocol):
         ...
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
-        """The Twilio auth token of the number's org (from the vault); raise if missing."""
+        """The carrier secret of the number's org (Twilio: its auth token, from the vault);
+        raise if missing."""
         ...
 
     async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:

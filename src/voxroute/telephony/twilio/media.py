@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 CARRIER = "twilio"
 # Websocket close codes (RFC 6455 §7.4.1) for a stream closed before its pipeline ran.
 _CLOSE_CODES = {CloseReason.NORMAL: 1000, CloseReason.REFUSED: 1008, CloseReason.TRY_LATER: 1013}
-WS_POLICY_VIOLATION = 1008
 
 
 class TwilioMediaSession:
@@ -175,4 +174,4 @@ class TwilioMediaSession:
         if self._events is not None:
             self._events.flooded()
         if self._lane is not None:  # else the pipeline's cancel closes the socket
-            self._lane.abort(WS_POLICY_VIOLATION, "media flood")
+            self._lane.abort(_CLOSE_CODES[CloseReason.REFUSED], "media flood")
