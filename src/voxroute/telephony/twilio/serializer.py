@@ -65,7 +65,6 @@ class StreamCallbacks:
 
     on_stop: Callable[[], None] | None = None
     on_mark: Callable[[str], None] | None = None
-    on_rejected: Callable[[str], None] | None = None
     # The inbound guard tripped (media far faster than real time): close the stream.
     on_flood: Callable[[], None] | None = None
 
@@ -161,8 +160,6 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
                 reason,
                 stats.rejected,
             )
-        if self._callbacks.on_rejected is not None:
-            self._callbacks.on_rejected(reason)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         message = self._parse(data)
