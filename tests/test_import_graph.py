@@ -90,3 +90,59 @@ def test_voxroute_has_no_import_cycle() -> None:
     for name, targets in graph.items():
         graph[name] = {t for t in targets if not t.startswith(name + ".")}
     assert _cycles(graph) == []
+
+
+def _imports_of(package: str) -> dict[str, set[str]]:
+    """Every module of `package` (a `voxroute` subpackage) and what it imports."""
+    modules = _modules()
+    return {
+        name: _targets(name, path, modules)
+        for name, path in modules.items()
+        if name == package or name.startswith(package + ".")
+    }
+
+
+def _carriers() -> set[str]:
+    """The carrier packages: every subpackage of `voxroute.telephony`."""
+    telephony = ROOT / "telephony"
+    return {f"voxroute.telephony.{path.parent.name}" for path in telephony.glob("*/__init__.py")}
+
+
+def test_the_call_core_imports_no_carrier() -> None:
+    """`calls/` sees carriers only through `telephony.media`: adding a carrier changes
+    nothing in it. Counts imports inside functions and under TYPE_CHECKING too."""
+    carriers = _carriers()
+    assert "voxroute.telephony.twilio" in carriers  # the walk finds the carrier packages
+    found = {
+        (module, target)
+        for module, targets in _imports_of("voxroute.calls").items()
+        for target in targets
+        if any(target == c or target.startswith(c + ".") for c in carriers)
+    }
+    assert found == set()
+
+
+def test_twilio_does_not_import_the_call_session_or_pipeline() -> None:
+    """The stream route hands its media session to the call core it is given
+    (`app.state.call_core`); it never imports the core's session or pipeline."""
+    core = {"voxroute.calls.session", "voxroute.calls.pipeline"}
+    found = {
+        (module, target)
+        for module, targets in _imports_of("voxroute.telephony.twilio").items()
+        for target in targets & core
+    }
+    assert found == set()
+
+
+def test_the_walk_sees_function_level_and_type_checking_imports(tmp_path: Path) -> None:
+    """The checks above would miss nothing a module hides from the interpreter."""
+    source = tmp_path / "probe.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from voxroute.telephony.twilio.protocol import Start\n"
+        "def f() -> None:\n"
+        "    import voxroute.calls.session\n"
+    )
+    targets = _targets("voxroute.probe", source, _modules())
+    assert {"voxroute.telephony.twilio.protocol", "voxroute.calls.session"} <= targets

@@ -17,8 +17,11 @@ from voxroute.api.limits import BodySizeLimit
 from voxroute.api.openapi import install_openapi, operation_id
 from voxroute.api.router import api_router
 from voxroute.bootstrap import build_runtime
+from voxroute.calls.session import run_call
+from voxroute.db.models import Call
 from voxroute.metrics import CONTENT_TYPE_LATEST
 from voxroute.settings import Settings, load_settings
+from voxroute.telephony.media import MediaSession
 from voxroute.telephony.twilio.routes import router as twilio_router
 from voxroute.web import mount_web
 
@@ -46,6 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     install_docs(app)
+
+    async def call_core(call: Call, media: MediaSession) -> None:
+        """Where a carrier's entry path hands a claimed call (`telephony.media.CallCore`)."""
+        await run_call(app.state.runtime, call, media)
+
+    app.state.call_core = call_core
     install_error_handlers(app)
     app.add_middleware(InputEdge)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -24,7 +24,6 @@ from voxroute.api.rate_limit import TenantRateLimiter
 from voxroute.billing import BillingPolicy, topup
 from voxroute.billing.metering import Metering
 from voxroute.calls import warm_up
-from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import create_org_slots
 from voxroute.calls.state import EndReason
@@ -41,6 +40,7 @@ from voxroute.providers.catalog import Catalog, load_catalog
 from voxroute.routing import KeyResolver, ManagedKeys
 from voxroute.runtime import Runtime
 from voxroute.settings import Settings, check_environment
+from voxroute.telephony.audio_clock import AudioClock
 from voxroute.vault import Vault
 from voxroute.vault.master.factory import master_key_provider_from_settings
 

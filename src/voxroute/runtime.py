@@ -37,13 +37,13 @@ if TYPE_CHECKING:
     from voxroute.admission import CallAdmission
     from voxroute.api.rate_limit import TenantRateLimiter
     from voxroute.billing.metering import Metering
-    from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
     from voxroute.credentials.checks import KeyChecker
     from voxroute.demo import DemoInfo
     from voxroute.emulators import EmulatorSuite
     from voxroute.providers import ProviderResources
+    from voxroute.telephony.audio_clock import AudioClock
 
 
 @dataclass(frozen=True, slots=True)

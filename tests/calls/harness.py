@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ from voxroute._pipecat import install as install_pipecat_patches
 from voxroute.admission import CallAdmission
 from voxroute.api.rate_limit import TenantRateLimiter
 from voxroute.calls import warm_up
-from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.host import CallInfo, CallReport
 from voxroute.calls.registry import CallRegistry
+from voxroute.calls.session import run_call
 from voxroute.calls.slots import InProcessOrgSlots, OrgSlots
 from voxroute.calls.vad_batch import VadBatcher
 from voxroute.db.base import new_id
@@ -35,6 +36,7 @@ from voxroute.routing.failures import FailurePlan
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings, load_settings
 from voxroute.softphone import CallResult, place_call
+from voxroute.telephony.audio_clock import AudioClock
 from voxroute.telephony.media_lane import MediaLaneProtocol
 from voxroute.telephony.twilio.routes import router
 from voxroute.usage import UsageEvent
@@ -243,6 +245,7 @@ async def running_server(
         for extra in routers:
             app.include_router(extra, prefix="/api/v1")
     app.state.runtime = runtime
+    app.state.call_core = partial(run_call, runtime)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

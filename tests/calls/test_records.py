@@ -71,9 +71,9 @@ async def test_set_up_reads_its_configuration_in_two_statements(api: Api) -> Non
     writes = [i for i, s in enumerate(seen) if re.match(r"\s*(BEGIN|INSERT|UPDATE)", s, re.I)]
     reads = seen[: writes[0]]
     assert len(reads) == 2, reads
-    assert setup.twilio_token is not None
+    assert setup.hang_up_secret is not None
     with statements(api.runtime.session_factory) as opened:
-        assert (await setup.twilio_token()).reveal() == AUTH_TOKEN
+        assert (await setup.hang_up_secret()).reveal() == AUTH_TOKEN
     assert len(opened) == 1, opened
     assert setup.assistant.system_prompt is not None
     assert [s.source for s in setup.stages.values()] == ["managed"] * 3

@@ -28,7 +28,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voxroute.calls.audio_clock import AudioClock
+from voxroute.telephony.audio_clock import AudioClock
 from voxroute.telephony.twilio import transport
 from voxroute.telephony.twilio.outbound import FRAME_S, LEAD_S, OutboundQueue
 from voxroute.telephony.twilio.transport import TwilioOutput

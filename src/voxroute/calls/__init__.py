@@ -1,4 +1,7 @@
-"""Live calls: per-call session, pipeline builder, state, registry, usage and failover."""
+"""Live calls: per-call session, pipeline builder, state, registry, usage and failover.
+
+The call core knows no carrier: its media is a `telephony.media.MediaSession`.
+"""
 
 
 def warm_up() -> None:

@@ -1,13 +1,14 @@
-"""Caller audio off pipecat's processor chain: Twilio `media` → STT and the worker's VAD.
+"""Caller audio off pipecat's processor chain: the carrier's media → STT and the worker's VAD.
 
 pipecat moves every 20 ms `InputAudioRawFrame` through a chain of asyncio-queue hops (the
 input transport's audio queue, the STT, the user aggregator whose VAD controller runs Silero
 per call, and on through LLM, TTS and output), each a task switch plus observer calls. At
 a hundred calls per worker those hops, not the audio work, are the cost.
 
-Here the serializer's `audio_sink` hands each frame's PCM to `CallerAudioPath.feed` (no
-pipecat frame is made for it), synchronously: from the media lane as the message comes off
-the socket (`telephony.media_lane`), or from the transport's receive loop. `feed` does only
+Here the media session's `AudioSink` (`telephony.media`) hands each frame's PCM to
+`CallerAudioPath.feed` (no pipecat frame is made for it), synchronously: for Twilio, from
+the media lane as the message comes off the socket (`telephony.media_lane`), or from the
+transport's receive loop. `feed` does only
 what the audio needs, and wakes the path's one task (`drain`) when there is a batch to send
 or a VAD event to pass on, about five times a second instead of fifty:
 

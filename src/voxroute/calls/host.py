@@ -23,12 +23,12 @@ from voxroute.vault.secret import Secret
 
 if TYPE_CHECKING:
     from voxroute.admission import CallAdmission
-    from voxroute.calls.audio_clock import AudioClock
     from voxroute.calls.registry import CallRegistry
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
     from voxroute.providers import ProviderResources
     from voxroute.routing.failures import FailurePlan
+    from voxroute.telephony.audio_clock import AudioClock
 
 __all__ = ["CallInfo", "CallReport", "CallHost"]
 
@@ -104,7 +104,8 @@ class CallHost(Protocol):
         ...
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
-        """The Twilio auth token of the number's org (from the vault); raise if missing."""
+        """The carrier secret of the number's org (Twilio: its auth token, from the vault);
+        raise if missing."""
         ...
 
     async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:

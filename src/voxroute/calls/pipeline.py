@@ -1,6 +1,8 @@
-"""The per-call pipecat pipeline: Twilio in → STT → user context → LLM → TTS → Twilio out.
+"""The per-call pipecat pipeline: carrier in → STT → user context → LLM → TTS → carrier out.
 
-Only construction lives here; running and ending the call belong to `session.py`.
+The carrier's ends come from its `telephony.media.MediaSession`; caller audio goes from the
+carrier straight to `CallerAudioPath` (no pipecat frame). Only construction lives here;
+running and ending the call belong to `session.py`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
@@ -21,28 +22,22 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
-from pipecat.transports.websocket.fastapi import (
-    FastAPIWebsocketParams,
-)
 from pipecat.turns.user_start import TranscriptionUserTurnStartStrategy, VADUserTurnStartStrategy
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from voxroute._pipecat.service_taps import tap_service
-from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.caller_audio import CallerAudioPath
 from voxroute.calls.host import CallInfo
 from voxroute.calls.meters import SINK_FRAMES, Activity, TurnLatency, UsageMeter
 from voxroute.calls.services import StageServices
 from voxroute.calls.vad_batch import VadBatcher
 from voxroute.routing.types import FailurePolicy, ResolvedStage
-from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer
-from voxroute.telephony.twilio.transport import TwilioMediaTransport
+from voxroute.telephony.media import MediaEvents, MediaSession, SecretOpener
 from voxroute.usage import UsageEvent
 
-__all__ = ["SAMPLE_RATE", "AssistantConfig", "CallPipeline", "build_pipeline"]
+__all__ = ["AssistantConfig", "CallPipeline", "build_pipeline"]
 
-SAMPLE_RATE = 8000  # Twilio μ-law 8 kHz in and out: no resampler latency (pipecat notes §3)
 VAD_STOP_SECS = 0.2  # pipecat's STT latency figures assume 0.2
 END_CALL_TOOL = "end_call"
 EndCallHandler = Callable[[str | None], Awaitable[None]]
@@ -62,7 +57,6 @@ class AssistantConfig:
 @dataclass(slots=True)
 class CallPipeline:
     worker: PipelineWorker
-    transport: TwilioMediaTransport
     services: StageServices
     usage: UsageMeter
     latency: TurnLatency
@@ -85,8 +79,10 @@ def _end_call_schema() -> FunctionSchema:
 
 def build_pipeline(
     *,
-    websocket: WebSocket,
-    serializer: VoxrouteTwilioSerializer,
+    media: MediaSession,
+    hang_up_secret: SecretOpener | None,
+    on_caller_hung_up: Callable[[], None],
+    on_flood: Callable[[], None],
     call: CallInfo,
     assistant: AssistantConfig,
     services: StageServices,
@@ -94,25 +90,10 @@ def build_pipeline(
     usage_sink: Callable[[UsageEvent], None],
     on_end_call: EndCallHandler,
     vad: VadBatcher,
-    audio_clock: AudioClock,
 ) -> CallPipeline:
+    # The carrier's rate in and out (8 kHz for Twilio's μ-law): no resampler latency.
+    sample_rate = media.start.sample_rate
     activity = Activity()
-    transport = TwilioMediaTransport(
-        websocket=websocket,
-        serializer=serializer,
-        clock=audio_clock,
-        on_speaking=activity.touch,
-        params=FastAPIWebsocketParams(
-            # Caller audio never enters pipecat's input (the serializer's `audio_sink`, below);
-            # enabled, its idle audio task would still wake on a 0.5 s `wait_for` forever.
-            audio_in_enabled=False,
-            audio_out_enabled=True,
-            add_wav_header=False,
-            serializer=serializer,
-            # Twilio sends no Origin header; never inherit PIPECAT_ALLOWED_ORIGINS.
-            allowed_origins=[],
-        ),
-    )
     # The system prompt is composed into the LLM's system instruction (build_services).
     context = LLMContext(messages=[], tools=ToolsSchema(standard_tools=[_end_call_schema()]))
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
@@ -132,10 +113,16 @@ def build_pipeline(
         services.stt,
         vad,
         VADParams(stop_secs=VAD_STOP_SECS),
-        sample_rate=SAMPLE_RATE,
+        sample_rate=sample_rate,
         on_speech=activity.touch,
     )
-    serializer.audio_sink = caller_audio.feed
+    ports = media.connect(
+        audio_sink=caller_audio.feed,
+        events=MediaEvents(
+            caller_hung_up=on_caller_hung_up, flooded=on_flood, speaking=activity.touch
+        ),
+        hang_up_secret=hang_up_secret,
+    )
 
     async def end_call_tool(params: Any) -> None:
         message = params.arguments.get("message") if params.arguments else None
@@ -148,12 +135,12 @@ def build_pipeline(
 
     pipeline = Pipeline(
         [
-            transport.input(),
+            ports.input(),
             services.stt,
             user_aggregator,
             services.llm,
             services.tts,
-            transport.output(),
+            ports.output(),
             assistant_aggregator,
         ]
     )
@@ -165,8 +152,8 @@ def build_pipeline(
         pipeline,
         name=f"call-{call.call_id}",
         params=PipelineParams(
-            audio_in_sample_rate=SAMPLE_RATE,
-            audio_out_sample_rate=SAMPLE_RATE,
+            audio_in_sample_rate=sample_rate,
+            audio_out_sample_rate=sample_rate,
             enable_metrics=True,
             enable_usage_metrics=True,
         ),
@@ -187,7 +174,6 @@ def build_pipeline(
 
     return CallPipeline(
         worker=worker,
-        transport=transport,
         services=services,
         usage=usage,
         latency=latency,

@@ -21,7 +21,7 @@ from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import CallTokenInvalid, KeyNotFound
 from voxroute.routing.policy import effective_policy
 from voxroute.routing.types import ResolvedStage, Stage
-from voxroute.telephony.twilio.serializer import TokenOpener
+from voxroute.telephony.media import SecretOpener
 from voxroute.vault.secret import Secret
 
 __all__ = ["CallSetup", "expire_unconnected_calls", "load_call_setup", "write_call_end"]
@@ -31,7 +31,7 @@ __all__ = ["CallSetup", "expire_unconnected_calls", "load_call_setup", "write_ca
 class CallSetup:
     assistant: AssistantConfig
     stages: dict[Stage, ResolvedStage]
-    twilio_token: TokenOpener | None  # opened only for a REST hang-up
+    hang_up_secret: SecretOpener | None  # the carrier's, opened only for its hang-up
     connected_at: datetime
 
 
@@ -56,7 +56,7 @@ _CONNECT = (
 )
 
 
-def _token_opener(runtime: CallHost, number: PhoneNumber) -> TokenOpener:
+def _secret_opener(runtime: CallHost, number: PhoneNumber) -> SecretOpener:
     async def open_token() -> Secret:
         async with runtime.session_factory() as session:
             return await runtime.open_telephony_secret(session, number)
@@ -65,7 +65,7 @@ def _token_opener(runtime: CallHost, number: PhoneNumber) -> TokenOpener:
 
 
 async def load_call_setup(runtime: CallHost, call: Call, account_sid: str) -> CallSetup:
-    """Assistant, keys and Twilio credentials; marks the call connected (ringing → connected).
+    """Assistant, keys and the carrier's credentials; marks the call connected.
 
     Reads first, then one write transaction: the credit hold, the key-use marks and audit
     rows, and the connect commit together (one write lock per set-up, not two).
@@ -84,9 +84,9 @@ async def load_call_setup(runtime: CallHost, call: Call, account_sid: str) -> Ca
         if number is not None and number.account_sid and number.account_sid != account_sid:
             raise CallTokenInvalid("stream account does not own the number")
         # The webhook has just checked the signature with the number's token; the call needs
-        # it again only to hang up through Twilio REST, so it is read then, not before the
+        # it again only to hang up through the carrier, so it is read then, not before the
         # first audio.
-        token = _token_opener(runtime, number) if number is not None else None
+        token = _secret_opener(runtime, number) if number is not None else None
         resolved = await runtime.resolve_stages(session, call)
         config = AssistantConfig(
             system_prompt=assistant.system_prompt,

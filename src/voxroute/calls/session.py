@@ -1,5 +1,8 @@
 """One live call: set up, run the pipeline, end it exactly once with a reason.
 
+The call's media comes from a carrier-neutral `telephony.media.MediaSession`, built by the
+carrier's entry path; nothing here knows which carrier it is.
+
 The session owns every task it starts (max-duration timer, end deadline, failure handling)
 and cancels them with a timeout when the call ends. Nothing here awaits the database while
 audio flows: reads happen before the pipeline starts, the final write after it stops.
@@ -8,12 +11,10 @@ audio flows: reads happen before the pipeline starts, the final write after it s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
 
-from fastapi import WebSocket
 from pipecat.frames.frames import EndFrame, ErrorFrame, Frame, TTSSpeakFrame
 from pipecat.workers.runner import WorkerRunner
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from voxroute.calls.failures import StageFailureHandler
 from voxroute.calls.host import CallHost, CallInfo, CallReport
 from voxroute.calls.meters import summarize
-from voxroute.calls.pipeline import SAMPLE_RATE, CallPipeline, build_pipeline
+from voxroute.calls.pipeline import CallPipeline, build_pipeline
 from voxroute.calls.records import CallSetup, load_call_setup, write_call_end
 from voxroute.calls.registry import AdmissionRefused
 from voxroute.calls.services import build_services
@@ -31,10 +32,7 @@ from voxroute.db.base import utcnow
 from voxroute.db.models import Call
 from voxroute.errors import CallTokenInvalid, InsufficientCredit, KeyNotFound, VoxrouteError
 from voxroute.tasks import TaskGroup
-from voxroute.telephony.inbound_guard import GuardLimits
-from voxroute.telephony.media_lane import media_lane
-from voxroute.telephony.twilio.protocol import Start
-from voxroute.telephony.twilio.serializer import StreamCallbacks, VoxrouteTwilioSerializer
+from voxroute.telephony.media import CloseReason, MediaSession
 
 __all__ = ["CallSession", "run_call"]
 
@@ -54,30 +52,28 @@ SPOKEN_CHARS_PER_S = 12.0
 GOODBYE_MARGIN_S = 10.0
 MS_PER_SECOND = 1000
 IDLE_CHECK_S = 1.0  # idle timeouts are tens of seconds: a second's precision is plenty
-# Websocket close codes (RFC 6455 §7.4.1) for a call refused before its pipeline starts.
-WS_NORMAL_CLOSURE = 1000
-WS_POLICY_VIOLATION = 1008
-WS_TRY_AGAIN_LATER = 1013
 
 
-async def run_call(websocket: WebSocket, runtime: CallHost, call: Call, start: Start) -> None:
-    await CallSession(websocket, runtime, call, start).run()
+async def run_call(runtime: CallHost, call: Call, media: MediaSession) -> None:
+    """The call core (`telephony.media.CallCore` once bound to `runtime`): run the call
+    `call` (claimed by the carrier's entry path) on `media` until it ends."""
+    await CallSession(runtime, call, media).run()
 
 
 class CallSession:
-    def __init__(self, websocket: WebSocket, runtime: CallHost, call: Call, start: Start):
-        self._ws = websocket
+    def __init__(self, runtime: CallHost, call: Call, media: MediaSession):
         self._rt = runtime
         self._call_row = call
-        self._start = start
+        self._media = media
+        identity = media.identity
         self.info = CallInfo(
-            call_id=call.id,
+            call_id=identity.call_id,
             org_id=call.org_id,
             assistant_id=call.assistant_id,
-            provider_call_id=call.provider_call_id,
-            account_sid=start.account_sid,
-            from_number=call.from_number,
-            to_number=call.to_number,
+            provider_call_id=identity.carrier_call_id,
+            account_sid=identity.account,
+            from_number=identity.from_number,
+            to_number=identity.to_number,
         )
         self.state = StateMachine(CallState.RINGING)
         self.end_reason: str | None = None
@@ -85,7 +81,6 @@ class CallSession:
         self._slot_released = False
         self._tasks = TaskGroup(f"call-{call.id}")
         self._pipeline: CallPipeline | None = None
-        self._serializer: VoxrouteTwilioSerializer | None = None
         self._failures: StageFailureHandler | None = None
         self._started_at = time.monotonic()
         # Set-up phases, ms since the stream's token was accepted (in `calls.latency`).
@@ -96,7 +91,7 @@ class CallSession:
         try:
             self._rt.registry.admit(self.info.call_id, self.hang_up)
         except AdmissionRefused:
-            await self._refuse(EndReason.REJECTED_CAPACITY.value, code=WS_TRY_AGAIN_LATER)
+            await self._refuse(EndReason.REJECTED_CAPACITY.value, close=CloseReason.TRY_LATER)
             return
         try:
             await self._hold_org_slot()
@@ -127,7 +122,7 @@ class CallSession:
         try:
             async with self._rt.registry.setting_up:
                 self._mark_setup("queued")
-                setup = await load_call_setup(self._rt, self._call_row, self._start.account_sid)
+                setup = await load_call_setup(self._rt, self._call_row, self._media.start.account)
                 self._mark_setup("loaded")
                 self._build(setup)
                 self._mark_setup("built")
@@ -145,8 +140,7 @@ class CallSession:
             return
         if self._pending_end is not None:  # e.g. the hang-up API during set-up: no audio
             self.end_reason = self._pending_end
-            with contextlib.suppress(RuntimeError):
-                await self._ws.close(code=WS_NORMAL_CLOSURE)
+            await self._media.close(CloseReason.NORMAL)
             await self._finish(setup)
             return
         self.state.transition(CallState.CONNECTED)
@@ -156,35 +150,18 @@ class CallSession:
         self._tasks.spawn(self._max_duration(setup.assistant.max_duration_s), "max-duration")
         if setup.assistant.idle_timeout_s:
             self._tasks.spawn(self._idle_timeout(setup.assistant.idle_timeout_s), "idle-timeout")
-        # Media messages straight from the socket into the caller audio path, off ASGI's
-        # receive queue (telephony/media_lane.py); the rest still take the receive loop.
-        lane = media_lane(self._ws)
-        if lane is not None:
-            assert self._serializer is not None
-            lane.attach(self._serializer.take_message)
+        self._media.attach()  # caller audio flows from here on
         try:
             await runner.run()
         finally:
-            if lane is not None:
-                lane.detach()
+            self._media.detach()
             await self._finish(setup)
 
     def _build(self, setup: CallSetup) -> None:
-        callbacks = StreamCallbacks(on_stop=self._on_twilio_stop, on_flood=self._on_media_flood)
-        self._serializer = VoxrouteTwilioSerializer(
-            stream_sid=self._start.stream_sid,
-            call_sid=self._start.call_sid,
-            account_sid=self._start.account_sid,
-            auth_token=setup.twilio_token,
-            api_base_url=self._rt.settings.twilio_api_base_url or None,
-            max_message_bytes=self._rt.settings.max_ws_message_bytes,
-            callbacks=callbacks,
-            guard_limits=GuardLimits.from_settings(self._rt.settings),
-            opened_at=self._started_at,
-        )
+        sample_rate = self._media.start.sample_rate
         services = build_services(
             setup.stages,
-            sample_rate=SAMPLE_RATE,
+            sample_rate=sample_rate,
             resources=self._rt.provider_resources,
             system_instruction=setup.assistant.system_prompt,
         )
@@ -194,13 +171,15 @@ class CallSession:
             stages=dict(setup.stages),
             services=services,
             policy=setup.assistant.failure_policy,
-            sample_rate=SAMPLE_RATE,
+            sample_rate=sample_rate,
             end_call=self._end_for_failure,
             queue_frame=self._queue,
         )
         self._pipeline = build_pipeline(
-            websocket=self._ws,
-            serializer=self._serializer,
+            media=self._media,
+            hang_up_secret=setup.hang_up_secret,
+            on_caller_hung_up=self._on_caller_hung_up,
+            on_flood=self._on_media_flood,
             call=self.info,
             assistant=setup.assistant,
             services=services,
@@ -208,9 +187,8 @@ class CallSession:
             usage_sink=self._rt.record_usage,
             on_end_call=self._on_end_call_tool,
             vad=self._rt.vad,
-            audio_clock=self._rt.audio_clock,
         )
-        worker, transport = self._pipeline.worker, self._pipeline.transport
+        worker = self._pipeline.worker
         first_message = setup.assistant.first_message
 
         @worker.event_handler("on_pipeline_started")  # type: ignore[untyped-decorator]
@@ -224,17 +202,13 @@ class CallSession:
             if self._failures is not None and not self.state.is_over:
                 self._tasks.spawn(self._failures.handle(frame), "stage-failure")
 
-        @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
-        async def _disconnected(_transport: Any, _ws: Any) -> None:
-            self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
-
     def _mark_setup(self, phase: str) -> None:
         self.setup_ms[phase] = round((time.monotonic() - self._started_at) * MS_PER_SECOND, 1)
 
     # -- ending --------------------------------------------------------------------------
     def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
         """End the call once; later calls are ignored. Graceful: speak `say`, flush, hang up
-        through Twilio REST; otherwise cancel at once. Never blocks the caller. During
+        through the carrier; otherwise cancel at once. Never blocks the caller. During
         set-up the end is remembered and applied before the pipeline starts."""
         if self.state.state is CallState.RINGING:
             self._pending_end = self._pending_end or reason
@@ -251,8 +225,7 @@ class CallSession:
         assert self._pipeline is not None
         worker = self._pipeline.worker
         if not graceful:
-            if self._serializer is not None:
-                self._serializer.suppress_hangup()
+            self._media.suppress_hang_up()
             await worker.cancel(reason=self.end_reason)
             return
         frames: list[Frame] = [TTSSpeakFrame(say)] if say else []
@@ -262,15 +235,12 @@ class CallSession:
         log.warning("call %s: graceful end timed out; cancelling", self.info.call_id)
         await worker.cancel(reason=self.end_reason)
 
-    def _on_twilio_stop(self) -> None:
+    def _on_caller_hung_up(self) -> None:
         self.end(EndReason.CALLER_HUNG_UP.value, graceful=False)
 
     def _on_media_flood(self) -> None:
         log.warning("call %s: ended, its media stream flooded the worker", self.info.call_id)
         self.end(EndReason.MEDIA_FLOOD.value, graceful=False)
-        lane = media_lane(self._ws)
-        if lane is not None:  # else the pipeline's cancel closes the socket
-            lane.abort(WS_POLICY_VIOLATION, "media flood")
 
     async def _on_end_call_tool(self, message: str | None) -> None:
         self.end(EndReason.ASSISTANT_ENDED.value, say=message or GOODBYE)
@@ -303,14 +273,13 @@ class CallSession:
             await self._pipeline.worker.queue_frame(frame)
 
     async def _refuse(
-        self, reason: str, code: int = WS_POLICY_VIOLATION, *, release: bool = False
+        self, reason: str, close: CloseReason = CloseReason.REFUSED, *, release: bool = False
     ) -> None:
         """End a call that never started its pipeline; `release`: its set-up had already
         held credit, which the end-of-call hook gives back (nothing was connected)."""
         self.end_reason = reason
         self.state.try_transition(CallState.ENDED)
-        with contextlib.suppress(RuntimeError):  # the peer closed first
-            await self._ws.close(code=code)
+        await self._media.close(close)
         try:
             await write_call_end(
                 self._rt,
@@ -346,13 +315,7 @@ class CallSession:
             usage = dict(pipeline.usage.totals)
             latency["dtmf_count"] = pipeline.latency.dtmf_count
             latency["setup_ms"] = dict(self.setup_ms)
-            if self._serializer is not None:
-                stats = self._serializer.stats
-                latency["rejected_messages"] = stats.rejected
-                latency["media_frames"] = stats.media_frames
-                latency["lane_messages"] = stats.lane_messages
-                latency["inbound"] = self._serializer.guard.stats.as_dict()
-            latency["lane_sent"] = pipeline.transport.output().lane_sent
+            latency.update(self._media.stats())
         resolution = self._failures.resolution() if self._failures else None
         try:
             await write_call_end(

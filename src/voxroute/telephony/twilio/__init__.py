@@ -1,5 +1,5 @@
 """Twilio: signed voice webhooks, TwiML `<Connect><Stream>`, single-use call tokens and the
-Media Streams websocket protocol."""
+Media Streams websocket protocol, as a `telephony.media.MediaSession` (`media.py`)."""
 
 from voxroute.telephony.twilio.routes import router
 

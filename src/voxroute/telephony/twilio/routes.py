@@ -1,5 +1,6 @@
 """FastAPI glue: `POST /telephony/twilio/voice`, `POST /telephony/twilio/status`,
-`WS /telephony/twilio/stream`. Needs `request.app.state.runtime` (a `CallHost`)."""
+`WS /telephony/twilio/stream`. Needs `app.state.runtime` (a `CallHost`) and, for the stream,
+`app.state.call_core` (a `telephony.media.CallCore`: the call core, bound to that runtime)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxroute.calls.host import CallHost
 from voxroute.errors import InvalidInput, SignatureInvalid
+from voxroute.telephony.media import CallCore
 from voxroute.telephony.twilio.signature import public_request_url
 from voxroute.telephony.twilio.stream import serve_media_stream
 from voxroute.telephony.twilio.webhook import (
@@ -31,6 +33,13 @@ def _runtime(app_state: object) -> CallHost:
     if runtime is None:
         raise RuntimeError("app.state.runtime (a CallHost) is not set")
     return runtime  # type: ignore[no-any-return]
+
+
+def _call_core(app_state: object) -> CallCore:
+    call_core = getattr(app_state, "call_core", None)
+    if call_core is None:
+        raise RuntimeError("app.state.call_core (a CallCore) is not set")
+    return call_core  # type: ignore[no-any-return]
 
 
 async def _twilio_request(request: Request, runtime: CallHost) -> TwilioRequest:
@@ -91,4 +100,5 @@ async def status_callback(request: Request) -> Response:
 @router.websocket("/stream")
 async def media_stream(websocket: WebSocket) -> None:
     """Twilio Media Streams: start (call token) → pipeline until stop or close."""
-    await serve_media_stream(websocket, _runtime(websocket.app.state))
+    state = websocket.app.state
+    await serve_media_stream(websocket, _runtime(state), _call_core(state))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import audioop  # pipecat's own μ-law codec (pipecat.audio.utils); audioop-lts on 3.13+
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipecat.audio.dtmf.types import KeypadEntry
@@ -26,6 +26,7 @@ from pipecat.frames.frames import (
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from voxroute.telephony.inbound_guard import GuardLimits, InboundGuard
+from voxroute.telephony.media import AudioSink, SecretOpener
 from voxroute.telephony.twilio.protocol import (
     Connected,
     Dtmf,
@@ -37,18 +38,9 @@ from voxroute.telephony.twilio.protocol import (
     Stop,
     parse_message,
 )
-from voxroute.vault.secret import Secret
 
-__all__ = [
-    "AudioSink",
-    "StreamCallbacks",
-    "StreamStats",
-    "TokenOpener",
-    "VoxrouteTwilioSerializer",
-]
+__all__ = ["StreamCallbacks", "StreamStats", "VoxrouteTwilioSerializer"]
 
-AudioSink = Callable[[bytes], None]  # caller audio, PCM at the pipeline rate; must not block
-TokenOpener = Callable[[], Awaitable[Secret]]  # the account's auth token, read and decrypted
 ULAW_BYTES_PER_S = 8000  # Twilio media: μ-law, 8 kHz, one byte a sample
 # Stands in for the auth token until the hang-up opens it (pipecat requires one up front).
 _UNOPENED = "unopened"
@@ -73,7 +65,6 @@ class StreamCallbacks:
 
     on_stop: Callable[[], None] | None = None
     on_mark: Callable[[str], None] | None = None
-    on_rejected: Callable[[str], None] | None = None
     # The inbound guard tripped (media far faster than real time): close the stream.
     on_flood: Callable[[], None] | None = None
 
@@ -85,7 +76,7 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         stream_sid: str,
         call_sid: str,
         account_sid: str,
-        auth_token: TokenOpener | None,
+        auth_token: SecretOpener | None,
         api_base_url: str | None,
         max_message_bytes: int,
         callbacks: StreamCallbacks | None = None,
@@ -111,6 +102,12 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         self.stopped = False
         # Set by the pipeline: caller audio (PCM) goes here instead of into a pipecat frame.
         self.audio_sink: AudioSink | None = None
+
+    def enable_hang_up(self, auth_token: SecretOpener) -> None:
+        """Hang up through Twilio REST at the end, with the token `auth_token` opens then."""
+        self._open_auth_token = auth_token
+        self._auth_token = _UNOPENED
+        self._params.auto_hang_up = True
 
     async def _hang_up_call(self) -> None:
         """pipecat's REST hang-up, with the token opened for it and forgotten after."""
@@ -163,8 +160,6 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
                 reason,
                 stats.rejected,
             )
-        if self._callbacks.on_rejected is not None:
-            self._callbacks.on_rejected(reason)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         message = self._parse(data)

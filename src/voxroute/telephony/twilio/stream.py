@@ -1,4 +1,5 @@
-"""The media websocket up to the `start` frame: read it, check the call token, hand over."""
+"""The media websocket up to the `start` frame: read it, claim the call by its token, build
+the call's `TwilioMediaSession` and hand it to the call core (`telephony.media.CallCore`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from voxroute.calls.host import CallHost
 from voxroute.db.models import Call
 from voxroute.db.transactions import run_write
 from voxroute.errors import CallTokenInvalid, TelephonyError
+from voxroute.telephony.media import CallCore
+from voxroute.telephony.twilio.media import TwilioMediaSession
 from voxroute.telephony.twilio.protocol import Connected, ProtocolError, Start, parse_message
 from voxroute.telephony.twilio.tokens import consume_call_token
 
@@ -51,11 +54,7 @@ async def read_start(websocket: WebSocket, *, max_bytes: int) -> Start:
     raise StreamRejected("no start")
 
 
-async def serve_media_stream(websocket: WebSocket, runtime: CallHost) -> None:
-    # Imported here: the session pulls in pipecat (≈1 s of imports), which the webhook
-    # routes must not pay for at import time.
-    from voxroute.calls.session import run_call
-
+async def serve_media_stream(websocket: WebSocket, runtime: CallHost, call_core: CallCore) -> None:
     await websocket.accept()
     try:
         start = await asyncio.wait_for(
@@ -73,7 +72,10 @@ async def serve_media_stream(websocket: WebSocket, runtime: CallHost) -> None:
         log.exception("media stream refused: database error")
         await _close(websocket, code=1011)
         return
-    await run_call(websocket, runtime, call, start)
+    media = TwilioMediaSession(
+        websocket, start, call, settings=runtime.settings, clock=runtime.audio_clock
+    )
+    await call_core(call, media)
 
 
 async def _claim(start: Start, session: AsyncSession) -> Call:

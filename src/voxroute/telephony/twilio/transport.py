@@ -3,7 +3,7 @@
 `TwilioOutput` replaces pipecat's `FastAPIWebsocketOutputTransport` (and its per-call
 `MediaSender`). It keeps what the pipeline relies on and changes how audio is paced:
 
-* **One clock per worker** (`calls.audio_clock.AudioClock`) instead of a task per call that
+* **One clock per worker** (`telephony.audio_clock.AudioClock`) instead of a task per call that
   does a `wait_for`, a serialize and a `sleep` for every 40 ms chunk. Audio is encoded to
   Twilio's media messages once, as it arrives (`outbound.OutboundQueue`), in Twilio's own
   20 ms frames, and released at the pace it plays, a little ahead (`LEAD_S`).
@@ -71,7 +71,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from voxroute.calls.audio_clock import AudioClock
+from voxroute.telephony.audio_clock import AudioClock
 from voxroute.telephony.media_lane import media_lane
 from voxroute.telephony.twilio.outbound import SAMPLE_RATE, Item, Kind, OutboundQueue
 from voxroute.telephony.twilio.serializer import VoxrouteTwilioSerializer

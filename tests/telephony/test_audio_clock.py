@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from voxroute.calls.audio_clock import AudioClock
+from voxroute.telephony.audio_clock import AudioClock
 
 
 @dataclass(eq=False)
