@@ -14,6 +14,7 @@ from voxroute.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
+    """The process's `Runtime`, set on the app at start-up."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -33,8 +34,11 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 async def get_principal(
     runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    """Authenticate in a short transaction of its own, so the `last_used_at` write never holds
-    a write lock for the rest of the request (SQLite allows one writer at a time)."""
+    """Authenticate the request's bearer token in a short transaction of its own.
+
+    Its own transaction, so the `last_used_at` write never holds a write lock for the rest of
+    the request (SQLite allows one writer at a time).
+    """
     async with runtime.api_sessions() as session, session.begin():
         principal = await authenticate(session, authorization)
     runtime.api_rate.check(principal.org_id or principal.token_id)
@@ -58,6 +62,7 @@ def org_owner(principal: PrincipalDep) -> Principal:
 
 
 def platform_admin(principal: PrincipalDep) -> Principal:
+    """The request's principal, refused (403) unless it is a platform admin."""
     principal.require(Role.PLATFORM_ADMIN)
     return principal
 

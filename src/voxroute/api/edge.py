@@ -59,6 +59,7 @@ def check_body(body: bytes) -> str | None:
 
 
 def check_url(scope: Scope) -> str | None:
+    """Why the request's path or query string is refused (control characters), else None."""
     path: str = scope.get("path", "")
     if bad_text(path):
         return "control characters are not allowed in the path"

@@ -22,6 +22,7 @@ log = logging.getLogger("voxroute.api")
 
 
 def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
+    """The API's one JSON error shape, with anything secret-looking redacted from the message."""
     return {"error": {"code": code, "message": redact(message), **extra}}
 
 
@@ -75,6 +76,7 @@ async def _pool_exhausted(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error in the API's JSON shape; unknown ones as a 500 that reveals nothing."""
     app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(VoxrouteError, _voxroute_error)

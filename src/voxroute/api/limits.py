@@ -17,6 +17,8 @@ class BodyTooLarge(VoxrouteError):
 
 
 class BodySizeLimit:
+    """ASGI middleware that refuses HTTP bodies over `max_bytes` (413) while they stream in."""
+
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes

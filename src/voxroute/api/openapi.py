@@ -103,12 +103,15 @@ def _add_links(schema: dict[str, Any]) -> None:
 
 
 def operation_id(route: APIRoute) -> str:
-    """Operations are named after their route functions (`create_assistant`), which links
-    and generated clients read; `build_openapi` checks they are unique."""
+    """Name each operation after its route function (`create_assistant`).
+
+    Links and generated clients read these names; `build_openapi` checks they are unique.
+    """
     return route.name
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the API's error responses, telephony answers and links."""
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )

@@ -1,5 +1,7 @@
-"""One page of a list endpoint: `limit` (1-200, default 50) and `offset`; the body stays a
-JSON array, and a `Link: <…>; rel="next"` header names the next page while there is one.
+"""One page of a list endpoint: `limit` (1-200, default 50) and `offset`.
+
+The body stays a JSON array, and a `Link: <…>; rel="next"` header names the next page while
+there is one.
 
 Every list endpoint takes `PageDep` and passes its query through `Page.apply`, which fetches
 one row more than asked to learn whether a next page exists without a count.
@@ -28,6 +30,8 @@ LINK_HEADER = {
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """The request's `limit` and `offset`, applied to a list query and its `Link` header."""
+
     limit: int
     offset: int
     request: Request

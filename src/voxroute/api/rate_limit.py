@@ -20,6 +20,8 @@ _PRUNE_EVERY = 1024  # checks between sweeps of full (idle) buckets
 
 
 class TenantRateLimiter:
+    """A token bucket per tenant key: `burst` requests at once, refilled at `per_second`."""
+
     def __init__(
         self,
         *,

@@ -67,6 +67,8 @@ PRESTART_FRAMES = 50  # audio kept (1 s) while the STT connects
 
 
 class CallerAudioPath:
+    """A call's caller audio into its STT and the worker's batched VAD, with no pipecat frames."""
+
     def __init__(
         self,
         stt: STTService,

@@ -39,8 +39,11 @@ QueueFrame = Callable[[Any], Awaitable[None]]
 
 
 class StageFailureHandler:
-    """One per call. Errors are handled one at a time; a stage switches key at most
-    `MAX_SWITCHES_PER_STAGE` times, so a call never loops on a failing provider."""
+    """A call's handling of stage failures, one error at a time, with bounded key switches.
+
+    One per call. A stage switches key at most `MAX_SWITCHES_PER_STAGE` times, so a call
+    never loops on a failing provider.
+    """
 
     def __init__(
         self,

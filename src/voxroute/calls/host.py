@@ -62,11 +62,11 @@ class CallReport:
 
 @runtime_checkable
 class CallHost(Protocol):
-    """The per-process services a call uses: key resolution, credential health, admission,
-    billing hooks, and the worker's shared resources.
+    """The per-process services a call uses.
 
-    Hooks called during a call (`record_usage`) must not block; async hooks are awaited off
-    the audio path (setup, failure handling, end of call).
+    Key resolution, credential health, admission, billing hooks, and the worker's shared
+    resources. Hooks called during a call (`record_usage`) must not block; async hooks are
+    awaited off the audio path (setup, failure handling, end of call).
     """
 
     @property
@@ -104,39 +104,53 @@ class CallHost(Protocol):
         ...
 
     async def open_telephony_secret(self, session: AsyncSession, number: PhoneNumber) -> Secret:
-        """The carrier secret of the number's org (Twilio: its auth token, from the vault);
-        raise if missing."""
+        """The carrier secret of the number's org; raise if missing.
+
+        For Twilio, its auth token, from the vault.
+        """
         ...
 
     async def resolve_stages(self, session: AsyncSession, call: Call) -> list[ResolvedStage]:
-        """Key resolution for the call's assistant: one stage each for stt, llm and tts
-        (reads only)."""
+        """Resolve keys for the call's assistant: one stage each for stt, llm and tts.
+
+        Reads only.
+        """
         ...
 
     async def start_call(
         self, session: AsyncSession, call: Call, stages: Sequence[ResolvedStage]
     ) -> None:
-        """In the write transaction that marks the call connected: hold its credit (raise
-        `InsufficientCredit` to refuse it), mark the keys it uses and audit each use."""
+        """Hold the call's credit and mark and audit its keys, as the call is marked connected.
+
+        Runs in the write transaction that marks the call connected; raise `InsufficientCredit`
+        to refuse the call.
+        """
         ...
 
     async def next_pool_key(
         self, call: CallInfo, failed: ResolvedStage, reason: str
     ) -> ResolvedStage | None:
-        """Another key of the same pool (same provider and scope), putting `failed` in
-        cool-down; None when the pool has no other usable key."""
+        """Another key of the same pool (same provider and scope), or None.
+
+        Puts `failed` in cool-down; None when the pool has no other usable key.
+        """
         ...
 
     async def managed_key(self, call: CallInfo, stage: Stage, reason: str) -> ResolvedStage | None:
-        """The platform key for the stage with source `managed_fallback` and
-        `fallback_reason=reason`; None when none is configured."""
+        """The platform key for the stage, or None when none is configured.
+
+        Its source is `managed_fallback`, with `fallback_reason=reason`.
+        """
         ...
 
     async def report_credential_failure(
         self, call: CallInfo, stage: ResolvedStage, plan: FailurePlan, detail: str
     ) -> None:
-        """The provider refused a stored credential: apply `plan.credential` (mark it invalid,
-        or cool it down), count it and audit an auth failure. `detail` is sanitized."""
+        """Handle a stored credential the provider refused.
+
+        Apply `plan.credential` (mark it invalid, or cool it down), count it and audit an auth
+        failure. `detail` is sanitized.
+        """
         ...
 
     def record_usage(self, event: UsageEvent) -> None:

@@ -56,6 +56,8 @@ class AssistantConfig:
 
 @dataclass(slots=True)
 class CallPipeline:
+    """A built call pipeline and the parts the session reads or drives while it runs."""
+
     worker: PipelineWorker
     services: StageServices
     usage: UsageMeter
@@ -91,6 +93,7 @@ def build_pipeline(
     on_end_call: EndCallHandler,
     vad: VadBatcher,
 ) -> CallPipeline:
+    """Build a call's pipeline from its media, assistant and stage services; nothing runs yet."""
     # The carrier's rate in and out (8 kHz for Twilio's μ-law): no resampler latency.
     sample_rate = media.start.sample_rate
     activity = Activity()

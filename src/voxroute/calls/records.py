@@ -29,6 +29,8 @@ __all__ = ["CallSetup", "expire_unconnected_calls", "load_call_setup", "write_ca
 
 @dataclass(frozen=True, slots=True)
 class CallSetup:
+    """What a call read from the database at set-up: assistant, resolved stages, carrier secret."""
+
     assistant: AssistantConfig
     stages: dict[Stage, ResolvedStage]
     hang_up_secret: SecretOpener | None  # the carrier's, opened only for its hang-up

@@ -1,5 +1,7 @@
-"""Per-process call registry: admission control (calls-per-worker cap, event-loop watchdog)
-and hang-up by call id."""
+"""Per-process call registry: admission control and hang-up by call id.
+
+Admission control is the calls-per-worker cap and the event-loop watchdog.
+"""
 
 from __future__ import annotations
 

@@ -30,6 +30,8 @@ __all__ = ["StageServices", "build_service", "build_services", "rekey"]
 
 @dataclass(slots=True)
 class StageServices:
+    """A call's STT, LLM and TTS pipecat services."""
+
     stt: STTService
     llm: LLMService[Any]
     tts: TTSService

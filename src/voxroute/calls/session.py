@@ -55,12 +55,17 @@ IDLE_CHECK_S = 1.0  # idle timeouts are tens of seconds: a second's precision is
 
 
 async def run_call(runtime: CallHost, call: Call, media: MediaSession) -> None:
-    """The call core (`telephony.media.CallCore` once bound to `runtime`): run the call
-    `call` (claimed by the carrier's entry path) on `media` until it ends."""
+    """Run the call `call` on `media` until it ends.
+
+    The call core (`telephony.media.CallCore` once bound to `runtime`); `call` was claimed by
+    the carrier's entry path.
+    """
     await CallSession(runtime, call, media).run()
 
 
 class CallSession:
+    """One live call from set-up to its single end, and every task it starts."""
+
     def __init__(self, runtime: CallHost, call: Call, media: MediaSession):
         self._rt = runtime
         self._call_row = call
@@ -207,9 +212,12 @@ class CallSession:
 
     # -- ending --------------------------------------------------------------------------
     def end(self, reason: str, *, say: str | None = None, graceful: bool = True) -> bool:
-        """End the call once; later calls are ignored. Graceful: speak `say`, flush, hang up
-        through the carrier; otherwise cancel at once. Never blocks the caller. During
-        set-up the end is remembered and applied before the pipeline starts."""
+        """End the call once; later calls are ignored.
+
+        Graceful: speak `say`, flush, hang up through the carrier; otherwise cancel at once.
+        Never blocks the caller. During set-up the end is remembered and applied before the
+        pipeline starts.
+        """
         if self.state.state is CallState.RINGING:
             self._pending_end = self._pending_end or reason
             return True
@@ -275,8 +283,11 @@ class CallSession:
     async def _refuse(
         self, reason: str, close: CloseReason = CloseReason.REFUSED, *, release: bool = False
     ) -> None:
-        """End a call that never started its pipeline; `release`: its set-up had already
-        held credit, which the end-of-call hook gives back (nothing was connected)."""
+        """End a call that never started its pipeline.
+
+        `release`: its set-up had already held credit, which the end-of-call hook gives back
+        (nothing was connected).
+        """
         self.end_reason = reason
         self.state.try_transition(CallState.ENDED)
         await self._media.close(close)

@@ -51,6 +51,8 @@ class SlotsUnavailable(VoxrouteError):
 
 
 class OrgSlots(Protocol):
+    """Leased per-org call slots (see the module docstring for the protocol)."""
+
     lease_s: float
 
     async def acquire(self, org_id: str, call_id: str, *, limit: int, ttl_s: float) -> bool:

@@ -19,6 +19,8 @@ __all__ = ["CallState", "EndReason", "IllegalTransition", "StateMachine", "can_t
 
 
 class CallState(StrEnum):
+    """A call's lifecycle state, ordered by `rank` in the order a call moves through them."""
+
     RINGING = "ringing"
     CONNECTED = "connected"
     ENDING = "ending"

@@ -80,8 +80,10 @@ def preload_vad() -> None:
 
 
 def _k_weighting_power(freqs: np.ndarray, sample_rate: int) -> np.ndarray:
-    """|H(f)|² of the BS.1770 K-weighting filter (shelf + high-pass) designed for
-    `sample_rate` the way libebur128 does (bilinear transform of the analogue prototype)."""
+    """|H(f)|² of the BS.1770 K-weighting filter (shelf + high-pass) for `sample_rate`.
+
+    Designed the way libebur128 does (bilinear transform of the analogue prototype).
+    """
     f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = math.tan(math.pi * f0 / sample_rate)
     vh = 10 ** (gain_db / 20)
@@ -111,10 +113,10 @@ def _k_weighting_power(freqs: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 class RunningLoudness:
-    """pipecat's VAD volume (BS.1770 loudness of the last 400 ms, normalised to 0…1),
-    kept as a running sum of per-chunk K-weighted energies instead of re-measured.
+    """The VAD volume of pipecat: BS.1770 loudness of the last 400 ms, normalised to 0…1.
 
-    Reads 0 until 400 ms of audio have been seen, like pipecat's `AudioVolumeTracker`.
+    Kept as a running sum of per-chunk K-weighted energies instead of re-measured. Reads 0
+    until 400 ms of audio have been seen, like pipecat's `AudioVolumeTracker`.
     """
 
     def __init__(self, sample_rate: int) -> None:
@@ -150,8 +152,10 @@ class RunningLoudness:
         return self.add_energy(energy, n)
 
     def add_energy(self, energy: float, n: int) -> float:
-        """`update` for a chunk of `n` samples whose K-weighted energy is already known
-        (`VadBatcher` computes many chunks' energies in one FFT)."""
+        """`update` for a chunk of `n` samples whose K-weighted energy is already known.
+
+        `VadBatcher` computes many chunks' energies in one FFT.
+        """
         if n:
             self._chunks.append((energy, n))
             self._energy += energy
@@ -183,6 +187,8 @@ class _SharedSessionModel(SileroOnnxModel):
 
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+    """A Silero analyzer for pipecat on the process's shared ONNX session, with its own state."""
+
     def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
         self._model = _SharedSessionModel(_shared_session())
@@ -193,7 +199,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._samples: np.ndarray | None = None  # the window `voice_confidence` just saw
 
     def _get_smoothed_volume(self, audio: bytes) -> float:
-        """pipecat's smoothed volume, from a running loudness instead of a re-measure."""
+        """The smoothed volume pipecat expects, from a running loudness instead of a re-measure."""
         if self._loudness is None or self._loudness._sample_rate != self.sample_rate:
             self._loudness = RunningLoudness(self.sample_rate)
         samples = self._samples

@@ -51,9 +51,13 @@ _VOLUME_SMOOTHING = 0.2  # pipecat's `VADAnalyzer._smoothing_factor`
 
 
 class VadListener(Protocol):
+    """Receives a `VadStream`'s speech state changes."""
+
     def on_vad_state(self, state: VADState) -> None:
-        """Called on the loop thread on each change into SPEAKING or QUIET (not STARTING or
-        STOPPING), as pipecat's `VADController` fires speech started/stopped. Must not block."""
+        """Called on the loop thread on each change into SPEAKING or QUIET; must not block.
+
+        Not on STARTING or STOPPING: as pipecat's `VADController` fires speech started/stopped.
+        """
 
 
 class VadStream:
@@ -155,9 +159,10 @@ class VadStream:
             self._windows_since_reset = 0
 
     def _decide(self, confidence: np.float32, energy: float, ends_feed: bool) -> None:
-        """One window through pipecat's `_run_analyzer` (volume, counting, promotion);
-        every window of the stream passes here once, in order (tests and the benchmark
-        wrap it to observe confidences).
+        """One window through pipecat's `_run_analyzer` (volume, counting, promotion).
+
+        Every window of the stream passes here once, in order (tests and the benchmark wrap it
+        to observe confidences).
 
         `confidence` stays float32: pipecat compares the model's float32 output with the
         threshold in float32.
@@ -313,8 +318,9 @@ class VadBatcher:
         self._first_waiting_at = None
 
     async def _round(self, batch: dict[VadStream, None]) -> None:
-        """Score the oldest pending window of each stream in `batch` (one row per stream:
-        its next window needs this one's model state).
+        """Score the oldest pending window of each stream in `batch`.
+
+        One row per stream: its next window needs this one's model state.
 
         A stream that has had the windows it was admitted with leaves `batch`; windows fed
         meanwhile wait for a later flush, so they are batched with other streams' again.
@@ -365,8 +371,10 @@ class VadBatcher:
     async def _score(
         self, streams: list[VadStream], rows: list[int], samples: Float32, confidences: Float32
     ) -> None:
-        """Run the model on `rows` (in the batcher's thread) and advance those streams'
-        model state; a failed run scores 0 and leaves the state, like pipecat's analyzer."""
+        """Run the model on `rows` (in the batcher's thread) and advance those streams' state.
+
+        A failed run scores 0 and leaves the state, like pipecat's analyzer.
+        """
         scored = [streams[index] for index in rows]
         x = np.concatenate(
             (np.stack([stream._context for stream in scored]), samples[rows] / 32768.0), axis=1

@@ -22,12 +22,16 @@ TICK_S = 0.02  # Twilio's frame length
 
 
 class ClockedStream(Protocol):
+    """A call's outbound audio that the worker's clock releases on each tick."""
+
     def tick(self, now: float) -> bool:
         """Release what is due at `now` (loop time). False: nothing left, leave the clock."""
         ...
 
 
 class AudioClock:
+    """One 20 ms clock per worker that ticks every registered stream while any has audio."""
+
     def __init__(self, period_s: float = TICK_S) -> None:
         self._period = period_s
         self._streams: dict[ClockedStream, None] = {}  # insertion-ordered set

@@ -50,6 +50,8 @@ EVENT_BURST_S = 2.0  # non-media messages: this many seconds' worth at once
 
 @dataclass(frozen=True, slots=True)
 class GuardLimits:
+    """How far beyond real time a caller's side may send before it is dropped or closed."""
+
     burst_s: float = 2.0  # audio that may arrive at once beyond real time
     flood_dropped_s: float = 5.0  # dropped audio (net of the leak) that closes the stream
     flood_window_s: float = 10.0  # the leak: `flood_dropped_s` forgiven over this long
@@ -71,6 +73,8 @@ class GuardLimits:
 
 @dataclass(slots=True)
 class GuardStats:
+    """What an `InboundGuard` admitted and dropped, and what, if anything, tripped it."""
+
     audio_admitted_s: float = 0.0
     audio_dropped_s: float = 0.0
     audio_dropped_frames: int = 0

@@ -154,8 +154,10 @@ class MediaSession(Protocol):
 
 
 class CallCore(Protocol):
-    """Runs one call on a claimed media session until it ends: `voxroute.calls.session.run_call`
-    bound to the process's runtime, handed to the carrier's entry path as `app.state.call_core`
-    (a carrier never imports the call core)."""
+    """Runs one call on a claimed media session until it ends.
+
+    It is `voxroute.calls.session.run_call` bound to the process's runtime, handed to the
+    carrier's entry path as `app.state.call_core` (a carrier never imports the call core).
+    """
 
     async def __call__(self, call: Call, media: MediaSession) -> None: ...

@@ -54,8 +54,10 @@ class MediaLane:
         self.sent = 0  # messages sent by `send_text`
 
     def send_text(self, text: str) -> bool:
-        """Send now if the socket takes it without waiting, as uvicorn's `websocket.send`
-        would; False (nothing sent) otherwise: the caller falls back to the ASGI send."""
+        """Send now if the socket takes it without waiting, as uvicorn's `websocket.send` would.
+
+        False (nothing sent) otherwise: the caller falls back to the ASGI send.
+        """
         protocol = self._protocol
         if (
             protocol.disconnected
@@ -75,9 +77,11 @@ class MediaLane:
         return True
 
     def abort(self, code: int = 1008, reason: str = "") -> None:
-        """Close now: a close frame if the handshake is done, then the transport, without
-        waiting for the peer's close reply (a flooding peer may never read it, and reading
-        its flood until a close timeout costs the worker's CPU)."""
+        """Close now: a close frame if the handshake is done, then the transport.
+
+        Without waiting for the peer's close reply: a flooding peer may never read it, and
+        reading its flood until a close timeout costs the worker's CPU.
+        """
         protocol = self._protocol
         self.sink = None
         if protocol.transport.is_closing():

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
 def get_service(runtime: RuntimeDep) -> AssistantService:
+    """An `AssistantService` over the runtime's store and provider catalog."""
     return AssistantService(runtime.store, runtime.catalog)
 
 

@@ -29,6 +29,8 @@ MAX_LEDGER_PAGE = 500
 
 
 class CreditTopup(StrictModel):
+    """A platform admin's credit to an org's balance, in micro-USD."""
+
     org_id: str = Field(max_length=40)
     amount: int = Field(gt=0, le=10**13, description="micro-USD")
     description: str = Field(default="", max_length=200)
@@ -118,6 +120,8 @@ async def get_usage(
 
 
 class CSVResponse(PlainTextResponse):
+    """Plain text served as `text/csv`, which OpenAPI then declares for the route."""
+
     media_type = "text/csv"
 
 

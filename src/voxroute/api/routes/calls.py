@@ -19,6 +19,8 @@ router = APIRouter(prefix="/calls", tags=["calls"])
 
 
 class CallPublic(BaseModel):
+    """A call as the API shows it: parties, status, times, end reason, key trace and latency."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -48,6 +50,8 @@ async def list_calls(principal: ReaderDep, session: SessionDep, page: PageDep) -
 
 
 class CallDetail(CallPublic):
+    """A call with its cost breakdown once it is billed."""
+
     cost: CallCostBreakdown | None = None
 
 

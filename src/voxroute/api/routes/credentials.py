@@ -64,8 +64,11 @@ async def create_credential(
 
 
 async def _key(runtime: RuntimeDep, session: SessionDep, org_id: str, credential_id: str) -> Any:
-    """A provider key of the org. A number's telephony token is no key here: it is managed
-    (and deleted) with its number under /phone-numbers, so this API answers 404 for it."""
+    """A provider key of the org, or 404.
+
+    A number's telephony token is no key here: it is managed (and deleted) with its number
+    under /phone-numbers, so this API answers 404 for it.
+    """
     cred = await runtime.store.get(session, org_id=org_id, credential_id=credential_id)
     if cred.scope == CredentialScope.TELEPHONY.value:
         raise NotFound("credential not found")

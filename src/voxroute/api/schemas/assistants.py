@@ -36,6 +36,8 @@ class StageConfigIn(StrictModel):
 
 
 class AssistantCreate(StrictModel):
+    """A new assistant: prompts, limits and the provider config of each stage."""
+
     name: str = Field(min_length=1, max_length=200)
     system_prompt: str = Field(default="", max_length=20_000)
     first_message: str = Field(default="", max_length=2_000)
@@ -48,8 +50,11 @@ class AssistantCreate(StrictModel):
 
 
 class AssistantUpdate(StrictModel):
-    """Only the fields sent change. Omit a field to keep it: an explicit null is refused
-    (these columns always hold a value), except `failure_policy: null` (use the org's)."""
+    """Changes to an assistant: only the fields sent change.
+
+    Omit a field to keep it: an explicit null is refused (these columns always hold a value),
+    except `failure_policy: null` (use the org's).
+    """
 
     # `SkipJsonSchema[None]`: None is only the "not sent" default; `null` on the wire is
     # refused below and the schema does not offer it.
@@ -72,6 +77,8 @@ class AssistantUpdate(StrictModel):
 
 
 class AssistantPublic(OutModel):
+    """An assistant as the API shows it; its own keys appear only as hints."""
+
     id: str
     name: str
     system_prompt: str

@@ -27,12 +27,17 @@ ProviderId = Annotated[
 
 
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are errors, so a typo never silently drops a value;
-    strict types, so `"100"` is no amount and `1` no boolean (the wire is JSON: numbers,
-    booleans and strings are told apart there)."""
+    """Base of request bodies: unknown fields are errors and types are strict.
+
+    Unknown fields are errors, so a typo never silently drops a value; strict types, so
+    `"100"` is no amount and `1` no boolean (the wire is JSON: numbers, booleans and strings
+    are told apart there).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, str_max_length=20_000)
 
 
 class OutModel(BaseModel):
+    """Base of response models read straight from ORM rows."""
+
     model_config = ConfigDict(from_attributes=True)

@@ -11,9 +11,11 @@ from voxroute.api.schemas.common import OutModel, ProviderId, StrictModel
 
 
 class ByokKeyIn(BaseModel):
-    """`provider` plus its credential fields (`api_key`; Azure adds `region`; Inworld takes
-    `bearer_token` or `api_key`, and `workspace_id`). The fields are checked against the
-    catalog's formats: unknown ones are refused by name, and no value is ever echoed."""
+    """`provider` plus its credential fields, checked against the catalog's formats.
+
+    The fields: `api_key`; Azure adds `region`; Inworld takes `bearer_token` or `api_key`, and
+    `workspace_id`. Unknown ones are refused by name, and no value is ever echoed.
+    """
 
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -21,10 +23,14 @@ class ByokKeyIn(BaseModel):
 
 
 class ByokDelete(StrictModel):
+    """Which provider's org key to remove."""
+
     provider: ProviderId
 
 
 class CredentialCreate(StrictModel):
+    """A new provider key for the org: its secret fields, label and priority."""
+
     provider: ProviderId
     fields: dict[str, JsonValue] = Field(description="e.g. {'api_key': '...'}; Azure adds 'region'")
     label: str = Field(default="default", min_length=1, max_length=100)
@@ -32,16 +38,22 @@ class CredentialCreate(StrictModel):
 
 
 class CredentialReplace(StrictModel):
+    """New secret fields for an existing key (rotation); label and priority stay."""
+
     fields: dict[str, JsonValue]
 
 
 class CredentialUpdate(StrictModel):
+    """A key's label, priority or status; the secret itself is never changed here."""
+
     label: str | None = Field(default=None, min_length=1, max_length=100)
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     status: Literal["active", "disabled"] | None = None
 
 
 class CredentialPublic(OutModel):
+    """A stored key as the API shows it: metadata and a hint, never the secret."""
+
     id: str
     provider: str
     scope: str
@@ -62,10 +74,14 @@ class CredentialPublic(OutModel):
 
 
 class CheckRequest(StrictModel):
+    """Which provider's keys to check against the provider (all when omitted)."""
+
     provider: ProviderId | None = None
 
 
 class CheckResultOut(OutModel):
+    """One key's check result: its status and a message saying why."""
+
     credential_id: str
     provider: str
     label: str

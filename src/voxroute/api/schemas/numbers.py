@@ -17,6 +17,8 @@ ASSISTANT_ID = r"^asst_[0-9a-f]{24}$"
 
 
 class TelephonyIn(StrictModel):
+    """The carrier account that owns a number; the auth token is write-only."""
+
     provider: Literal["twilio"] = "twilio"
     account_sid: str = Field(pattern=_TWILIO.account_pattern, description="AC + 32 hex digits")
     auth_token: str = Field(
@@ -25,17 +27,23 @@ class TelephonyIn(StrictModel):
 
 
 class PhoneNumberCreate(StrictModel):
+    """A number to answer, the assistant that answers it and its carrier account."""
+
     number: str = Field(pattern=E164)
     assistant_id: str | None = Field(default=None, pattern=ASSISTANT_ID)
     telephony: TelephonyIn
 
 
 class PhoneNumberUpdate(StrictModel):
+    """A number's new assistant or carrier account."""
+
     assistant_id: str | None = Field(default=None, pattern=ASSISTANT_ID)
     telephony: TelephonyIn | None = None
 
 
 class PhoneNumberPublic(OutModel):
+    """A phone number as the API shows it; the auth token only as a hint."""
+
     id: str
     number: str
     assistant_id: str | None

@@ -12,11 +12,15 @@ from voxroute.db.models import ApiToken
 
 
 class OrgCreate(StrictModel):
+    """A new organization (platform admins only)."""
+
     name: str = Field(min_length=1, max_length=200)
     byok_enabled: bool = False
 
 
 class OrgPublic(OutModel):
+    """An organization as the API shows it."""
+
     id: str
     name: str
     byok_enabled: bool
@@ -27,21 +31,29 @@ class OrgPublic(OutModel):
 
 
 class OrgCreated(StrictModel):
+    """A new organization with its owner's API token, shown only this once."""
+
     org_id: str
     org: OrgPublic
     token: str = Field(description="the owner's API token; shown once")
 
 
 class ByokToggle(StrictModel):
+    """Whether an org may bring its own provider keys."""
+
     enabled: bool
 
 
 class OrgSettingsUpdate(StrictModel):
+    """An org's choice of own keys and what to do when one fails."""
+
     use_own_keys: bool | None = None
     failure_policy: Literal["strict", "fallback_to_managed"] | None = None
 
 
 class TokenCreate(StrictModel):
+    """A new API token for the org: role, name and optional lifetime."""
+
     role: Literal["owner", "member"] = "member"
     name: str = Field(default="", max_length=200)
     expires_in_days: int | None = Field(
@@ -54,6 +66,8 @@ class TokenCreate(StrictModel):
 
 
 class TokenCreated(StrictModel):
+    """A new API token, shown only this once, with what identifies it later."""
+
     id: str
     role: str
     prefix: str
@@ -81,6 +95,8 @@ class TokenPublic(OutModel):
 
 
 class AuditEventPublic(OutModel):
+    """One audit log entry: who did what to which object, and when."""
+
     id: str
     org_id: str | None
     action: str

@@ -18,11 +18,15 @@ _PROVIDERS: list[JsonValue] = list(load_catalog().ids)
 
 
 class ErrorDetail(BaseModel):
+    """One validation problem: where in the request, and what is wrong."""
+
     loc: list[str]
     msg: str
 
 
 class ErrorInfo(BaseModel):
+    """An error's machine-readable code, message and any validation details."""
+
     code: str = Field(description="machine-readable, e.g. invalid_input, not_found")
     message: str
     details: list[ErrorDetail] | None = Field(default=None, description="validation errors")
@@ -35,6 +39,8 @@ class ErrorResponse(BaseModel):
 
 
 class ByokState(BaseModel):
+    """An org's bring-your-own-key settings and its primary key per provider."""
+
     byok_keys: dict[str, str | None] = Field(
         description="`<provider>_secret_id` → the org's primary key id for it, or null"
     )
@@ -43,11 +49,15 @@ class ByokState(BaseModel):
 
 
 class ByokWriteResult(BaseModel):
+    """The org's primary key per provider after a BYOK write."""
+
     success: Literal[True] = True
     byok_keys: dict[str, str | None]
 
 
 class ProviderPublic(BaseModel):
+    """A supported provider: its stages and the credential fields it needs."""
+
     id: str = Field(json_schema_extra={"enum": _PROVIDERS})
     name: str
     category: str
@@ -61,6 +71,8 @@ class ProviderPublic(BaseModel):
 
 
 class ByokConfig(BaseModel):
+    """Every provider an org can bring its own key for."""
+
     providers: list[ProviderPublic]
 
 
@@ -76,6 +88,8 @@ class KeyView(BaseModel):
 
 
 class StageConfigPublic(BaseModel):
+    """One stage's provider, model and voice, with its own keys as hints."""
+
     provider: str = Field(json_schema_extra={"enum": _PROVIDERS})
     model: str | None = None
     voice_id: str | None = None
@@ -84,6 +98,8 @@ class StageConfigPublic(BaseModel):
 
 
 class BalanceOut(BaseModel):
+    """An org's credit balance, reservations and what is left to spend."""
+
     balance: int = Field(description="micro-USD")
     reserved: int
     available: int
@@ -91,10 +107,14 @@ class BalanceOut(BaseModel):
 
 
 class TopupResult(BalanceOut):
+    """The balance after a credit top-up, with the ledger entry it made."""
+
     entry: Entry
 
 
 class UsageReport(BaseModel):
+    """Usage totals over a period, grouped as asked."""
+
     start: datetime
     end: datetime
     group_by: Literal["provider", "assistant", "key_source", "day"]
@@ -102,6 +122,8 @@ class UsageReport(BaseModel):
 
 
 class HangupResult(BaseModel):
+    """A hang-up request's outcome and the call's status after it."""
+
     id: str
     hung_up: bool
     status: str

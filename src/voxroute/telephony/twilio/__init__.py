@@ -1,5 +1,8 @@
-"""Twilio: signed voice webhooks, TwiML `<Connect><Stream>`, single-use call tokens and the
-Media Streams websocket protocol, as a `telephony.media.MediaSession` (`media.py`)."""
+"""Twilio as a carrier: webhooks, TwiML, call tokens and the Media Streams websocket.
+
+Signed voice webhooks, TwiML `<Connect><Stream>`, single-use call tokens and the Media
+Streams websocket protocol, as a `telephony.media.MediaSession` (`media.py`).
+"""
 
 from voxroute.telephony.twilio.routes import router
 

@@ -43,6 +43,8 @@ _CLOSE_CODES = {CloseReason.NORMAL: 1000, CloseReason.REFUSED: 1008, CloseReason
 
 
 class TwilioMediaSession:
+    """A Twilio Media Streams websocket as a carrier-neutral `MediaSession`."""
+
     def __init__(
         self,
         websocket: WebSocket,

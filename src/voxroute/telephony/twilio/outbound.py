@@ -45,6 +45,8 @@ LEAD_S = 0.08
 
 
 class Kind(Enum):
+    """What an outbound item is."""
+
     MEDIA = "media"  # 20 ms of audio: a media message's text
     MESSAGE = "message"  # any other message's text (a mark)
     FRAME = "frame"  # a pipecat frame to pass on once the audio before it is sent
@@ -53,12 +55,16 @@ class Kind(Enum):
 
 @dataclass(slots=True, frozen=True)
 class Item:
+    """One entry in the outbound queue, in sending order."""
+
     kind: Kind
     payload: Any = None
     interruptible: bool = True
 
 
 class OutboundQueue:
+    """A call's outbound messages and frames in order, with audio released at the pace it plays."""
+
     def __init__(self, stream_sid: str, *, lead_s: float = LEAD_S) -> None:
         sid = json.dumps(stream_sid)
         self._media_prefix = '{"event":"media","streamSid":' + sid + ',"media":{"payload":"'
@@ -126,8 +132,10 @@ class OutboundQueue:
 
     # -- releasing ---------------------------------------------------------------------
     def due(self, now: float) -> list[Item]:
-        """The items to send at loop time `now`, in order; audio only as far as `lead_s`
-        ahead of play-out."""
+        """The items to send at loop time `now`, in order.
+
+        Audio only as far as `lead_s` ahead of play-out.
+        """
         released: list[Item] = []
         items = self._items
         limit = now + self._lead - 1e-6  # float sums of FRAME_S must not add a frame

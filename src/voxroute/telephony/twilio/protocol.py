@@ -59,11 +59,15 @@ class ProtocolError(TelephonyError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Connected:
+    """Twilio's first message on a media stream."""
+
     protocol: str
 
 
 @dataclass(frozen=True, slots=True)
 class Start:
+    """The stream's metadata: its ids, custom parameters and audio format."""
+
     stream_sid: str
     call_sid: str
     account_sid: str
@@ -74,6 +78,8 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class Media:
+    """One chunk of the caller's audio, decoded from base64."""
+
     stream_sid: str
     payload: bytes
     track: str = "inbound"
@@ -81,18 +87,24 @@ class Media:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
+    """Twilio's note that audio up to a mark we sent has played."""
+
     stream_sid: str
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class Dtmf:
+    """A key the caller pressed."""
+
     stream_sid: str
     digit: str
 
 
 @dataclass(frozen=True, slots=True)
 class Stop:
+    """The end of the media stream."""
+
     stream_sid: str
 
 

@@ -1,6 +1,9 @@
-"""FastAPI glue: `POST /telephony/twilio/voice`, `POST /telephony/twilio/status`,
-`WS /telephony/twilio/stream`. Needs `app.state.runtime` (a `CallHost`) and, for the stream,
-`app.state.call_core` (a `telephony.media.CallCore`: the call core, bound to that runtime)."""
+"""FastAPI glue for Twilio's voice and status webhooks and its media stream.
+
+`POST /telephony/twilio/voice`, `POST /telephony/twilio/status`, `WS /telephony/twilio/stream`.
+Needs `app.state.runtime` (a `CallHost`) and, for the stream, `app.state.call_core` (a
+`telephony.media.CallCore`: the call core, bound to that runtime).
+"""
 
 from __future__ import annotations
 

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class StreamStats:
+    """Counts of what a stream's serializer took in and rejected, and why."""
+
     media_frames: int = 0
     lane_messages: int = 0  # dealt with on the media lane, not the receive loop
     rejected: int = 0
@@ -70,6 +72,8 @@ class StreamCallbacks:
 
 
 class VoxrouteTwilioSerializer(TwilioFrameSerializer):
+    """The Twilio serializer of pipecat, hardened: strict inbound parsing, secret opened late."""
+
     def __init__(
         self,
         *,
@@ -110,7 +114,7 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         self._params.auto_hang_up = True
 
     async def _hang_up_call(self) -> None:
-        """pipecat's REST hang-up, with the token opened for it and forgotten after."""
+        """Hang up through Twilio REST as pipecat does, with the token opened just for it."""
         if self._open_auth_token is None:
             return
         try:
@@ -170,10 +174,12 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
         return self._control(message)
 
     def take_message(self, text: str) -> bool:
-        """The media lane's sink (`telephony.media_lane`): deal at once, as `deserialize`
-        would, with every message that makes no pipeline frame (media, marks, stop, bad
-        input); leave the rest (False: DTMF) to the transport's receive loop. Only with an
-        `audio_sink` and no resampling (the pipeline at Twilio's 8 kHz)."""
+        """The media lane's sink (`telephony.media_lane`): deal at once with what makes no frame.
+
+        As `deserialize` would, with every message that makes no pipeline frame (media, marks,
+        stop, bad input); leave the rest (False: DTMF) to the transport's receive loop. Only with
+        an `audio_sink` and no resampling (the pipeline at Twilio's 8 kHz).
+        """
         if self.audio_sink is None or self._twilio_sample_rate != self._sample_rate:
             return False
         message = self._parse(text)  # None: rejected and counted

@@ -43,8 +43,10 @@ def validate_signature(
     params: Params | Iterable[tuple[str, str]],
     signature: str | None,
 ) -> None:
-    """Raise SignatureInvalid unless `signature` matches; tolerates default ports (:443/:80)
-    being added or removed, as Twilio's own validator does."""
+    """Raise SignatureInvalid unless `signature` matches.
+
+    Tolerates default ports (:443/:80) being added or removed, as Twilio's own validator does.
+    """
     if not signature:
         raise SignatureInvalid("missing X-Twilio-Signature")
     validator = RequestValidator(auth_token.reveal())

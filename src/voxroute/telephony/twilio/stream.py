@@ -1,5 +1,8 @@
-"""The media websocket up to the `start` frame: read it, claim the call by its token, build
-the call's `TwilioMediaSession` and hand it to the call core (`telephony.media.CallCore`)."""
+"""The media websocket up to the `start` frame, then the call core.
+
+Read `start`, claim the call by its token, build the call's `TwilioMediaSession` and hand
+it to the call core (`telephony.media.CallCore`).
+"""
 
 from __future__ import annotations
 
@@ -55,6 +58,7 @@ async def read_start(websocket: WebSocket, *, max_bytes: int) -> Start:
 
 
 async def serve_media_stream(websocket: WebSocket, runtime: CallHost, call_core: CallCore) -> None:
+    """Accept a media websocket, claim its call by the `start` token, hand it to the call core."""
     await websocket.accept()
     try:
         start = await asyncio.wait_for(

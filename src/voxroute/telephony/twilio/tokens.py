@@ -34,6 +34,7 @@ _CLAIM = (
 
 
 def hash_token(token: str) -> str:
+    """The SHA-256 hex of a call token; only the hash is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

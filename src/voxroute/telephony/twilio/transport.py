@@ -92,6 +92,8 @@ END_PLAYOUT_MAX_S = 5.0  # longest wait for queued audio to play before hanging 
 
 
 class TwilioOutput(FrameProcessor):
+    """The pipeline's Twilio output: audio paced by the worker's clock, frames kept in order."""
+
     def __init__(
         self,
         *,
@@ -208,8 +210,10 @@ class TwilioOutput(FrameProcessor):
         )
 
     def _send_at_once(self, items: list[Item]) -> list[Item]:
-        """Write what the lane takes now; return the rest (from the first item that needs
-        the sender task) for the sender, in order."""
+        """Write what the lane takes now; return the rest for the sender, in order.
+
+        The rest starts at the first item that needs the sender task.
+        """
         assert self._lane_send is not None
         for index, item in enumerate(items):
             if item.kind is Kind.MEDIA and self._speaking:

@@ -47,6 +47,7 @@ def reject_twiml(reason: str = "busy") -> str:
 
 
 def hangup_twiml() -> str:
+    """TwiML that hangs up at once, saying nothing."""
     return '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 
 

@@ -46,9 +46,12 @@ class TwilioRequest:
     signature: str | None
 
     def get(self, name: str) -> str:
-        """The field's value; one with control characters reads as empty. No carrier id,
-        number or status holds one, and a NUL must never reach a query (PostgreSQL refuses
-        it): an unknown number or call then answers exactly as any other unknown one."""
+        """The field's value; one with control characters reads as empty.
+
+        No carrier id, number or status holds one, and a NUL must never reach a query
+        (PostgreSQL refuses it): an unknown number or call then answers exactly as any other
+        unknown one.
+        """
         for key, value in self.params:
             if key == name:
                 value = value[:_MAX_FIELD] if len(value) > _MAX_FIELD else value
@@ -58,6 +61,8 @@ class TwilioRequest:
 
 @dataclass(frozen=True, slots=True)
 class WebhookAnswer:
+    """The TwiML to answer a Twilio webhook with, the call it made and the HTTP status."""
+
     twiml: str
     call_id: str | None = None
     status_code: int = 200
