@@ -17,7 +17,7 @@ class BodyTooLarge(VoxrouteError):
 
 
 class BodySizeLimit:
-    """ASGI middleware that refuses HTTP bodies over `max_bytes` (413) while they stream in."""
+    """ASGI middleware: a 413 for bodies over `max_bytes`, by Content-Length or as they arrive."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app

@@ -23,7 +23,7 @@ class ByokKeyIn(BaseModel):
 
 
 class ByokDelete(StrictModel):
-    """Which provider's org key to remove."""
+    """The provider whose org keys to remove."""
 
     provider: ProviderId
 
@@ -74,7 +74,7 @@ class CredentialPublic(OutModel):
 
 
 class CheckRequest(StrictModel):
-    """Which provider's keys to check against the provider (all when omitted)."""
+    """Which provider's keys to probe (every provider's when omitted)."""
 
     provider: ProviderId | None = None
 
