@@ -19,7 +19,7 @@ __all__ = ["CallState", "EndReason", "IllegalTransition", "StateMachine", "can_t
 
 
 class CallState(StrEnum):
-    """A call's lifecycle state, ordered by `rank` in the order a call moves through them."""
+    """A call's lifecycle state; `rank` orders the states as a call moves through them."""
 
     RINGING = "ringing"
     CONNECTED = "connected"

@@ -113,7 +113,7 @@ def _k_weighting_power(freqs: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 class RunningLoudness:
-    """The VAD volume of pipecat: BS.1770 loudness of the last 400 ms, normalised to 0…1.
+    """The VAD volume pipecat computes: BS.1770 loudness of the last 400 ms, normalised to 0…1.
 
     Kept as a running sum of per-chunk K-weighted energies instead of re-measured. Reads 0
     until 400 ms of audio have been seen, like pipecat's `AudioVolumeTracker`.

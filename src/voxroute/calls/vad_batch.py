@@ -56,7 +56,7 @@ class VadListener(Protocol):
     def on_vad_state(self, state: VADState) -> None:
         """Called on the loop thread on each change into SPEAKING or QUIET; must not block.
 
-        Not on STARTING or STOPPING: as pipecat's `VADController` fires speech started/stopped.
+        Not into STARTING or STOPPING, matching pipecat's `VADController` speech started/stopped.
         """
 
 

@@ -176,9 +176,9 @@ class VoxrouteTwilioSerializer(TwilioFrameSerializer):
     def take_message(self, text: str) -> bool:
         """The media lane's sink (`telephony.media_lane`): deal at once with what makes no frame.
 
-        As `deserialize` would, with every message that makes no pipeline frame (media, marks,
-        stop, bad input); leave the rest (False: DTMF) to the transport's receive loop. Only with
-        an `audio_sink` and no resampling (the pipeline at Twilio's 8 kHz).
+        Deals, as `deserialize` would, with every message that makes no pipeline frame (media,
+        marks, stop, bad input); leaves the rest (False: DTMF) to the transport's receive loop.
+        Only with an `audio_sink` and no resampling (the pipeline at Twilio's 8 kHz).
         """
         if self.audio_sink is None or self._twilio_sample_rate != self._sample_rate:
             return False

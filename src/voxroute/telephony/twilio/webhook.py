@@ -61,7 +61,7 @@ class TwilioRequest:
 
 @dataclass(frozen=True, slots=True)
 class WebhookAnswer:
-    """The TwiML to answer a Twilio webhook with, the call it made and the HTTP status."""
+    """The TwiML to answer a Twilio webhook with, its HTTP status and the call's id, if any."""
 
     twiml: str
     call_id: str | None = None
