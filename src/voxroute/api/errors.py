@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from voxroute.errors import RateLimited, VoxrouteError
 from voxroute.vault.redaction import redact
@@ -61,7 +62,12 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     # Logged here with its traceback (redacted by the log filter; SQL statements are logged
     # without their bound parameters, see db/session.py); the client learns nothing of it.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, ClientDisconnect):
+        # The client went away mid-body (or a slow one was dropped, http_guard.py logs
+        # that): no error of ours, and no one left to answer.
+        log.debug("client left during %s %s", request.method, request.url.path)
+    else:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal_error", "internal server error"), 500)
 
 
