@@ -33,6 +33,7 @@ from voxroute.credentials.checks import KeyChecker
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import DEMO_CREDIT_MICROS, DemoInfo, demo_managed_keys, ensure_demo
+from voxroute.drain import Drain
 from voxroute.gc_policy import GcPauses
 from voxroute.maintenance import Maintenance
 from voxroute.metrics import Metrics
@@ -178,6 +179,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             loop_busy_limit=settings.loop_busy_limit_pct / 100,
             max_concurrent_setups=settings.max_concurrent_setups,
         )
+        drain = Drain(settings.drain_deadline_s)
         metrics = Metrics()
         billing = Metering(
             session_factory,
@@ -237,6 +239,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 store=store, catalog=catalog, managed=managed, base_urls=settings.provider_base_urls
             ),
             registry=registry,
+            drain=drain,
             provider_resources=provider_resources,
             org_slots=org_slots,
             vad=vad,
@@ -246,6 +249,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 org_slots=org_slots,
                 needed_micros=max(settings.call_hold_micros, settings.min_call_balance_micros),
                 pending_ttl_s=settings.call_token_ttl_s + settings.org_slot_lease_s,
+                drain=drain,
             ),
             api_rate=TenantRateLimiter(
                 per_second=settings.api_rate_per_s, burst=settings.api_rate_burst

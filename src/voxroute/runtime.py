@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from voxroute.calls.vad_batch import VadBatcher
     from voxroute.credentials.checks import KeyChecker
     from voxroute.demo import DemoInfo
+    from voxroute.drain import Drain
     from voxroute.emulators import EmulatorSuite
     from voxroute.providers import ProviderResources
 
@@ -65,6 +66,8 @@ class Runtime:
     managed: ManagedKeys
     resolver: KeyResolver
     registry: CallRegistry
+    # SIGTERM → draining (readiness false, new calls refused); see voxroute.drain.
+    drain: Drain
     # One per worker process, shared by every call's provider services.
     provider_resources: ProviderResources
     # Per-org concurrency slots (Redis when settings.redis_url is set).

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     # Calls setting up at once per worker (each needs up to two database connections).
     max_concurrent_setups: int = Field(default=4, ge=1, le=16)
     call_token_ttl_s: int = Field(default=60, ge=5)
+    # A SIGTERM drains the node: live calls go on for at most this long, then hear the
+    # goodbye (a second SIGTERM ends them at once). Rolling restarts wait this long at most.
+    drain_deadline_s: float = Field(default=600.0, gt=0)
+    # After the last call ended, open connections get this long to finish before they close.
+    shutdown_grace_s: float = Field(default=30.0, gt=0)
     # Generation-1 collections between full ones (CPython: 10); see gc_policy.py.
     gc_full_after: int = Field(default=1000, ge=1)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
