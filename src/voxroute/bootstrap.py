@@ -28,6 +28,9 @@ from voxroute.calls.audio_clock import AudioClock
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import create_org_slots
 from voxroute.calls.state import EndReason
+from voxroute.cluster.control import create_call_control
+from voxroute.cluster.nodes import NodeHeartbeat, NodeIdentity, NodeStatus
+from voxroute.cluster.reaper import NodeReaper
 from voxroute.credentials import CredentialStore
 from voxroute.credentials.checks import KeyChecker
 from voxroute.db.migrate import upgrade
@@ -210,6 +213,18 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         gc_pauses = GcPauses(metrics.gc_pauses)
         gc_pauses.install()
         stack.callback(gc_pauses.remove)
+        identity = NodeIdentity.from_settings(settings)
+        call_control = create_call_control(settings.redis_url, registry, identity.id)
+        await call_control.start()
+        stack.push_async_callback(call_control.aclose)
+        heartbeat = NodeHeartbeat(
+            session_factory,
+            identity,
+            lambda: NodeStatus(registry.active, registry.loop_lag_ms, drain.draining),
+            interval_s=settings.node_heartbeat_s,
+        )
+        await heartbeat.start()
+        stack.push_async_callback(heartbeat.stop)  # after the calls below have ended
         stack.push_async_callback(registry.hang_up_all)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=KEY_CHECK_TIMEOUT_S))
         stack.push_async_callback(http.close)
@@ -226,7 +241,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 settings.data_dir / "demo.json",
                 settings.resolved_public_url,
             )
-        yield Runtime(
+        runtime = Runtime(
             settings=settings,
             engine=engine,
             session_factory=session_factory,
@@ -240,6 +255,8 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             ),
             registry=registry,
             drain=drain,
+            node_id=identity.id,
+            call_control=call_control,
             provider_resources=provider_resources,
             org_slots=org_slots,
             vad=vad,
@@ -266,3 +283,13 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             emulators=suite,
             demo=demo,
         )
+        reaper = NodeReaper(
+            session_factory,
+            policy=billing.policy,
+            heartbeat=heartbeat,
+            dead_after_s=settings.node_dead_after_s,
+            carrier_hang_up=runtime.hang_up_at_carrier,
+        )
+        await reaper.start()
+        stack.push_async_callback(reaper.stop)
+        yield runtime

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     drain_deadline_s: float = Field(default=600.0, gt=0)
     # After the last call ended, open connections get this long to finish before they close.
     shutdown_grace_s: float = Field(default=30.0, gt=0)
+    # Several nodes: each worker writes a heartbeat row (`nodes`) this often; a worker not
+    # heard from for `node_dead_after_s` is dead and its calls are settled and hung up.
+    node_heartbeat_s: float = Field(default=5.0, gt=0)
+    node_dead_after_s: float = Field(default=20.0, gt=0)
+    # How this node shows in GET /admin/nodes (default: the host name; host:port).
+    node_name: str = Field(default="", max_length=40)
+    node_address: str = Field(default="", max_length=200)
     # Generation-1 collections between full ones (CPython: 10); see gc_policy.py.
     gc_full_after: int = Field(default=1000, ge=1)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)
