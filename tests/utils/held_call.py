@@ -71,10 +71,12 @@ class HeldCall:
     _ws: ClientConnection | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def start(self, base_url: str, *, stream_url: str | None = None) -> None:
-        """Webhook to `base_url`; the media stream to the URL in the answer (or `stream_url`,
-        e.g. another node's)."""
-        answer = await voice_webhook(base_url, self.line, self.call_sid)
+    async def start(
+        self, base_url: str, *, stream_url: str | None = None, signed_url: str | None = None
+    ) -> None:
+        """Webhook to `base_url` (signed for `signed_url`, the public URL, if given); the media
+        stream to the URL in the answer (or to `stream_url`, e.g. another node's)."""
+        answer = await voice_webhook(base_url, self.line, self.call_sid, signed_url=signed_url)
         assert answer.status_code == 200, answer.text
         stream = stream_of(answer.text)
         assert stream is not None, answer.text
