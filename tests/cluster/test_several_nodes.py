@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -36,7 +37,7 @@ from tests.utils.cluster import (
     start_node,
     stopping,
 )
-from tests.utils.held_call import WAIT_S, HeldCall, Line, voice_webhook
+from tests.utils.held_call import WAIT_S, HeldCall, Line, Refused, voice_webhook
 from voxroute.auth import Role, issue_token
 from voxroute.bootstrap import prepare_database
 from voxroute.db.models import Organization
@@ -61,6 +62,8 @@ class Cluster:
     admin: str
     twilio_url: str
     database_url: str
+    env: dict[str, str]
+    directory: Path
 
     def api(self, node: Node | Balancer, token: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -193,6 +196,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             admin,
             base_urls["twilio"],
             database_url,
+            env,
+            directory,
         )
 
 
@@ -259,6 +264,68 @@ async def test_a_call_through_the_load_balancer(cluster: Cluster) -> None:
     await call.hang_up()
     ended = await cluster.wait_status(call.call_sid, "ended")
     assert ended["end_reason"] == "caller_hung_up"
+
+
+CALLERS = 4
+CALL_S = 2.0  # each call's length; calls start again as soon as one ends
+
+
+async def test_each_node_restarted_in_turn_under_load_drops_no_call_and_bills_each_once(
+    cluster: Cluster,
+) -> None:
+    stop = asyncio.Event()
+    placed: list[str] = []
+    cut: list[str] = []  # ended by the server before the caller hung up: dropped
+    refused = 0
+
+    async def caller() -> None:
+        nonlocal refused
+        while not stop.is_set():
+            call = HeldCall(cluster.line)
+            try:
+                await call.start(cluster.balancer.url)
+            except Refused:  # a draining node, before the balancer noticed
+                refused += 1
+                continue
+            placed.append(call.call_sid)
+            await asyncio.sleep(CALL_S)
+            if call.closed.is_set():
+                cut.append(call.call_sid)
+            await call.hang_up()
+
+    callers = [asyncio.create_task(caller()) for _ in range(CALLERS)]
+    try:
+        for index in range(len(cluster.nodes)):
+            await asyncio.sleep(CALL_S * 2)  # both nodes carry calls
+            node = cluster.nodes[index]
+            os.kill(node.proc.pid, signal.SIGTERM)  # the rolling restart
+            assert await asyncio.to_thread(node.proc.wait, WAIT_S * 2) == 0
+            restarted = await asyncio.to_thread(
+                start_node, cluster.network, index, cluster.env, cluster.directory, 1, node.port
+            )
+            cluster.nodes[index] = restarted
+            await asyncio.to_thread(_wait_ready, restarted.url)
+    finally:
+        stop.set()
+        await asyncio.gather(*callers)
+
+    assert cut == [] and len(placed) >= CALLERS * 4
+    async with cluster.api(cluster.balancer, cluster.owner) as api:
+        calls = {
+            c["provider_call_id"]: c
+            for c in (await api.get("/calls", params={"limit": 1000})).json()
+        }
+        entries = (await api.get("/billing/ledger", params={"limit": 500})).json()["entries"]
+        balance = (await api.get("/billing/balance")).json()
+    ours = [calls[sid] for sid in placed]
+    assert {c["end_reason"] for c in ours} == {"caller_hung_up"}
+    charged = sorted(e["call_id"] for e in entries if e["kind"] == "call_charge")
+    assert sorted(c["id"] for c in ours) == [i for i in charged if i in {c["id"] for c in ours}]
+    assert all(charged.count(c["id"]) == 1 for c in ours)
+    assert balance["reserved"] == 0
+    print(
+        f"rolling restart: {len(placed)} calls, none dropped, {refused} refused busy while draining"
+    )
 
 
 async def test_a_node_killed_mid_call_is_settled_once_and_hung_up_at_the_carrier(

@@ -165,6 +165,10 @@ class Node:
     url: str
     log: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def kill(self) -> None:
         """kill -9 the node: the server and its workers, nothing cleaned up."""
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -172,13 +176,20 @@ class Node:
 
 
 def start_node(
-    network: Network, index: int, env: dict[str, str], directory: Path, workers: int = 1
+    network: Network,
+    index: int,
+    env: dict[str, str],
+    directory: Path,
+    workers: int = 1,
+    port: int = 0,
 ) -> Node:
+    """Node `index` on its address; `port` 0 binds any free port. A restarted node takes its
+    old port back: in its own network namespace no one else can hold it."""
     url_file = directory / f"node{index}-{time.monotonic_ns()}.url"
     log = directory / f"node{index}.log"
     address = network.node_addresses[index]
     argv = [*network.prefix(index), sys.executable, "-m", "voxroute.cli.main", "serve"]
-    argv += ["--host", address, "--port", "0", "--url-file", str(url_file)]
+    argv += ["--host", address, "--port", str(port), "--url-file", str(url_file)]
     argv += ["--workers", str(workers)]
     with log.open("ab") as out:
         proc = subprocess.Popen(  # noqa: S603 - our own CLI

@@ -23,6 +23,10 @@ FRAME_S = 0.02
 WAIT_S = 60.0  # a hang guard, not a timing bound
 
 
+class Refused(Exception):  # noqa: N818 - what the carrier heard
+    """The webhook answered with `<Reject>` (busy): the call never started."""
+
+
 @dataclass(frozen=True)
 class Line:
     """The demo organisation's number and Twilio credentials (from `demo.json`)."""
@@ -79,6 +83,8 @@ class HeldCall:
         answer = await voice_webhook(base_url, self.line, self.call_sid, signed_url=signed_url)
         assert answer.status_code == 200, answer.text
         stream = stream_of(answer.text)
+        if stream is None and "<Reject" in answer.text:
+            raise Refused(answer.text)
         assert stream is not None, answer.text
         url, params = stream
         self._ws = await connect(stream_url or url, open_timeout=WAIT_S)
