@@ -146,3 +146,21 @@ async def test_the_admin_lists_the_nodes_with_their_heartbeat(api: Api) -> None:
     assert set(me) >= {"address", "version", "loop_lag_ms", "last_heartbeat_at"}
     org = await api.new_org()
     assert (await org.owner.get("/admin/nodes")).status_code == 403
+
+
+async def test_nodes_gone_for_a_day_are_forgotten(api: Api) -> None:
+    api.new_org_credit_micros = 5_000_000
+    org = await api.new_org()
+    await _node_with_call(api, org.id, "old-node", heard_s_ago=3 * 86400)
+    reaper = NodeReaper(
+        api.runtime.session_factory,
+        policy=api.runtime.billing.policy,
+        heartbeat=Heartbeat(),  # type: ignore[arg-type]
+        dead_after_s=DEAD_AFTER_S,
+        carrier_hang_up=Carrier(),
+    )
+    await reaper.reap_once(now=utcnow() - timedelta(days=2))
+    assert await reaper.forget_gone() == 1
+    async with api.runtime.session_factory() as session:
+        assert await session.get(Node, "old-node") is None
+        assert await session.get(Node, api.runtime.node_id) is not None

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,13 +31,14 @@ from voxroute.calls.state import CallState, EndReason
 from voxroute.cluster.nodes import NodeHeartbeat
 from voxroute.db.base import utcnow
 from voxroute.db.models import Call, Node
-from voxroute.db.transactions import run_update
+from voxroute.db.transactions import run_update, run_write
 from voxroute.errors import VoxrouteError
 from voxroute.tasks import TaskGroup
 
 __all__ = ["LostCall", "NodeReaper"]
 
 log = logging.getLogger(__name__)
+FORGET_AFTER = timedelta(days=1)  # a gone node stays listed (and auditable) this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class NodeReaper:
             await asyncio.sleep(self._heartbeat.interval_s)
             try:
                 await self.reap_once()
+                await self.forget_gone()
             except (SQLAlchemyError, VoxrouteError, OSError) as exc:  # the next round retries
                 log.warning("node reaper: %s", type(exc).__name__)
 
@@ -103,6 +105,21 @@ class NodeReaper:
         for node_id in dead:
             lost += await self._reap(node_id, now)
         return lost
+
+    async def forget_gone(self, now: datetime | None = None) -> int:
+        """Delete the rows of nodes stopped or reaped more than `FORGET_AFTER` ago."""
+        cutoff = (now or utcnow()) - FORGET_AFTER
+        statement = (
+            delete(Node)
+            .where(or_(Node.stopped_at < cutoff, Node.reaped_at < cutoff))
+            .execution_options(synchronize_session=False)
+        )
+
+        async def work(session: AsyncSession) -> int:
+            result = await session.execute(statement)
+            return int(getattr(result, "rowcount", 0) or 0)
+
+        return await run_write(self._factory, work)
 
     async def _reap(self, node_id: str, now: datetime) -> list[LostCall]:
         claim = (
