@@ -161,3 +161,32 @@ async def test_a_second_sigterm_ends_the_remaining_calls_with_a_goodbye_billed(
         ).fetchall()
     assert reason == ("server_shutdown",)
     assert charges == [(live["id"],)]
+
+
+def worker_pids(server_pid: int) -> set[int]:
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == server_pid and b"voxroute.cli._worker" in cmdline:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+async def test_a_worker_that_dies_is_replaced_and_sigterm_then_stops_all(tmp_path: Path) -> None:
+    with served(tmp_path, workers=2) as (proc, url):
+        workers = worker_pids(proc.pid)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + WAIT_S * 2
+        while (now := worker_pids(proc.pid)) == workers or len(now) != 2:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            await asyncio.sleep(0.2)
+        assert victim not in now
+        os.kill(proc.pid, signal.SIGTERM)
+        assert await wait_exit(proc) == 0
+        assert worker_pids(proc.pid) == set()
