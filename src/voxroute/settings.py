@@ -101,11 +101,11 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    # One worker on one core holds far more within the latency bounds on the machines
-    # measured (BENCHMARKS.md), but by a factor of two from one machine to another; the
-    # default keeps a margin for unknown hardware, and the loop watchdog refuses on a stall
-    # or a busy loop. Raise it after running bench/capacity.py on the target machine.
-    max_calls_per_worker: int = Field(default=20, ge=1)
+    # The operator's ceiling. Below it each worker admits what it measures it can carry
+    # (calls/registry.py: the busy share a live call costs, projected to one more call,
+    # against loop_busy_limit_pct), so one default fits a slow and a fast core; 200 is
+    # about what the fastest machine measured held within the bounds (BENCHMARKS.md).
+    max_calls_per_worker: int = Field(default=200, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     # New calls are refused while the worker's event-loop thread was on the CPU more than
     # this share of the last 2 s (100: never). The latency bounds start to fail from ~60 %
