@@ -17,6 +17,7 @@ from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import InProcessOrgSlots, SlotsUnavailable
 from voxroute.calls.state import EndReason
 from voxroute.db.models import Organization
+from voxroute.drain import DrainState
 from voxroute.errors import Forbidden
 from voxroute.orgs import create_org
 
@@ -167,3 +168,24 @@ async def test_only_an_owner_of_the_calls_org_may_start_it(
                 session, org_id=org_id, call_id="c", max_concurrent=5, principal=principal
             )
     assert await slots.active(org_id) == 0
+
+
+async def test_a_draining_node_refuses_every_entry_path_and_holds_no_slot(api: Api) -> None:
+    api.new_org_credit_micros = 5_000_000
+    org = await api.new_org()
+    assistant = (await org.owner.post("/assistants", json=ASSISTANT)).json()["id"]
+    await add_number(org, NUMBER, assistant)
+    api.runtime.drain.begin()
+    try:
+        web = await org.owner.post("/calls/web", json={"assistant_id": assistant})
+        phone = await voice_webhook(api, NUMBER, "CA" + "9" * 32)
+        ready = await api.anon.get("http://test/health/ready")
+    finally:
+        api.runtime.drain.state = DrainState.SERVING
+    assert web.status_code == 503, web.text
+    assert phone.status_code == 200 and ET.fromstring(phone.text).find("./Reject") is not None
+    assert ready.status_code == 503 and ready.json()["status"] == "draining"
+    calls = (await org.owner.get("/calls")).json()
+    assert [c["end_reason"] for c in calls] == ["rejected_draining"]
+    assert await api.runtime.org_slots.active(org.id) == 0
+    assert (await api.anon.get("http://test/health/ready")).status_code == 200

@@ -8,6 +8,9 @@ bypass the tenant's concurrency cap or the worker's capacity::
     entry path ── admit(org, call, max_concurrent, principal?) ──▶ None (admitted: org slot leased)
                                                               └──▶ Refusal(reason, retry_after_s)
 
+A draining node (`voxroute.drain`: SIGTERM, a rolling restart) refuses every new call here,
+so each entry path gives the carrier its busy answer while the node's live calls finish.
+
 The checks run cheapest first and only the last one takes something (the org slot lease),
 so a refused call holds nothing. A call admitted but then never created (e.g. a replayed
 webhook losing the insert race) gives its slot back with `cancel()`.
@@ -25,6 +28,7 @@ from voxroute.billing import read_balance
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import OrgSlots, SlotsUnavailable
 from voxroute.calls.state import EndReason
+from voxroute.drain import Drain
 from voxroute.errors import Forbidden
 
 __all__ = ["CallAdmission", "Refusal"]
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # How long a refused caller should wait before trying again (Retry-After, SIP 503/486).
 CAPACITY_RETRY_AFTER_S = 5
+DRAINING_RETRY_AFTER_S = 1  # another node takes it; the load balancer knows by now
 ORG_CAP_RETRY_AFTER_S = 10
 CREDIT_RETRY_AFTER_S = 300
 _AT_CAP = "the organization is at its concurrent-call limit"
@@ -57,8 +62,10 @@ class CallAdmission:
         org_slots: OrgSlots,
         needed_micros: int,
         pending_ttl_s: float,
+        drain: Drain | None = None,
     ) -> None:
         self._registry = registry
+        self._drain = drain
         self._slots = org_slots
         self._needed_micros = needed_micros
         # A pending lease outlives the call token, so a media stream that never comes
@@ -84,6 +91,12 @@ class CallAdmission:
             if principal.require_org() != org_id:
                 raise Forbidden("the call belongs to another organization")
             principal.require(Role.OWNER)
+        if self._drain is not None and self._drain.draining:
+            return Refusal(
+                EndReason.REJECTED_DRAINING,
+                DRAINING_RETRY_AFTER_S,
+                "this node is draining for a restart",
+            )
         busy = self._registry.refusal_reason()
         if busy is not None:
             return Refusal(EndReason.REJECTED_CAPACITY, CAPACITY_RETRY_AFTER_S, busy)

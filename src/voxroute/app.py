@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 
 from voxroute import __version__
 from voxroute.api.deps import RuntimeDep, ScraperDep
@@ -77,5 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         """Liveness: the process serves requests."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready(runtime: RuntimeDep) -> JSONResponse:
+        """Readiness: 200 while this node takes new calls, 503 while it drains for a restart."""
+        if runtime.drain.draining:
+            return JSONResponse({"status": "draining", "version": __version__}, status_code=503)
+        return JSONResponse({"status": "ready", "version": __version__})
 
     return app

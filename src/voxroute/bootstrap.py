@@ -27,11 +27,15 @@ from voxroute.calls import warm_up
 from voxroute.calls.registry import CallRegistry
 from voxroute.calls.slots import create_org_slots
 from voxroute.calls.state import EndReason
+from voxroute.cluster.control import create_call_control
+from voxroute.cluster.nodes import NodeHeartbeat, NodeIdentity, NodeStatus
+from voxroute.cluster.reaper import NodeReaper
 from voxroute.credentials import CredentialStore
 from voxroute.credentials.checks import KeyChecker
 from voxroute.db.migrate import upgrade
 from voxroute.db.session import create_engine, create_session_factory, transaction
 from voxroute.demo import DEMO_CREDIT_MICROS, DemoInfo, demo_managed_keys, ensure_demo
+from voxroute.drain import Drain
 from voxroute.gc_policy import GcPauses
 from voxroute.maintenance import Maintenance
 from voxroute.metrics import Metrics
@@ -181,6 +185,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             loop_busy_limit=settings.loop_busy_limit_pct / 100,
             max_concurrent_setups=settings.max_concurrent_setups,
         )
+        drain = Drain(settings.drain_deadline_s)
         metrics = Metrics()
         billing = Metering(
             session_factory,
@@ -211,6 +216,18 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         gc_pauses = GcPauses(metrics.gc_pauses)
         gc_pauses.install()
         stack.callback(gc_pauses.remove)
+        identity = NodeIdentity.from_settings(settings)
+        call_control = create_call_control(settings.redis_url, registry, identity.id)
+        await call_control.start()
+        stack.push_async_callback(call_control.aclose)
+        heartbeat = NodeHeartbeat(
+            session_factory,
+            identity,
+            lambda: NodeStatus(registry.active, registry.loop_lag_ms, drain.draining),
+            interval_s=settings.node_heartbeat_s,
+        )
+        await heartbeat.start()
+        stack.push_async_callback(heartbeat.stop)  # after the calls below have ended
         stack.push_async_callback(registry.hang_up_all)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=KEY_CHECK_TIMEOUT_S))
         stack.push_async_callback(http.close)
@@ -227,7 +244,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 settings.data_dir / "demo.json",
                 settings.resolved_public_url,
             )
-        yield Runtime(
+        runtime = Runtime(
             settings=settings,
             engine=engine,
             session_factory=session_factory,
@@ -240,6 +257,9 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 store=store, catalog=catalog, managed=managed, base_urls=settings.provider_base_urls
             ),
             registry=registry,
+            drain=drain,
+            node_id=identity.id,
+            call_control=call_control,
             provider_resources=provider_resources,
             org_slots=org_slots,
             vad=vad,
@@ -249,6 +269,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 org_slots=org_slots,
                 needed_micros=max(settings.call_hold_micros, settings.min_call_balance_micros),
                 pending_ttl_s=settings.call_token_ttl_s + settings.org_slot_lease_s,
+                drain=drain,
             ),
             api_rate=TenantRateLimiter(
                 per_second=settings.api_rate_per_s, burst=settings.api_rate_burst
@@ -265,3 +286,13 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             emulators=suite,
             demo=demo,
         )
+        reaper = NodeReaper(
+            session_factory,
+            policy=billing.policy,
+            heartbeat=heartbeat,
+            dead_after_s=settings.node_dead_after_s,
+            carrier_hang_up=runtime.hang_up_at_carrier,
+        )
+        await reaper.start()
+        stack.push_async_callback(reaper.stop)
+        yield runtime

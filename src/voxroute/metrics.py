@@ -7,6 +7,7 @@ With several workers each process exposes its own figures (scrape every worker, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -26,6 +27,11 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Tasks alive on the worker's event loop: flat under steady load, or something leaks.
+        self.asyncio_tasks = Gauge(
+            "voxroute_asyncio_tasks", "Tasks on this worker's event loop.", registry=self.registry
+        )
+        self.asyncio_tasks.set_function(lambda: float(_task_count()))
         self.active_calls = Gauge(
             "voxroute_active_calls", "Live calls on this worker.", registry=self.registry
         )
@@ -124,3 +130,10 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _task_count() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped off the loop (never in the server): nothing to count
+        return 0

@@ -27,6 +27,8 @@ from voxroute.routing import KeyResolver, ManagedKeys
 from voxroute.routing.failures import CredentialEffect, FailurePlan
 from voxroute.routing.types import ResolvedStage, Stage
 from voxroute.settings import Settings
+from voxroute.telephony.twilio.numbers import TWILIO_API_BASE_URL
+from voxroute.telephony.twilio.rest_hangup import complete_call
 from voxroute.usage import UsageEvent
 from voxroute.vault import Vault
 from voxroute.vault.secret import Secret
@@ -39,8 +41,11 @@ if TYPE_CHECKING:
     from voxroute.billing.metering import Metering
     from voxroute.calls.slots import OrgSlots
     from voxroute.calls.vad_batch import VadBatcher
+    from voxroute.cluster.control import CallControl
+    from voxroute.cluster.reaper import LostCall
     from voxroute.credentials.checks import KeyChecker
     from voxroute.demo import DemoInfo
+    from voxroute.drain import Drain
     from voxroute.emulators import EmulatorSuite
     from voxroute.providers import ProviderResources
     from voxroute.telephony.audio_clock import AudioClock
@@ -65,6 +70,12 @@ class Runtime:
     managed: ManagedKeys
     resolver: KeyResolver
     registry: CallRegistry
+    # SIGTERM → draining (readiness false, new calls refused); see voxroute.drain.
+    drain: Drain
+    # This worker's id in the `nodes` table and on the calls it serves (`calls.node_id`).
+    node_id: str
+    # Hang-ups that reach a call on whichever worker or node holds it.
+    call_control: CallControl
     # One per worker process, shared by every call's provider services.
     provider_resources: ProviderResources
     # Per-org concurrency slots (Redis when settings.redis_url is set).
@@ -192,6 +203,23 @@ class Runtime:
             call_id=report.call.call_id,
             connected_at=report.connected_at,
             duration_s=report.duration_s,
+        )
+
+    async def hang_up_at_carrier(self, call: LostCall) -> bool:
+        """End the carrier's leg of a call whose worker died (Twilio REST)."""
+        if call.telephony_provider != "twilio" or call.phone_number_id is None:
+            return True  # a web call has no carrier leg
+        async with self.session_factory() as session:
+            number = await session.get(PhoneNumber, call.phone_number_id)
+            if number is None or not number.account_sid:
+                return False
+            token = await self.open_telephony_secret(session, number)
+        return await complete_call(
+            self.http_session,
+            account_sid=number.account_sid,
+            call_sid=call.provider_call_id,
+            auth_token=token,
+            api_base_url=self.settings.twilio_api_base_url or TWILIO_API_BASE_URL,
         )
 
     async def find_call(self, session: AsyncSession, *, org_id: str, call_id: str) -> Call:

@@ -101,11 +101,11 @@ class Settings(BaseSettings):
 
     # Calls and capacity.
     workers: int = Field(default=0, ge=0)
-    # One worker on one core holds far more within the latency bounds on the machines
-    # measured (BENCHMARKS.md), but by a factor of two from one machine to another; the
-    # default keeps a margin for unknown hardware, and the loop watchdog refuses on a stall
-    # or a busy loop. Raise it after running bench/capacity.py on the target machine.
-    max_calls_per_worker: int = Field(default=20, ge=1)
+    # The operator's ceiling. Below it each worker admits what it measures it can carry
+    # (calls/registry.py: the busy share a live call costs, projected to one more call,
+    # against loop_busy_limit_pct), so one default fits a slow and a fast core; 200 is
+    # about what the fastest machine measured held within the bounds (BENCHMARKS.md).
+    max_calls_per_worker: int = Field(default=200, ge=1)
     loop_lag_limit_ms: float = Field(default=150.0, gt=0)
     # New calls are refused while the worker's event-loop thread was on the CPU more than
     # this share of the last 2 s (100: never). The latency bounds start to fail from ~60 %
@@ -114,6 +114,18 @@ class Settings(BaseSettings):
     # Calls setting up at once per worker (each needs up to two database connections).
     max_concurrent_setups: int = Field(default=4, ge=1, le=16)
     call_token_ttl_s: int = Field(default=60, ge=5)
+    # A SIGTERM drains the node: live calls go on for at most this long, then hear the
+    # goodbye (a second SIGTERM ends them at once). Rolling restarts wait this long at most.
+    drain_deadline_s: float = Field(default=600.0, gt=0)
+    # After the last call ended, open connections get this long to finish before they close.
+    shutdown_grace_s: float = Field(default=30.0, gt=0)
+    # Several nodes: each worker writes a heartbeat row (`nodes`) this often; a worker not
+    # heard from for `node_dead_after_s` is dead and its calls are settled and hung up.
+    node_heartbeat_s: float = Field(default=5.0, gt=0)
+    node_dead_after_s: float = Field(default=20.0, gt=0)
+    # How this node shows in GET /admin/nodes (default: the host name; host:port).
+    node_name: str = Field(default="", max_length=40)
+    node_address: str = Field(default="", max_length=200)
     # Generation-1 collections between full ones (CPython: 10); see gc_policy.py.
     gc_full_after: int = Field(default=1000, ge=1)
     platform_fee_per_minute_micros: int = Field(default=10_000, ge=0)

@@ -27,6 +27,7 @@ from voxroute.calls.registry import CallRegistry
 from voxroute.calls.session import run_call
 from voxroute.calls.slots import InProcessOrgSlots, OrgSlots
 from voxroute.calls.vad_batch import VadBatcher
+from voxroute.cluster.control import LocalCallControl
 from voxroute.db.base import new_id
 from voxroute.db.models import Assistant, Call, Organization, PhoneNumber
 from voxroute.emulators import EmulatorSuite
@@ -129,6 +130,7 @@ class FakeRuntime:
         default_factory=lambda: TenantRateLimiter(per_second=1e6, burst=10**6)
     )
     auth_token: str = AUTH_TOKEN
+    node_id: str | None = None
     stages: list[ResolvedStage] = field(default_factory=list)
     pools: dict[Stage, list[ResolvedStage]] = field(default_factory=dict)
     managed: dict[Stage, ResolvedStage] = field(default_factory=dict)
@@ -149,6 +151,10 @@ class FakeRuntime:
     @property
     def api_sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.session_factory
+
+    @property
+    def call_control(self) -> LocalCallControl:
+        return LocalCallControl(self.registry)
 
     def __post_init__(self) -> None:
         self.admission = CallAdmission(

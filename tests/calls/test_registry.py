@@ -104,3 +104,37 @@ async def test_the_watchdog_samples_the_cpu_clock_it_was_given() -> None:
     finally:
         await always_busy.stop()
         await idle.stop()
+
+
+def _with_calls(reg: CallRegistry, count: int) -> None:
+    for index in range(count):
+        reg.admit(f"call-{index}")
+
+
+@pytest.mark.parametrize(
+    ("cost_per_call", "admitted"),
+    [(0.021, 33), (0.047, 14), (0.0033, 150)],  # a slow core, a very slow one, a fast one
+)
+def test_the_worker_admits_what_its_measured_cost_per_call_allows(
+    cost_per_call: float, admitted: int
+) -> None:
+    """Each admitted call adds its cost to the loop; the next is refused once one more would
+    take the loop past the limit, well before the ceiling on a slow core."""
+    reg = registry(busy_limit=0.7, max_calls=150)
+    count = 0
+    while reg.refusal_reason() is None:
+        reg.admit(f"call-{count}")
+        count += 1
+        feed(reg, 100.0 + count * 10, [cost_per_call * count] * 21)
+    assert count == admitted
+    ceiling = admitted == 150
+    assert reg.refusal_reason() == (
+        "worker at capacity" if ceiling else "worker at its measured capacity"
+    )
+
+
+def test_a_few_calls_are_never_refused_on_a_projection() -> None:
+    reg = registry(busy_limit=0.7)
+    _with_calls(reg, 3)
+    feed(reg, 100.0, [0.6] * 21)  # busy, but below the limit, with three calls
+    assert reg.projected_busy is None and reg.refusal_reason() is None

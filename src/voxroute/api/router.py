@@ -10,12 +10,25 @@ from voxroute.api.routes import (
     byok,
     calls,
     credentials,
+    nodes,
     numbers,
     org,
     web_calls,
 )
 
 api_router = APIRouter()
-ROUTERS = (admin, org, byok, credentials, assistants, numbers, web_calls, calls, billing, audit)
+ROUTERS = (
+    admin,
+    nodes,
+    org,
+    byok,
+    credentials,
+    assistants,
+    numbers,
+    web_calls,
+    calls,
+    billing,
+    audit,
+)
 for module in ROUTERS:
     api_router.include_router(module.router)

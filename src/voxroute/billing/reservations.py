@@ -17,7 +17,7 @@ sweeps cannot deadlock each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,7 +35,7 @@ from voxroute.calls.state import CallState, EndReason
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import Call
 from voxroute.db.models.billing import Reservation, UsageRecord
-from voxroute.db.transactions import is_postgres, run_write
+from voxroute.db.transactions import is_postgres, run_update, run_write
 from voxroute.errors import BillingError, InsufficientCredit, InvalidInput, ReservationError
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "ReservationView",
     "Settlement",
     "SweepReport",
+    "expire_holds",
     "extend",
     "extend_many",
     "hold_credit",
@@ -488,11 +489,13 @@ async def sweep(
     now: datetime | None = None,
     limit: int = 200,
     grace: timedelta = timedelta(0),
+    call_ids: Collection[str] | None = None,
 ) -> SweepReport:
     """Close holds whose call stopped extending them (its process died).
 
     `grace` lets a live process that settles just after its hold expired win the race: only
-    holds expired for longer than that are swept.
+    holds expired for longer than that are swept. `call_ids` limits the sweep to those calls
+    (a dead node's, whose holds `expire_holds` has just ended).
 
     A hold with recorded usage is charged from that usage (status `expired`); one without any
     is released. Each hold is closed in its own transaction and only if still held and
@@ -503,7 +506,11 @@ async def sweep(
         due = (
             await session.execute(
                 select(Reservation.org_id, Reservation.call_id)
-                .where(Reservation.status == "held", Reservation.expires_at <= now - grace)
+                .where(
+                    Reservation.status == "held",
+                    Reservation.expires_at <= now - grace,
+                    *([Reservation.call_id.in_(call_ids)] if call_ids is not None else []),
+                )
                 .order_by(Reservation.expires_at)
                 .limit(limit)
             )
@@ -530,3 +537,23 @@ async def sweep(
             charged += outcome.charged_micros
             shortfall += outcome.shortfall_micros
     return SweepReport(settled, released, charged, shortfall, failed)
+
+
+async def expire_holds(
+    factory: async_sessionmaker[AsyncSession], call_ids: Collection[str], *, now: datetime
+) -> int:
+    """End the holds of calls known dead (their node stopped its heartbeat) as of `now`, so
+    that `sweep` settles them without waiting for the hold to run out; the holds expired."""
+    if not call_ids:
+        return 0
+    statement = (
+        update(Reservation)
+        .where(
+            Reservation.call_id.in_(call_ids),
+            Reservation.status == "held",
+            Reservation.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return await run_update(factory, statement)

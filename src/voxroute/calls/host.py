@@ -79,6 +79,11 @@ class CallHost(Protocol):
     def registry(self) -> CallRegistry: ...
 
     @property
+    def node_id(self) -> str | None:
+        """This worker's id in the `nodes` table, recorded on the calls it serves."""
+        ...
+
+    @property
     def provider_resources(self) -> ProviderResources:
         """The worker's shared SSL context and HTTP pools for building provider services."""
         ...

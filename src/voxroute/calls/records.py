@@ -53,6 +53,7 @@ _CONNECT = (
         status=CallState.CONNECTED.value,
         connected_at=bindparam("connected_at", type_=Call.connected_at.type),
         resolution=bindparam("resolution", type_=Call.resolution.type),
+        node_id=bindparam("node_id"),
     )
     .execution_options(synchronize_session=False)
 )
@@ -107,6 +108,7 @@ async def load_call_setup(runtime: CallHost, call: Call, account_sid: str) -> Ca
             "call_id": call.id,
             "connected_at": connected_at,
             "resolution": [stage.trace() for stage in resolved],
+            "node_id": runtime.node_id,  # whose heartbeat vouches for the call
         }
         result = await session.execute(_CONNECT, params)
         if getattr(result, "rowcount", 0) != 1:  # rolls the hold back with it

@@ -18,6 +18,8 @@ from voxroute.tasks import TaskGroup
 __all__ = ["AdmissionRefused", "CallRegistry", "Hangup"]
 
 log = logging.getLogger(__name__)
+# Live calls needed before their measured cost is trusted to project the next one's.
+MIN_CALLS_FOR_ESTIMATE = 4
 Hangup = Callable[[str], Awaitable[None]]
 
 
@@ -40,6 +42,12 @@ class CallRegistry:
     it is about to be: a loop busy 75 % of the time makes every call's next frame wait
     behind the others', and the set-ups of calls arriving then queue for seconds
     while the lag median still looks small.
+
+    Capacity is measured, not configured: with a few calls up, the busy share divided by the
+    live calls is what one call costs *this* worker on *this* machine, and a new call is
+    refused when it would take the loop past `loop_busy_limit` (`projected_busy`). A slow
+    core (2 % a call) stops near 35 calls, a fast one (0.35 % a call) near 200; `max_calls`
+    is only the operator's ceiling above that.
 
     `setting_up` bounds how many calls set up at once. A set-up holds a database
     connection while the credit hold takes a second one, so unbounded set-ups under a burst
@@ -109,6 +117,15 @@ class CallRegistry:
         return max(0.0, (cpu1 - cpu0) / (wall1 - wall0)) if wall1 > wall0 else 0.0
 
     @property
+    def projected_busy(self) -> float | None:
+        """The busy share with one more call, at this worker's measured cost per live call;
+        None until `MIN_CALLS_FOR_ESTIMATE` calls are up (a few calls cannot overload it)."""
+        active = len(self._calls)
+        if active < MIN_CALLS_FOR_ESTIMATE:
+            return None
+        return self.loop_busy * (active + 1) / active
+
+    @property
     def loop_lag_ms(self) -> float:
         """Median of the last few probes (one slow GC pause does not close the door)."""
         if not self._recent_lag_ms:
@@ -126,8 +143,12 @@ class CallRegistry:
             return "worker at capacity"
         if self.loop_lag_ms > self.loop_lag_limit_ms:
             return "worker overloaded (event-loop lag)"
-        if self.loop_busy_limit < 1.0 and self.loop_busy > self.loop_busy_limit:
-            return "worker overloaded (event loop busy)"
+        if self.loop_busy_limit < 1.0:
+            if self.loop_busy > self.loop_busy_limit:
+                return "worker overloaded (event loop busy)"
+            projected = self.projected_busy
+            if projected is not None and projected > self.loop_busy_limit:
+                return "worker at its measured capacity"
         return None
 
     def admit(self, call_id: str, hangup: Hangup | None = None) -> None:

@@ -55,6 +55,8 @@ class EndReason(StrEnum):
     NEVER_CONNECTED = "never_connected"
     # The worker was at capacity (the admission refused the call or its media stream).
     REJECTED_CAPACITY = "rejected_capacity"
+    # The node was draining for a restart (SIGTERM) when the call arrived.
+    REJECTED_DRAINING = "rejected_draining"
     # The media stream's call token or account did not match the call.
     REFUSED = "refused"
     MEDIA_FLOOD = "media_flood"  # the caller's side sent media far faster than real time

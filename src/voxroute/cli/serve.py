@@ -20,12 +20,6 @@ from typing import TYPE_CHECKING
 from voxroute.cli._common import database, settings_from_env
 from voxroute.settings import check_environment
 
-# uvicorn's websockets-sansio protocol plus the media lane (telephony/media_lane.py); named,
-# not imported, so that the CLI does not import the server stack before it needs it.
-MEDIA_LANE_PROTOCOL = "voxroute.telephony.media_lane:MediaLaneProtocol"
-# uvicorn's httptools protocol with header/body timeouts and a connection cap (http_guard.py).
-GUARDED_HTTP_PROTOCOL = "voxroute.http_guard:GuardedHttpProtocol"
-
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -85,9 +79,9 @@ def run_server(
     url_file: Path | None = None,
     fd: int | None = None,
 ) -> None:
-    import uvicorn
-
     from voxroute.cli._listen import bind_listener, report_url
+    from voxroute.cli._server import serve_app
+    from voxroute.cli._supervisor import Supervisor
     from voxroute.cli._workers import shared_state
     from voxroute.http_guard import raise_open_file_limit
     from voxroute.logs import configure_logging
@@ -116,31 +110,16 @@ def run_server(
     with listener, shared_state(settings_from_env()):
         settings = settings_from_env()
         report_url(listener, settings.host, url_file)
-        uvicorn.run(
-            "voxroute.cli.serve:worker_app",
-            factory=True,
-            fd=listener.fileno(),
-            workers=count if count > 1 else None,
-            log_level=settings.log_level.lower(),
-            loop="uvloop",
-            http=GUARDED_HTTP_PROTOCOL,
-            timeout_keep_alive=settings.http_keep_alive_s,
-            ws=MEDIA_LANE_PROTOCOL,
-            ws_max_size=settings.max_ws_message_bytes,
-            ws_ping_interval=settings.ws_ping_interval_s,
-            ws_ping_timeout=settings.ws_ping_timeout_s,
-            # Media streams carry base64 audio, which deflate barely shrinks at a CPU
-            # cost on every frame both ways.
-            ws_per_message_deflate=False,
-            access_log=False,
-            # A worker imports pipecat and loads the VAD before it can answer the
-            # supervisor's ping; under N parallel starts that takes well over uvicorn's 5 s.
-            timeout_worker_healthcheck=120,
-        )
+        if count == 1:
+            serve_app(settings, worker_app(), listener)
+        else:
+            status = Supervisor(count, listener).run()
+            if status:
+                raise SystemExit(status)
 
 
 def worker_app() -> FastAPI:
-    """uvicorn's factory, run once in each worker process before its event loop serves.
+    """The app of one worker process, built before its event loop serves.
 
     Heavy shared resources are loaded here, once per worker: pipecat and the provider SDKs
     (≈1-2 s of imports, which would otherwise block the loop on the first call and trip the

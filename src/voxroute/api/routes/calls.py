@@ -73,7 +73,9 @@ async def get_call(principal: ReaderDep, runtime: RuntimeDep, call_id: str) -> d
 async def hangup_call(
     principal: OwnerDep, runtime: RuntimeDep, session: SessionDep, call_id: str
 ) -> dict[str, Any]:
-    """End a live call served by this worker (polite end, Twilio hang-up)."""
+    """End a live call on whichever node serves it (polite end, Twilio hang-up)."""
     call = await runtime.find_call(session, org_id=principal.require_org(), call_id=call_id)
-    ended = await runtime.registry.hang_up(call.id, reason="hung_up_by_api")
+    ended = call.status != "ended" and await runtime.call_control.hang_up(
+        call.id, reason="hung_up_by_api"
+    )
     return {"id": call.id, "hung_up": ended, "status": call.status}

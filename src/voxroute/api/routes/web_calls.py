@@ -123,6 +123,7 @@ def _credit(refusal: Refusal) -> VoxrouteError:
 
 _REFUSALS: dict[EndReason, Callable[[Refusal], VoxrouteError]] = {
     EndReason.REJECTED_CAPACITY: _capacity,
+    EndReason.REJECTED_DRAINING: _capacity,
     EndReason.ORG_CONCURRENCY_LIMIT: _org_cap,
     EndReason.INSUFFICIENT_CREDIT: _credit,
 }

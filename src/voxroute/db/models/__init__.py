@@ -5,6 +5,7 @@ from voxroute.db.models.audit import AuditEvent
 from voxroute.db.models.billing import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from voxroute.db.models.calls import Call
 from voxroute.db.models.credentials import Credential, CredentialSecret
+from voxroute.db.models.nodes import Node
 from voxroute.db.models.tenancy import ApiToken, Organization
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "CredentialSecret",
     "CreditAccount",
     "LedgerEntry",
+    "Node",
     "Organization",
     "PhoneNumber",
     "Reservation",

@@ -19,6 +19,7 @@ class Call(Base):
         UniqueConstraint("org_id", "id"),
         UniqueConstraint("telephony_provider", "provider_call_id"),
         Index("ix_calls_org_started", "org_id", "started_at"),
+        Index("ix_calls_node_status", "node_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

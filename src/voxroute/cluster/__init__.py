@@ -1,0 +1,2 @@
+"""Several nodes on shared PostgreSQL and Redis: node heartbeats, call control that reaches a
+call wherever it runs, and the settling of calls whose node died."""
