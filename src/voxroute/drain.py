@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 
 class DrainState(StrEnum):
+    """Where a worker is in a rolling restart: serving, draining, or ending its last calls."""
+
     SERVING = "serving"
     DRAINING = "draining"
     ENDING = "ending"  # the deadline passed (or a second signal): live calls are being ended

@@ -542,8 +542,10 @@ async def sweep(
 async def expire_holds(
     factory: async_sessionmaker[AsyncSession], call_ids: Collection[str], *, now: datetime
 ) -> int:
-    """End the holds of calls known dead (their node stopped its heartbeat) as of `now`, so
-    that `sweep` settles them without waiting for the hold to run out; the holds expired."""
+    """Expire the holds of calls known dead (their node stopped its heartbeat) as of `now`.
+
+    `sweep` then settles them without waiting for the hold to run out.
+    """
     if not call_ids:
         return 0
     statement = (

@@ -118,8 +118,10 @@ class CallRegistry:
 
     @property
     def projected_busy(self) -> float | None:
-        """The busy share with one more call, at this worker's measured cost per live call;
-        None until `MIN_CALLS_FOR_ESTIMATE` calls are up (a few calls cannot overload it)."""
+        """The busy share with one more call, at this worker's measured cost per live call.
+
+        None until `MIN_CALLS_FOR_ESTIMATE` calls are up (a few calls cannot overload it).
+        """
         active = len(self._calls)
         if active < MIN_CALLS_FOR_ESTIMATE:
             return None

@@ -33,6 +33,8 @@ _RECONNECT_S = (0.2, 0.5, 1.0, 2.0)
 
 
 class CallControl(Protocol):
+    """Ends a live call on whichever worker serves it."""
+
     async def hang_up(self, call_id: str, reason: str) -> bool:
         """End the live call wherever it runs; False when no worker holds it."""
         ...

@@ -43,6 +43,8 @@ FORGET_AFTER = timedelta(days=1)  # a gone node stays listed (and auditable) thi
 
 @dataclass(frozen=True, slots=True)
 class LostCall:
+    """A call whose node died: what the carrier hang-up needs."""
+
     id: str
     org_id: str
     telephony_provider: str
@@ -54,6 +56,8 @@ CarrierHangUp = Callable[[LostCall], Awaitable[bool]]
 
 
 class NodeReaper:
+    """Finds nodes whose heartbeat stopped and closes their calls exactly once."""
+
     def __init__(
         self,
         factory: async_sessionmaker[AsyncSession],

@@ -15,6 +15,8 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 class NodePublic(BaseModel):
+    """One worker as its last heartbeat described it."""
+
     id: str
     address: str
     version: str

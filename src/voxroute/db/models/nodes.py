@@ -11,8 +11,11 @@ from voxroute.db.base import Base, UTCDateTime, utcnow
 
 
 class Node(Base):
-    """A worker's last heartbeat. `calls.node_id` names the worker that serves a call, so a
-    worker whose heartbeat stops (killed, machine lost) has its calls found and settled."""
+    """A worker's last heartbeat.
+
+    `calls.node_id` names the worker that serves a call, so a worker whose heartbeat stops
+    (killed, machine lost) has its calls found and settled.
+    """
 
     __tablename__ = "nodes"
     __table_args__ = (Index("ix_nodes_heartbeat", "heartbeat_at"),)

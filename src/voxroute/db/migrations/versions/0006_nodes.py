@@ -1,10 +1,10 @@
-"""nodes: each worker's heartbeat (id, address, version, live calls, loop lag, draining)
+"""Nodes: each worker's heartbeat (id, address, version, live calls, loop lag, draining).
 
 `calls.node_id` (already there) names the worker serving a call; a worker whose heartbeat
 stops has its calls found, settled by the sweeper and hung up at the carrier.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 22:30:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import voxroute.db.base
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
