@@ -311,10 +311,12 @@ async def test_each_node_restarted_in_turn_under_load_drops_no_call_and_bills_ea
 
     assert cut == [] and len(placed) >= CALLERS * 4
     async with cluster.api(cluster.balancer, cluster.owner) as api:
-        calls = {
-            c["provider_call_id"]: c
-            for c in (await api.get("/calls", params={"limit": 1000})).json()
-        }
+        calls: dict[str, Any] = {}
+        for offset in range(0, 10_000, 200):  # every page (200 rows at most each)
+            page = (await api.get("/calls", params={"limit": 200, "offset": offset})).json()
+            calls.update((c["provider_call_id"], c) for c in page)
+            if len(page) < 200:
+                break
         entries = (await api.get("/billing/ledger", params={"limit": 500})).json()["entries"]
         balance = (await api.get("/billing/balance")).json()
     ours = [calls[sid] for sid in placed]
