@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.utils.api import Api
+from tests.utils.sql import statements
 from voxroute.api.rate_limit import TenantRateLimiter
 from voxroute.errors import RateLimited
 
@@ -58,3 +59,15 @@ def test_idle_buckets_are_pruned() -> None:
         now[0] = n * 0.01
         limiter.check(f"org-{n}")
     assert len(limiter._buckets) < 2000  # only tenants seen within a refill time remain
+
+
+async def test_a_flood_from_one_token_is_refused_without_a_database_round_trip(
+    api: Api,
+) -> None:
+    noisy = await api.new_org("Noisy")
+    while (await noisy.member.get("/org")).status_code != 429:
+        pass
+    with statements(api.runtime.api_sessions) as seen:
+        refused = await noisy.member.get("/org")
+    assert refused.status_code == 429
+    assert seen == []

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voxroute.auth import Principal, Role, authenticate
+from voxroute.auth import Principal, Role, authenticate, hash_token
 from voxroute.runtime import Runtime
 
 
@@ -37,8 +37,11 @@ async def get_principal(
     """Authenticate the request's bearer token in a short transaction of its own.
 
     Its own transaction, so the `last_used_at` write never holds a write lock for the rest of
-    the request (SQLite allows one writer at a time).
+    the request (SQLite allows one writer at a time). The presented token's own bucket is
+    checked first: a flood from one token is refused without a database round trip.
     """
+    if authorization:
+        runtime.api_rate.check("presented:" + hash_token(authorization)[:32])
     async with runtime.api_sessions() as session, session.begin():
         principal = await authenticate(session, authorization)
     runtime.api_rate.check(principal.org_id or principal.token_id)
