@@ -153,6 +153,7 @@ async def victim_load(
         "calls_completed": report["calls_completed"],
         "calls_failed": report["calls_failed"],
         "reply_latency_ms": report["reply_latency_ms"],
+        "load_lag_ms": report["load_lag_ms"],
     }
 
 
@@ -206,10 +207,19 @@ async def scenario(
     samples: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(pid, stop, samples))
-    victim, attack = await asyncio.gather(
-        victim_load(base, demo, args.calls, args.seconds),
-        abuse(base, port, token, args.seconds + 5, args.slow_clients),
+    # The attacker runs in a process of its own: in this one, its traffic would make the
+    # load generator's own loop late and so inflate the victim's measured reply latency.
+    attacker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--attack",
+        json.dumps([base, port, token, args.seconds + 5, args.slow_clients]),
+        stdout=asyncio.subprocess.PIPE,
     )
+    victim, (out, _) = await asyncio.gather(
+        victim_load(base, demo, args.calls, args.seconds), attacker.communicate()
+    )
+    attack = json.loads(out)
     await asyncio.sleep(10.0)  # slow clients time out, the flooded call is gone
     stop.set()
     await sampler
@@ -237,7 +247,11 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=10, help="victim calls per run")
     parser.add_argument("--seconds", type=float, default=20.0, help="each run's duration")
     parser.add_argument("--slow-clients", type=int, default=200)
+    parser.add_argument("--attack", help=argparse.SUPPRESS)  # the attacker's own process
     args = parser.parse_args()
+    if args.attack:
+        print(json.dumps(asyncio.run(abuse(*json.loads(args.attack)))))
+        return 0
     with tempfile.TemporaryDirectory(prefix="voxroute-abuse-") as tmp:
         data_dir = Path(tmp)
         proc, base = start_server(data_dir, never_close=False)
