@@ -110,13 +110,10 @@ def flood_message(stream_sid: str, sequence: int, payload: str) -> str:
     )
 
 
-async def flood(plan: CallPlan, seconds: float) -> dict[str, Any]:
-    """Open the call's stream and send maximum-size frames as fast as possible."""
-    result = CallResult()
-    answer = await send_voice_webhook(plan, result)
-    if answer is None:
-        raise RuntimeError(result.error)
-    url, params = answer
+async def flood_stream(
+    url: str, call_sid: str, account_sid: str, params: dict[str, str], seconds: float
+) -> dict[str, Any]:
+    """Open a media stream and send maximum-size frames as fast as the socket takes them."""
     stream_sid = "MZ" + secrets.token_hex(16)
     payload = base64.b64encode(os.urandom(MAX_MEDIA_PAYLOAD_BYTES)).decode()
     sent, started = 0, time.monotonic()
@@ -124,8 +121,8 @@ async def flood(plan: CallPlan, seconds: float) -> dict[str, Any]:
     async with connect(url, max_size=2**20) as ws:
         start = {
             "streamSid": stream_sid,
-            "accountSid": plan.account_sid,
-            "callSid": plan.call_sid,
+            "accountSid": account_sid,
+            "callSid": call_sid,
             "customParameters": params,
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
@@ -158,6 +155,16 @@ async def flood(plan: CallPlan, seconds: float) -> dict[str, Any]:
         "close_code": close_code,
         "closed_by_server": elapsed < seconds,
     }
+
+
+async def flood(plan: CallPlan, seconds: float) -> dict[str, Any]:
+    """Answer the call's webhook, then flood its media stream."""
+    result = CallResult()
+    answer = await send_voice_webhook(plan, result)
+    if answer is None:
+        raise RuntimeError(result.error)
+    url, params = answer
+    return await flood_stream(url, plan.call_sid, plan.account_sid, params, seconds)
 
 
 async def sample_rss(pid: int, stop: asyncio.Event, samples: list[float]) -> None:

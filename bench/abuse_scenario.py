@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -38,16 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from abuse_media_flood import HELLO, flood_message, rss_mb, sample_rss, start_server, wait_healthy
+from abuse_media_flood import HELLO, flood_stream, rss_mb, sample_rss, start_server, wait_healthy
 from abuse_slow_clients import slow_client
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from voxroute.loadtest.config import LoadConfig
 from voxroute.loadtest.report import build_report
 from voxroute.loadtest.runner import run_load
 from voxroute.softphone import place_call
-from voxroute.telephony.twilio.protocol import MAX_MEDIA_PAYLOAD_BYTES
 
 ASSISTANT = {
     "name": "Flooder desk",
@@ -88,44 +82,11 @@ async def flood_web_call(
     answer = await api.post("/calls/web", json={"assistant_id": assistant_id})
     answer.raise_for_status()
     call = answer.json()
-    stream_sid = "MZ" + secrets.token_hex(16)
-    payload = base64.b64encode(os.urandom(MAX_MEDIA_PAYLOAD_BYTES)).decode()
-    sent, started, close_code = 0, time.monotonic(), None
-    async with connect(call["stream_url"], max_size=2**20) as ws:
-        start = {
-            "streamSid": stream_sid,
-            "accountSid": call["account_sid"],
-            "callSid": call["call_sid"],
-            "customParameters": {"call_token": call["call_token"]},
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-        }
-        await ws.send(json.dumps({"event": "start", "streamSid": stream_sid, "start": start}))
-
-        async def drain() -> None:
-            with contextlib.suppress(ConnectionClosed):
-                async for _ in ws:
-                    pass
-
-        reader = asyncio.create_task(drain())
-        try:
-            while time.monotonic() - started < seconds:
-                await ws.send(flood_message(stream_sid, sent, payload))
-                sent += 1
-        except ConnectionClosed:
-            pass
-        finally:
-            close_code = ws.close_code
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-    elapsed = time.monotonic() - started
-    return {
-        "call_id": call["call_id"],
-        "frames_sent": sent,
-        "times_real_time": round(sent * MAX_MEDIA_PAYLOAD_BYTES / 8000 / max(elapsed, 1e-6)),
-        "close_code": close_code,
-        "closed_by_server_after_s": round(elapsed, 2) if elapsed < seconds else None,
-    }
+    params = {"call_token": call["call_token"]}
+    flooded = await flood_stream(
+        call["stream_url"], call["call_sid"], call["account_sid"], params, seconds
+    )
+    return {"call_id": call["call_id"], **flooded}
 
 
 async def read_loop(api: httpx.AsyncClient, path: str, until: float, codes: Counter[int]) -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from voxroute.audit import AuditAction, record
 from voxroute.db.base import new_id, utcnow
 from voxroute.db.models import ApiToken
 from voxroute.errors import AuthError, Forbidden, NotFound
@@ -122,7 +123,9 @@ async def list_tokens(session: AsyncSession, *, org_id: str | None) -> list[ApiT
     return list((await session.scalars(tokens_query(org_id=org_id))).all())
 
 
-async def revoke_token(session: AsyncSession, *, token_id: str, org_id: str | None) -> ApiToken:
+async def revoke_token(
+    session: AsyncSession, *, token_id: str, org_id: str | None, actor: str
+) -> ApiToken:
     """Revoke one token of the org (a platform-admin token for `None`); idempotent.
 
     Another org's token id answers `NotFound`, exactly like an unknown one.
@@ -138,4 +141,13 @@ async def revoke_token(session: AsyncSession, *, token_id: str, org_id: str | No
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
+        record(
+            session,
+            action=AuditAction.TOKEN_REVOKED,
+            org_id=row.org_id,
+            actor=actor,
+            target_type="token",
+            target_id=row.id,
+            data={"role": row.role},
+        )
     return row

@@ -9,9 +9,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.billing.conftest import FEE_PER_MINUTE, MakeCall, MakeOrg
+from tests.billing.test_reservations import charges
 from voxroute.billing import BillingPolicy, balance, extend_many, reserve, settle, sweep, topup
 from voxroute.billing.ledger import operator_key
-from voxroute.db.models import Call, LedgerEntry, Reservation
+from voxroute.db.models import Call, Reservation
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 Factory = async_sessionmaker[AsyncSession]
@@ -34,16 +35,6 @@ async def connected_call(
 async def stored(factory: Factory, call: str) -> Call:
     async with factory() as session:
         return (await session.execute(select(Call).where(Call.id == call))).scalar_one()
-
-
-async def charges(factory: Factory, org: str) -> list[int]:
-    async with factory() as session:
-        rows = await session.scalars(
-            select(LedgerEntry.amount_micros).where(
-                LedgerEntry.org_id == org, LedgerEntry.kind == "call_charge"
-            )
-        )
-        return list(rows.all())
 
 
 async def test_a_killed_call_pays_the_minutes_its_worker_saw_it_alive_and_ends_server_lost(

@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from typing import Any
 
-from voxroute.audit import AuditAction, record
 from voxroute.auth import Role, expires_in, issue_token, list_tokens, revoke_token
 from voxroute.cli._common import database, print_json, settings_from_env
 from voxroute.db.models import ApiToken
@@ -122,16 +121,7 @@ async def _revoke_token(token_id: str) -> None:
         found = await session.get(ApiToken, token_id)
         if found is None:
             raise NotFound("token not found")
-        row = await revoke_token(session, token_id=token_id, org_id=found.org_id)
-        record(
-            session,
-            action=AuditAction.TOKEN_REVOKED,
-            org_id=row.org_id,
-            actor="cli",
-            target_type="token",
-            target_id=row.id,
-            data={"role": row.role},
-        )
+        row = await revoke_token(session, token_id=token_id, org_id=found.org_id, actor="cli")
         print_json(_token_view(row))
 
 

@@ -18,7 +18,6 @@ from voxroute.api.schemas.orgs import (
     TokenCreated,
     TokenPublic,
 )
-from voxroute.audit import AuditAction, record
 from voxroute.auth import Role, expires_in, issue_token, revoke_token, tokens_query
 from voxroute.db.models import Organization
 from voxroute.orgs import create_org, get_org, set_byok_enabled
@@ -86,14 +85,5 @@ async def admin_revoke_token(
 ) -> Any:
     """Revoke one of an organization's tokens."""
     org = await get_org(session, org_id)
-    row = await revoke_token(session, token_id=token_id, org_id=org.id)
-    record(
-        session,
-        action=AuditAction.TOKEN_REVOKED,
-        org_id=org.id,
-        actor=principal.actor,
-        target_type="token",
-        target_id=row.id,
-        data={"role": row.role},
-    )
+    row = await revoke_token(session, token_id=token_id, org_id=org.id, actor=principal.actor)
     return row

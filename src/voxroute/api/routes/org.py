@@ -61,14 +61,5 @@ async def list_org_tokens(principal: OwnerDep, session: SessionDep, page: PageDe
 async def revoke_org_token(principal: OwnerDep, session: SessionDep, token_id: str) -> Any:
     """Revoke a token of the org: it fails at once, on every worker."""
     org_id = principal.require_org()
-    row = await revoke_token(session, token_id=token_id, org_id=org_id)
-    record(
-        session,
-        action=AuditAction.TOKEN_REVOKED,
-        org_id=org_id,
-        actor=principal.actor,
-        target_type="token",
-        target_id=row.id,
-        data={"role": row.role},
-    )
+    row = await revoke_token(session, token_id=token_id, org_id=org_id, actor=principal.actor)
     return row
