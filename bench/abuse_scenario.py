@@ -156,6 +156,12 @@ async def abuse(
     }
 
 
+def _delta(under: dict[str, Any], quiet: dict[str, Any], stat: str) -> float | None:
+    """How much later the victim heard its replies under abuse (None: too few replies)."""
+    a, b = under["reply_latency_ms"][stat], quiet["reply_latency_ms"][stat]
+    return None if a is None or b is None else round(a - b, 1)
+
+
 async def scenario(
     base: str, port: int, pid: int, demo: dict[str, str], token: str, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -189,12 +195,8 @@ async def scenario(
         "warm_up_call_ok": warm.ok,
         "victim_quiet": quiet,
         "victim_under_abuse": victim,
-        "reply_p50_delta_ms": round(
-            victim["reply_latency_ms"]["p50"] - quiet["reply_latency_ms"]["p50"], 1
-        ),
-        "reply_p90_delta_ms": round(
-            victim["reply_latency_ms"]["p90"] - quiet["reply_latency_ms"]["p90"], 1
-        ),
+        "reply_p50_delta_ms": _delta(victim, quiet, "p50"),
+        "reply_p90_delta_ms": _delta(victim, quiet, "p90"),
         "flooder": attack,
         "rss_baseline_mb": round(baseline, 1),
         "rss_peak_mb": round(max(samples or [0.0]), 1),
