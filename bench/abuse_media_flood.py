@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from capacity import stop
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -247,12 +247,7 @@ def main() -> int:
             demo = json.loads((Path(tmp) / "demo.json").read_text())
             report = asyncio.run(scenario(base, proc.pid, demo, args.seconds))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 from abuse_media_flood import HELLO, flood_stream, rss_mb, sample_rss, start_server, wait_healthy
 from abuse_slow_clients import slow_client
+from capacity import stop
 
 from voxroute.loadtest.config import LoadConfig
 from voxroute.loadtest.report import build_report
@@ -225,12 +226,7 @@ def main() -> int:
             token = flooder_org(data_dir)
             report = asyncio.run(scenario(base, port, proc.pid, demo, token, args))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from capacity import stop
 
 HALF_REQUEST = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "
 
@@ -164,12 +165,7 @@ def main() -> int:
         try:
             report = asyncio.run(scenario(base, port, proc.pid, args.clients, args.seconds))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     report["server_rlimit_nofile_before_serve"] = soft
     print(json.dumps(report, indent=2))
     return 0
